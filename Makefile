@@ -1,0 +1,172 @@
+# evlab -- every .c under lessons/, exercises/ and solutions/ is one program.
+#
+#   make            build everything into build/
+#   make help       list the targets
+#
+# A program's libraries come from the pkg-config line in its own header
+# comment ("pkg-config --cflags --libs libevent ..."), so the command a
+# student copies from the header is the command the Makefile runs.
+
+BUILD   ?= build
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+WARN    := -std=gnu11 -Wall -Wextra -Werror
+SAN     ?=
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
+V       ?= 0
+# Quiet by default: one line per program. make V=1 shows the full commands.
+Q    := $(if $(filter 0,$(V)),@,)
+say   = $(if $(filter 0,$(V)),@echo "  $(1)  $@",@true)
+export EVLAB_BUILD := $(BUILD)
+
+# --- sources ---------------------------------------------------------------
+PROG_DIRS  := lessons exercises solutions
+ALL_SRCS   := $(wildcard $(PROG_DIRS:%=%/*/*.c))
+# A source with no main() is a function-level exercise: it becomes a shared
+# object that its grading suite loads with dlopen().
+open_paren := (
+LIB_SRCS   := $(if $(ALL_SRCS),$(shell grep -L -E '^int main[$(open_paren)]' $(ALL_SRCS)))
+PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS))
+BROKEN_SRCS:= $(wildcard tests/grading/broken/*/*/*.c)
+PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%) $(filter-out %.so,$(BROKEN_SRCS:%.c=$(BUILD)/%))
+LIBS       := $(LIB_SRCS:%.c=$(BUILD)/%.so)
+
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_SRCS  := $(wildcard tests/lessons/*.c tests/grading/*.c tests/tools/*.c)
+TESTS      := $(TEST_SRCS:%.c=$(BUILD)/%)
+
+EVLAB_SRCS := $(wildcard tools/evlab/*.c)
+EVLAB      := $(BUILD)/evlab
+
+LESSONS    := $(filter $(BUILD)/lessons/%,$(PROGS))
+EXERCISES  := $(filter $(BUILD)/exercises/%,$(PROGS) $(LIBS))
+SOLUTIONS  := $(filter $(BUILD)/solutions/%,$(PROGS) $(LIBS))
+
+# Libraries: read from the build command in the source's header comment.
+pkglibs = $$(tools/buildflags.sh $(1))
+
+HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo yes)
+
+.DEFAULT_GOAL := all
+.PHONY: all lessons exercises solutions tests help deps tour clean need-libevent \
+        check check-all check-build check-run check-asan check-tsan check-exercises bench
+
+all: lessons exercises solutions $(EVLAB)
+lessons:   $(LESSONS)
+exercises: $(EXERCISES)
+solutions: $(SOLUTIONS)
+tests:     $(TESTS) $(filter $(BUILD)/tests/%,$(PROGS))
+
+need-libevent:
+ifneq ($(HAVE_LIBEVENT),yes)
+	@echo "evlab: libevent was not found by pkg-config; run 'make deps' (Debian/Ubuntu package: libevent-dev)." >&2; exit 1
+endif
+
+$(PROGS): $(BUILD)/%: %.c | need-libevent
+	@mkdir -p $(@D)
+	$(call say,CC)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) -MMD -MP $< -o $@ $(LDFLAGS) $(SAN) $(call pkglibs,$<)
+
+$(LIBS): $(BUILD)/%.so: %.c | need-libevent
+	@mkdir -p $(@D)
+	$(call say,SO)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) -fPIC -shared -MMD -MP $< -o $@ $(LDFLAGS) $(SAN) $(call pkglibs,$<)
+
+# Test suites are not sanitized themselves: they run the sanitized programs.
+$(TESTS): $(BUILD)/%: %.c $(TEST_SUPPORT) | need-libevent
+	@mkdir -p $(@D)
+	$(call say,TEST)
+	@$(CC) $(CPPFLAGS) -Itests/support -MM -MP -MT $@ $< > $@.d
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
+
+$(EVLAB): $(EVLAB_SRCS) | need-libevent
+	@mkdir -p $(@D)
+	$(call say,EVLAB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) -MMD -MP $(EVLAB_SRCS) -o $@ $(LDFLAGS) $(SAN) \
+	  $$(pkg-config --cflags --libs libevent)
+
+-include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(EVLAB).d
+
+# --- set-up and the main job ---------------------------------------------------
+deps:
+	@tools/deps.sh
+
+tour: deps
+	@$(MAKE) --no-print-directory $(EVLAB) lessons
+	@./evlab tour
+
+compile_commands.json:
+	bear --output $@ -- $(MAKE) -B all tests
+
+# --- tests -------------------------------------------------------------------
+# make check = deps, a -Werror build, every suite, the exercise checks, and the
+# same suites again under ASan+UBSan (and TSan for the thread lessons).
+RESULTS := build/check-results.txt
+CHECK_EXTRA ?=
+
+check: deps
+	@$(MAKE) --no-print-directory check-all
+
+# A sub-make, so that what deps just installed (pandoc, chromium) is seen.
+check-all:
+	@rm -f $(RESULTS); mkdir -p build; date +%s > build/.check-start
+	@$(MAKE) --no-print-directory -j$(NPROC) check-build
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' lessons solutions tests
+	@for t in check-run check-exercises check-asan check-tsan $(CHECK_EXTRA); do \
+	  $(MAKE) --no-print-directory $$t || echo "$$t(did-not-finish) 0 1" >> $(RESULTS); done
+	@tools/strays.sh $(RESULTS)
+	@echo "$$(( $$(date +%s) - $$(cat build/.check-start) )) s" > build/check-time.txt
+	@echo "make check took $$(cat build/check-time.txt)"
+	@tools/summary.sh $(RESULTS)
+
+check-build: all tests
+
+RUN_SUITES ?= $(filter-out $(BUILD)/tests/grading/%,$(TESTS))
+check-run: lessons $(EVLAB) tests
+	@tools/run-suites.sh $(RESULTS) $(BUILD) $(RUN_SUITES)
+
+check-exercises: exercises solutions tests
+	@tools/check-exercises.sh $(RESULTS) $(BUILD)
+
+# The lesson suites again on sanitized lessons. (The runner's suites stay in
+# the plain build: its sandbox caps address space, which ASan cannot run under.)
+ASAN_SKIP := 02-backend-features 03-event-lifecycle 04-event-flags 07-signals 09-watermarks 15-debugging
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' \
+	  RUN_SUITES='$(patsubst $(BUILD)/%,build/asan/%,$(filter $(BUILD)/tests/lessons/%,$(TESTS)))' check-run
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' solutions tests
+	@EVLAB_SOLUTIONS_ONLY=1 EVLAB_ASAN_SKIP='$(ASAN_SKIP)' tools/check-exercises.sh $(RESULTS) build/asan
+
+# Only programs that use threads are rebuilt under TSan.
+TSAN_TESTS ?= $(wildcard tests/lessons/13-*.c)
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN='-fsanitize=thread' \
+	  $(patsubst $(BUILD)/%,build/tsan/%,$(filter $(BUILD)/lessons/13-% $(BUILD)/solutions/13-%,$(PROGS))) \
+	  $(TSAN_TESTS:%.c=build/tsan/%)
+	@tools/run-suites.sh $(RESULTS) build/tsan $(TSAN_TESTS:%.c=build/tsan/%)
+
+clean:
+	rm -rf build compile_commands.json
+
+help:
+	@echo "evlab targets:"
+	@echo "  make tour        install what is missing, then walk through the lessons step by step"
+	@echo "  make check       install what is missing, then build with -Werror and run every test"
+	@echo "  make all         build lessons, exercises, solutions and the evlab runner"
+	@echo "  make lessons     build the lesson programs (build/lessons/...)"
+	@echo "  make exercises   build the exercise starters"
+	@echo "  make solutions   build the reference solutions"
+	@echo "  make tests       build the Criterion suites"
+	@echo "  make check-asan  the suites again, programs built with ASan+UBSan"
+	@echo "  make check-tsan  the thread lessons under ThreadSanitizer"
+	@echo "  make check-exercises  every starter fails its suite, every solution passes"
+	@echo "  make deps        install missing packages (apt, or Homebrew on macOS)"
+	@echo "  make compile_commands.json   for clangd (needs bear)"
+	@echo "  make clean       remove build/"
+	@for f in $(wildcard mk/*.mk); do sed -n 's/^## \(.*\)/  \1/p' $$f; done
+
+# Later parts of the toolkit (slides, bench, grader) add their own fragments.
+-include $(wildcard mk/*.mk)

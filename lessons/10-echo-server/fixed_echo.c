@@ -1,0 +1,267 @@
+/* fixed_echo.c -- seed 002's design (raw read/write events) done right.
+ *
+ * Teaches: an event-driven server needs one owner per buffer. Each connection
+ * is a struct holding its fd, its two events and ONE evbuffer of output that
+ * nobody else frees; the write event is pending only while that buffer holds
+ * something; short writes and EAGAIN just leave the rest for the next
+ * EV_WRITE; reading pauses while too much output is queued (back-pressure);
+ * EOF or an error frees the whole connection, once. Uses the 2.x API
+ * (event_new / event_base_dispatch) instead of event_set / event_base_set.
+ *
+ * Builds on: seed_echo.c (diff the two), lessons 03-06.
+ *
+ * Build and run on its own:
+ *   cc -Wall -o fixed_echo fixed_echo.c $(pkg-config --cflags --libs libevent)
+ *   ./fixed_echo --port 0          # then: socat - TCP:127.0.0.1:PORT
+ */
+#define _GNU_SOURCE           /* accept4() */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "../lesson.h"
+
+/* EAGAIN/EINTR: not an error, just "not now". */
+#define RETRIABLE(e) ((e) == EAGAIN || (e) == EWOULDBLOCK || (e) == EINTR)
+
+#define READ_CHUNK (64 * 1024)    /* bytes asked for per read */
+#define HIGH_MARK (1024 * 1024)   /* stop reading above this much queued output */
+#define LOW_MARK (256 * 1024)     /* ... and resume once it drains below this */
+
+// [conn]
+struct conn {                     /* everything one client owns, freed in one place */
+    evutil_socket_t fd;
+    struct event *read_ev;        /* EV_READ|EV_PERSIST, deleted while paused */
+    struct event *write_ev;       /* EV_WRITE|EV_PERSIST, pending only while out is non-empty */
+    struct evbuffer *out;         /* bytes read and not yet sent back */
+    bool eof;                     /* the peer sent FIN: finish writing, then close */
+    bool paused;                  /* reading stopped for back-pressure */
+    unsigned id;
+    unsigned long long echoed;
+    struct conn *prev, *next;     /* all live connections, for shutdown */
+};
+// [/conn]
+
+static struct conn *conns;
+static unsigned next_id = 1, live;
+static bool quiet;
+static struct event *listen_ev, *resume_ev;
+
+static void conn_free(struct conn *c, const char *why)
+{
+    if (!quiet)
+        printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
+    event_free(c->read_ev);       /* event_free deletes a pending event first */
+    event_free(c->write_ev);
+    evbuffer_free(c->out);
+    evutil_closesocket(c->fd);
+    if (c->prev) c->prev->next = c->next; else conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    live--;
+    free(c);
+}
+
+/* Send what we can. Returns false if the connection was freed. */
+// [flush]
+static bool flush(struct conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);   /* drains only what the kernel took */
+        if (n < 0) {
+            if (RETRIABLE(errno))
+                break;                           /* EAGAIN: the rest waits for EV_WRITE */
+            conn_free(c, strerror(errno));       /* EPIPE, ECONNRESET: this client only */
+            return false;
+        }
+    }
+    // [/flush]
+    // [flush_after]
+    if (evbuffer_get_length(c->out) > 0) {
+        event_add(c->write_ev, NULL);            /* something left: wake us when writable */
+    } else {
+        event_del(c->write_ev);                  /* nothing left: no busy EV_WRITE */
+        if (c->eof) {
+            conn_free(c, "EOF, all echoed");
+            return false;
+        }
+    }
+    if (c->paused && !c->eof && evbuffer_get_length(c->out) < LOW_MARK) {
+        c->paused = false;                       /* drained enough: read again */
+        event_add(c->read_ev, NULL);
+    }
+    return true;
+}
+// [/flush_after]
+
+// [on_read]
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    int n = evbuffer_read(c->out, fd, READ_CHUNK);   /* binary-safe: bytes, not strings */
+    if (n < 0) {
+        if (!RETRIABLE(errno))
+            conn_free(c, strerror(errno));
+        return;
+    }
+    if (n == 0) {                                    /* FIN: stop reading, finish writing */
+        c->eof = true;
+        event_del(c->read_ev);
+    }
+    c->echoed += (unsigned)n;
+    if (!flush(c))
+        return;
+    if (!c->eof && !c->paused && evbuffer_get_length(c->out) >= HIGH_MARK) {
+        c->paused = true;                            /* slow reader: stop taking more */
+        event_del(c->read_ev);
+    }
+}
+// [/on_read]
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    flush(arg);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    event_add(listen_ev, NULL);
+}
+
+// [accept_loop]
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    struct event_base *base = arg;
+    (void)what;
+    for (int i = 0; i < 64; i++) {               /* a few per wake-up: stay fair */
+        evutil_socket_t fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The listening fd stays readable: pause instead of spinning. */
+                fprintf(stderr, "accept: %s: pausing accepts for 100 ms\n", strerror(errno));
+                event_del(listen_ev);
+                event_add(resume_ev, &(struct timeval){0, 100 * 1000});
+            }
+            return;                              /* EAGAIN: no more waiting */
+        }
+        // [/accept_loop]
+        // [new_conn]
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c || !(c->out = evbuffer_new())) {
+            free(c);
+            evutil_closesocket(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->id = next_id++;
+        c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
+        c->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+        c->next = conns;
+        if (conns) conns->prev = c;
+        conns = c;
+        live++;
+        if (!c->read_ev || !c->write_ev) {
+            conn_free(c, "out of memory");
+            continue;
+        }
+        if (!quiet)
+            printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
+        event_add(c->read_ev, NULL);             /* the write event waits for output */
+    }
+}
+// [/new_conn]
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    printf("got signal %d: shutting down, closing %u connection(s)\n", (int)sig, live);
+    event_base_loopbreak(arg);
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: fixed_echo [--port N] [--method NAME] [--quiet] [--step] [--help]\n"
+                "  --port N       listen on 127.0.0.1:N (0: a free port, printed); default 0\n"
+                "  --method NAME  epoll, poll or select (also EVENT_NOEPOLL=1 ...)\n"
+                "  --quiet        no line per connection (for benchmarks)\n"
+                "  --step         pause before each step (also EVLAB_STEP=1)\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'}, {"method", required_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},      {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    const char *method = NULL;
+    int port = 0;
+    lesson_init();
+    for (int c; (c = getopt_long(argc, argv, "p:m:qsh", opts, NULL)) != -1;) {
+        char *end;
+        switch (c) {
+        case 'p':
+            port = (int)strtol(optarg, &end, 10);
+            if (*end || !*optarg || port < 0 || port > 65535) {
+                fprintf(stderr, "fixed_echo: bad --port '%s'\n", optarg);
+                usage(stderr);
+                return 2;
+            }
+            break;
+        case 'm': method = optarg; break;
+        case 'q': quiet = true; break;
+        case 's': lesson_stepping = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);    /* a write to a reset peer is EPIPE, not death */
+
+    step("1. a base, a listening socket on 127.0.0.1");
+    struct event_base *base = base_for_method(method);
+    evutil_socket_t lfd;
+    CHECK_OK(lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    CHECK_OK(evutil_make_listen_socket_reuseable(lfd));
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    CHECK_OK(bind(lfd, (struct sockaddr *)&sin, sizeof sin));
+    CHECK_OK(listen(lfd, SOMAXCONN));
+    CHECK_OK(getsockname(lfd, (struct sockaddr *)&sin, &len));
+
+    step("2. a persistent read event on it, created with event_new");
+    // [setup]
+    CHECK(listen_ev = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, base));
+    CHECK(resume_ev = evtimer_new(base, on_resume, NULL));
+    CHECK_OK(event_add(listen_ev, NULL));
+    struct event *sigint, *sigterm;
+    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
+    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    CHECK_OK(event_add(sigint, NULL));
+    CHECK_OK(event_add(sigterm, NULL));
+    // [/setup]
+    printf("method: %s\n", event_base_get_method(base));
+    printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
+
+    step("3. the loop");
+    event_base_dispatch(base);
+
+    // [shutdown]
+    while (conns)
+        conn_free(conns, "server shutting down");
+    event_free(listen_ev);
+    event_free(resume_ev);
+    event_free(sigint);
+    event_free(sigterm);
+    evutil_closesocket(lfd);
+    event_base_free(base);
+    // [/shutdown]
+    printf("all freed, bye\n");
+    return 0;
+}

@@ -1,0 +1,110 @@
+/* events_in_callbacks.c -- adding, deleting and freeing events from callbacks while the loop runs.
+ *
+ * Teaches: seed 003 concluded that adding events after event_base_loop()
+ * starts crashes. It does not: a callback may add new events, delete pending
+ * ones and free its own event, and the running loop picks the changes up.
+ * What crashes is an event whose memory dies while it is still pending (the
+ * seed's `struct event read_ev` on the callback's stack, gone when the
+ * callback returns) -- so events made in callbacks live on the heap
+ * (event_new). The legacy event_set() without a base is refused by 2.1
+ * (event_add returns -1 and warns), not a crash.
+ *
+ * Builds on: lesson 03 (event lifecycle), lesson 06 (timers).
+ *
+ * Build and run on its own:
+ *   cc -Wall -o events_in_callbacks events_in_callbacks.c $(pkg-config --cflags --libs libevent)
+ *   ./events_in_callbacks
+ */
+#include <getopt.h>
+
+#include <event2/event_struct.h> /* struct event by value, legacy style (before compat) */
+#include <event2/event_compat.h>
+
+#include "../lesson.h"
+
+static struct event_base *base;
+static struct event *victim;      /* pending, then deleted from a callback */
+static int children_fired;
+
+static void child_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct event *self = arg;
+    printf("  child event %p ran; freeing itself from its own callback\n", (void *)self);
+    children_fired++;
+    event_free(self);             /* allowed: libevent is done with it */
+}
+
+static void victim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    printf("  victim ran (it should have been deleted!)\n");
+}
+
+// [tick]
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static int n;
+    struct event *self = arg;
+    (void)fd, (void)what;
+    printf("tick %d: the loop is running; adding a new event from this callback\n", ++n);
+    struct event *child = event_new(base, -1, 0, child_cb, event_self_cbarg());
+    struct timeval soon = {0, 10000};
+    printf("  event_add(new child) = %d\n", event_add(child, &soon));
+    if (n == 2) {
+        printf("  event_del(victim) = %d: it will not run\n", event_del(victim));
+    }
+    if (n == 3) {
+        printf("  deleting and freeing the ticking event itself\n");
+        event_free(self);
+    }
+}
+// [/tick]
+
+static void noop_cb(int fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    lesson_init();
+    for (int c; (c = getopt_long(argc, argv, "sh", opts, NULL)) != -1;) {
+        switch (c) {
+        case 's': lesson_stepping = true; break;
+        case 'h':
+            printf("usage: events_in_callbacks [--step] [--help]\n");
+            return 0;
+        default:
+            fprintf(stderr, "usage: events_in_callbacks [--step] [--help]\n");
+            return 2;
+        }
+    }
+
+    step("1. a ticking timer and a victim timer; then the loop");
+    CHECK(base = event_base_new());
+    struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, event_self_cbarg());
+    victim = evtimer_new(base, victim_cb, NULL);
+    struct timeval every = {0, 50000}, late = {0, 400000};
+    event_add(tick, &every);
+    event_add(victim, &late);
+    int rc = event_base_dispatch(base);
+    printf("loop returned %d: no events left (%d children ran, victim deleted, all freed)\n", rc,
+           children_fired);
+
+    step("2. the legacy API: event_set() on an event that never gets a base");
+    // [legacy]
+    struct event legacy;          /* event_set() uses the base of event_init(), if any */
+    event_set(&legacy, -1, 0, noop_cb, NULL);
+    struct timeval tv = {1, 0};
+    printf("event_add() without event_base_set() = %d (refused, not a crash)\n",
+           event_add(&legacy, &tv));
+    // [/legacy]
+
+    event_free(victim);
+    event_base_free(base);
+    return 0;
+}

@@ -1,0 +1,221 @@
+/* fixed_server.c -- blocking_accept.c with the wait turned into a timer: one thread, many clients.
+ *
+ * Teaches: the same server, the same delay per client, but the accept
+ * callback accepts at once and schedules the greeting with a one-shot timer
+ * instead of sleeping. Every callback returns quickly, so one thread serves
+ * any number of clients at the same time and the heartbeat keeps its beat.
+ * `diff blocking_accept.c fixed_server.c` is the whole fix.
+ *
+ * Builds on: blocking_accept.c (same skeleton), lesson 06 (timers).
+ *
+ * Build and run on its own:
+ *   cc -Wall -o fixed_server fixed_server.c $(pkg-config --cflags --libs libevent)
+ *   ./fixed_server --port 9877 --sleep-ms 3000
+ *   (two other terminals: telnet 127.0.0.1 9877, at once)
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "../lesson.h"
+
+static struct event_base *base;
+static struct timeval t0;         /* the loop's start, for relative times */
+static long sleep_ms = 1000, heartbeat_ms = 100;
+static int next_client = 1;
+
+/* Milliseconds since t0, from the loop's cached clock. */
+static long now_ms(void)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(base, &tv);
+    return (tv.tv_sec - t0.tv_sec) * 1000 + (tv.tv_usec - t0.tv_usec) / 1000;
+}
+
+// [heartbeat]
+/* A timer that should fire every heartbeat_ms. When a callback blocks, the
+ * actual time drifts away from the planned one: that is the stall. */
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static long n, last;
+    (void)fd, (void)what, (void)arg;
+    long actual = now_ms(), planned = n ? last + heartbeat_ms : heartbeat_ms;
+    printf("heartbeat %ld: planned +%ld ms, actual +%ld ms, late %ld ms\n",
+           ++n, planned, actual, actual - planned);
+    last = actual;
+}
+// [/heartbeat]
+
+struct conn {
+    int id;
+    struct bufferevent *bev;
+    struct event *delay;          /* the wait, as an event instead of a sleep */
+    LIST_ENTRY(conn) link;        /* every open client, to free them at exit */
+};
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+
+static void conn_free(struct conn *c)
+{
+    printf("client %d: closed at +%ld ms\n", c->id, now_ms());
+    LIST_REMOVE(c, link);
+    event_free(c->delay);         /* deleting a pending event from a callback: fine */
+    bufferevent_free(c->bev);     /* BEV_OPT_CLOSE_ON_FREE closes the socket */
+    free(c);
+}
+
+static void echo_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(bev));
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev, (void)what;
+    conn_free(arg);               /* EOF or error: free this client, go on */
+}
+
+static void greet(struct conn *c)
+{
+    printf("client %d: greeted at +%ld ms\n", c->id, now_ms());
+    bufferevent_write(c->bev, "hello\n", 6);
+    bufferevent_enable(c->bev, EV_READ);
+}
+
+static void delay_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    greet(arg);
+}
+
+// [accept]
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what, (void)arg;
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        return;                   /* e.g. the client already left */
+    evutil_make_socket_nonblocking(fd);
+    struct conn *c = calloc(1, sizeof *c);
+    c->id = next_client++;
+    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    printf("client %d: accepted at +%ld ms\n", c->id, now_ms());
+    LIST_INSERT_HEAD(&conns, c, link);
+    bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
+    bufferevent_enable(c->bev, EV_READ);  /* notice a client that leaves early */
+    /* Not usleep(sleep_ms): a timer. Adding it from a callback is fine. */
+    struct timeval wait = {sleep_ms / 1000, sleep_ms % 1000 * 1000};
+    c->delay = evtimer_new(base, delay_done_cb, c);
+    evtimer_add(c->delay, &wait);
+    printf("client %d: greeting scheduled in %ld ms, back to the loop\n", c->id, sleep_ms);
+}
+// [/accept]
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what, (void)arg;
+    printf("signal %d: leaving the loop\n", (int)sig);
+    event_base_loopexit(base, NULL);
+}
+
+static int listen_on(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    CHECK_OK(fd);
+    CHECK_OK(evutil_make_listen_socket_reuseable(fd));
+    CHECK_OK(bind(fd, (struct sockaddr *)&sin, sizeof sin));
+    CHECK_OK(listen(fd, 16));
+    CHECK_OK(getsockname(fd, (struct sockaddr *)&sin, &len));
+    CHECK_OK(evutil_make_socket_nonblocking(fd));
+    printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
+    return fd;
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: fixed_server [--port N] [--sleep-ms N] [--heartbeat-ms N] [--step] [--help]\n"
+                "  --port N          listen on 127.0.0.1:N (0: any free port; default 9877)\n"
+                "  --sleep-ms N      delay before each client is greeted (default 1000)\n"
+                "  --heartbeat-ms N  period of the heartbeat timer (default 100, 0: none)\n"
+                "  --step            pause before each step (also EVLAB_STEP=1)\n"
+                "  --help            show this text\n");
+}
+
+static long parse_num(const char *s, const char *what)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 600000) {
+        fprintf(stderr, "fixed_server: bad value for %s: '%s'\n", what, s);
+        usage(stderr);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"sleep-ms", required_argument, NULL, 'S'},
+                                         {"heartbeat-ms", required_argument, NULL, 'H'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    long port = 9877;
+    lesson_init();
+    for (int c; (c = getopt_long(argc, argv, "p:S:H:sh", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'p': port = parse_num(optarg, "--port"); break;
+        case 'S': sleep_ms = parse_num(optarg, "--sleep-ms"); break;
+        case 'H': heartbeat_ms = parse_num(optarg, "--heartbeat-ms"); break;
+        case 's': lesson_stepping = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || port > 65535) {
+        fprintf(stderr, "fixed_server: bad arguments\n");
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    step("1. a base, a heartbeat, and a listening socket");
+    CHECK(base = event_base_new());
+    struct event *hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
+    struct timeval period = {heartbeat_ms / 1000, heartbeat_ms % 1000 * 1000};
+    if (heartbeat_ms)
+        CHECK_OK(event_add(hb, &period));
+    struct event *sigint = evsignal_new(base, SIGINT, stop_cb, NULL);
+    struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, NULL);
+    CHECK_OK(event_add(sigint, NULL));
+    CHECK_OK(event_add(sigterm, NULL));
+    int lfd = listen_on((int)port);
+    struct event *lev = event_new(base, lfd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    CHECK_OK(event_add(lev, NULL));
+
+    step("2. the loop: connect two clients at once and watch the heartbeat");
+    gettimeofday(&t0, NULL);
+    event_base_dispatch(base);
+
+    step("3. free everything");
+    while (!LIST_EMPTY(&conns))
+        conn_free(LIST_FIRST(&conns));
+    event_free(lev);
+    evutil_closesocket(lfd);
+    event_free(hb);
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(base);
+    return 0;
+}

@@ -1,0 +1,56 @@
+# docs.mk -- slides and lab handouts from the same compiled sources (pandoc).
+## make slides      build/slides/NN-slug.html: self-contained decks (pandoc dzslides)
+## make handouts    build/handouts/NN-slug.{html,pdf}: lab handouts (pandoc + weasyprint)
+## make docs        both, plus build/docs-index.html linking them all
+## make check-docs  render the decks in headless Chromium, check the PDFs
+
+DECK_SRCS   := $(wildcard slides/[0-9][0-9]-*.md)
+DECKS       := $(DECK_SRCS:slides/%.md=build/slides/%.html)
+HANDOUT_SLUGS := $(notdir $(patsubst %/README.md,%,$(wildcard lessons/[0-9][0-9]-*/README.md)))
+HANDOUTS    := $(HANDOUT_SLUGS:%=build/handouts/%.html) $(HANDOUT_SLUGS:%=build/handouts/%.pdf)
+PANDOC      := pandoc --lua-filter tools/docs/include.lua --self-contained -s
+
+.PHONY: slides handouts docs check-docs
+slides: $(DECKS)
+handouts: $(HANDOUTS)
+docs: slides handouts build/docs-index.html
+
+# A deck depends on its lesson's programs: they are built, and run for "what you will see".
+.SECONDEXPANSION:
+build/slides/%.html: slides/%.md tools/docs/include.lua slides/style/deck.css \
+		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS)) $$(wildcard lessons/$$*/*.c)
+	@mkdir -p $(@D)
+	EVLAB_BUILD=$(BUILD) $(PANDOC) -t dzslides --slide-level=2 --css slides/style/deck.css $< -o $@
+
+build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh slides/handout-setup.md \
+		$$(wildcard exercises/$$*/README.md) $$(wildcard lessons/$$*/*.c) \
+		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS))
+	@mkdir -p $(@D)
+	tools/docs/handout.sh $* > $@
+
+build/handouts/%.html: build/handouts/%.md tools/docs/include.lua slides/style/handout.css
+	EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --toc --toc-depth=2 --css slides/style/handout.css $< -o $@
+
+build/handouts/%.pdf: build/handouts/%.html
+	weasyprint -q $< $@
+
+build/docs-index.html: $(DECKS) $(HANDOUTS) tools/docs/index.sh
+	tools/docs/index.sh $(DECK_SRCS:slides/%.md=%) > $@
+
+percent := %
+# Keep the generated Markdown: parallel HTML and PDF builds both need it.
+.PRECIOUS: build/handouts/%.md
+
+DOCS_TEST := $(BUILD)/tests/docs/docs
+$(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
+
+check-docs: docs $(DOCS_TEST)
+	@tools/run-suites.sh $(RESULTS) $(BUILD) $(DOCS_TEST)
+
+# make check runs the browser tests where pandoc is installed (make deps installs it).
+ifneq ($(shell command -v pandoc),)
+CHECK_EXTRA += check-docs
+endif

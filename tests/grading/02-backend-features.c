@@ -1,0 +1,238 @@
+/* Grading for exercise 02 (backend-features): features.so, function level.
+ *
+ * The expected answers are worked out here from libevent itself, one backend
+ * at a time, in the same process and environment as the student's code: so
+ * EVENT_NOEPOLL / EVENT_NOPOLL change both sides alike, and a hard-coded
+ * "epoll" fails as soon as epoll is disabled.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "gb_dl.h"
+
+typedef int (*describe_fn)(int, char *, size_t);
+typedef const char *(*method_with_fn)(int, const char *);
+typedef int (*method_features_fn)(const char *);
+
+static const struct {
+    int bit;
+    const char *name;
+} fnames[] = {{EV_FEATURE_ET, "ET"}, {EV_FEATURE_O1, "O1"}, {EV_FEATURE_FDS, "FDS"},
+              {EV_FEATURE_EARLY_CLOSE, "EARLY_CLOSE"}};
+
+static void expected_text(int features, char *out)
+{
+    unsigned rest = (unsigned)features;
+    out[0] = '\0';
+    for (size_t i = 0; i < 4; i++)
+        if (rest & (unsigned)fnames[i].bit) {
+            if (out[0])
+                strcat(out, "|");
+            strcat(out, fnames[i].name);
+            rest &= ~(unsigned)fnames[i].bit;
+        }
+    if (rest)
+        sprintf(out + strlen(out), "%s0x%x", out[0] ? "|" : "", rest);
+    if (!out[0])
+        strcpy(out, "none");
+}
+
+/* A copy of event_get_supported_methods(): libevent frees the array it
+ * returned last time on every call (the names themselves stay valid), so a
+ * loop over it must not call anything that calls it again. */
+static const char **methods(void)
+{
+    static const char *copy[16];
+    const char **all = event_get_supported_methods();
+    int i = 0;
+    for (; all[i] && i < 15; i++)
+        copy[i] = all[i];
+    copy[i] = NULL;
+    return copy;
+}
+
+/* The features of one backend, found the long way: a base that may use only it. */
+static int truth_features(const char *method)
+{
+    const char **all = event_get_supported_methods();
+    struct event_config *cfg = event_config_new();
+    int known = 0;
+    for (int i = 0; all[i]; i++) {
+        if (strcmp(all[i], method) == 0)
+            known = 1;
+        else
+            event_config_avoid_method(cfg, all[i]);
+    }
+    struct event_base *b = known ? event_base_new_with_config(cfg) : NULL;
+    event_config_free(cfg);
+    if (!b)
+        return -1;
+    int f = event_base_get_features(b);
+    event_base_free(b);
+    return f;
+}
+
+/* The first backend, in libevent's order of preference, that is available,
+ * not avoided, and has every required feature. */
+static const char *truth_pick(int required, const char *avoid)
+{
+    const char **all = methods();
+    for (int i = 0; all[i]; i++) {
+        if (avoid && strcmp(all[i], avoid) == 0)
+            continue;
+        int f = truth_features(all[i]);
+        if (f >= 0 && (f & required) == required)
+            return all[i];
+    }
+    return NULL;
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void check_describe(describe_fn f, int features, const char *why)
+{
+    char want[128], got[128];
+    expected_text(features, want);
+    memset(got, 0, sizeof got);
+    int n = f(features, got, sizeof got);
+    cr_assert(strcmp(got, want) == 0, "describe_features(0x%x) wrote \"%s\", expected \"%s\"%s%s", features,
+              got, want, why ? ": " : "", why ? why : "");
+    cr_assert_eq(n, (int)strlen(want), "describe_features(0x%x) returned %d, expected %zu (the length, "
+                 "like snprintf)", features, n, strlen(want));
+}
+
+GRADED(backend_features, describe_each_flag, 2, 10.0, "describe_features: all four EV_FEATURE_* flags")
+{
+    describe_fn f = gb_sym(gb_load("features.so"), "describe_features");
+    check_describe(f, EV_FEATURE_ET, NULL);
+    check_describe(f, EV_FEATURE_O1, NULL);
+    check_describe(f, EV_FEATURE_FDS, NULL);
+    check_describe(f, EV_FEATURE_EARLY_CLOSE, "EV_FEATURE_EARLY_CLOSE (0x08) is the fourth flag, the one "
+                   "seed 000's program does not check");
+}
+
+GRADED(backend_features, describe_real_backends, 2, 10.0, "describe_features: what epoll, poll and select report")
+{
+    describe_fn f = gb_sym(gb_load("features.so"), "describe_features");
+    const char **all = methods();
+    for (int i = 0; all[i]; i++) {
+        int feat = truth_features(all[i]);
+        if (feat >= 0) {
+            char why[64];
+            snprintf(why, sizeof why, "these are %s's features", all[i]);
+            check_describe(f, feat, why);
+        }
+    }
+    check_describe(f, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE, "names joined by '|', lowest bit first");
+    check_describe(f, 0, "no feature at all is \"none\"");
+    check_describe(f, 0x30, "bits with no name, as one hex number");
+    check_describe(f, EV_FEATURE_FDS | 0x100, "named bits first, then the rest in hex");
+}
+
+static void check_pick(method_with_fn f, int required, const char *avoid)
+{
+    const char *want = truth_pick(required, avoid);
+    const char *got = f(required, avoid);
+    char req[128];
+    expected_text(required, req);
+    if (!want)
+        cr_assert_null(got, "method_with(%s, %s%s%s) returned \"%s\", but no backend here has %s%s: "
+                       "return NULL when event_base_new_with_config() does", req, avoid ? "\"" : "",
+                       avoid ? avoid : "NULL", avoid ? "\"" : "", got, req,
+                       avoid ? " without the avoided one" : "");
+    else
+        cr_assert(got && strcmp(got, want) == 0, "method_with(%s, %s%s%s) returned %s%s%s, expected \"%s\" "
+                  "(the first backend in event_get_supported_methods() order that is not avoided, not "
+                  "disabled by EVENT_NO*, and has every required feature)", req, avoid ? "\"" : "",
+                  avoid ? avoid : "NULL", avoid ? "\"" : "", got ? "\"" : "", got ? got : "NULL",
+                  got ? "\"" : "", want);
+}
+
+GRADED(backend_features, method_with_requirements, 3, 10.0, "method_with: event_config_require_features")
+{
+    method_with_fn f = gb_sym(gb_load("features.so"), "method_with");
+    check_pick(f, EV_FEATURE_FDS, NULL);
+    check_pick(f, EV_FEATURE_ET, NULL);
+    check_pick(f, EV_FEATURE_EARLY_CLOSE, NULL);
+    check_pick(f, EV_FEATURE_O1 | EV_FEATURE_FDS, NULL);   /* nothing on Linux */
+    check_pick(f, 0, NULL);
+}
+
+GRADED(backend_features, method_with_avoid, 3, 10.0, "method_with: event_config_avoid_method")
+{
+    method_with_fn f = gb_sym(gb_load("features.so"), "method_with");
+    check_pick(f, 0, "epoll");
+    check_pick(f, EV_FEATURE_EARLY_CLOSE, "epoll");
+    check_pick(f, EV_FEATURE_ET, "epoll");
+    check_pick(f, 0, "poll");
+    check_pick(f, 0, "select");
+    check_pick(f, 0, "kqueue");                              /* not here: avoids nothing */
+}
+
+GRADED(backend_features, method_with_follows_environment, 2, 10.0, "method_with: EVENT_NOEPOLL/EVENT_NOPOLL count")
+{
+    method_with_fn f = gb_sym(gb_load("features.so"), "method_with");
+    setenv("EVENT_NOEPOLL", "1", 1);
+    check_pick(f, 0, NULL);
+    check_pick(f, EV_FEATURE_ET, NULL);
+    setenv("EVENT_NOPOLL", "1", 1);
+    check_pick(f, 0, NULL);
+    check_pick(f, EV_FEATURE_EARLY_CLOSE, NULL);
+}
+
+GRADED(backend_features, method_features_per_backend, 3, 10.0, "method_features: the features of one named backend")
+{
+    method_features_fn f = gb_sym(gb_load("features.so"), "method_features");
+    const char **all = methods();
+    for (int i = 0; all[i]; i++) {
+        int want = truth_features(all[i]), got = f(all[i]);
+        char w[128], g[128];
+        expected_text(want, w);
+        expected_text(got, g);
+        cr_assert_eq(got, want, "method_features(\"%s\") returned %d (%s), expected %d (%s)%s", all[i], got,
+                     got >= 0 ? g : "-", want, want >= 0 ? w : "-",
+                     want < 0 ? ": this backend is disabled by the environment here" : "");
+    }
+    cr_assert_eq(f("kqueue"), -1, "method_features(\"kqueue\") must be -1: this libevent has no kqueue");
+    cr_assert_eq(f("bogus"), -1, "method_features(\"bogus\") must be -1");
+}
+
+GRADED(backend_features, nothing_left_behind, 3, 30.0, "method_with/method_features free their config and base")
+{
+    void *lib = gb_load("features.so");
+    method_with_fn mw = gb_sym(lib, "method_with");
+    method_features_fn mf = gb_sym(lib, "method_features");
+    const char *first = methods()[0];
+    int want_f = truth_features(first);
+    const char *want_m = truth_pick(EV_FEATURE_FDS, NULL);
+    mw(EV_FEATURE_FDS, NULL);
+    mf(first);
+    int fds = open_fds();
+    size_t heap = gb_heap_in_use();
+    for (int i = 0; i < 2000; i++) {
+        const char *m = mw(EV_FEATURE_FDS, NULL);
+        cr_assert(m && want_m && strcmp(m, want_m) == 0, "call %d: method_with(FDS, NULL) returned %s, "
+                  "expected %s", i, m ? m : "NULL", want_m ? want_m : "NULL");
+        int got_f = mf(first);
+        cr_assert_eq(got_f, want_f, "call %d: method_features(\"%s\") returned %d, expected %d", i, first,
+                     got_f, want_f);
+    }
+    int fds_after = open_fds();
+    long grew = (long)gb_heap_in_use() - (long)heap;
+    cr_assert(fds_after <= fds, "after 2000 calls of each function %d more fds are open: every "
+              "event_base holds an fd (epoll's, or a signal pipe) until event_base_free()", fds_after - fds);
+    cr_assert(grew < 64 * 1024, "after 2000 calls of each function the heap grew by %ld bytes: "
+              "event_config_free() the config and event_base_free() the base before returning", grew);
+}

@@ -1,0 +1,163 @@
+/* Grading suite for exercise 12 (fix seed 003's blocking accept).
+ * Program: blocking_accept --port 0; prints "listening on 127.0.0.1:PORT";
+ * echoes every client, many at once, in one thread.
+ * Timing bounds are generous (seconds, for work that takes milliseconds). */
+#include "gx_server.h"
+
+#define PROG evt_target("blocking_accept")
+#define ARGV EVT_ARGV(PROG, "--port", "0")
+
+static void start(struct gx_srv *s) { gx_start(s, ARGV); }
+
+GRADED(blocking_callbacks, echo, 1, 10, "echoes a line")
+{
+    struct gx_srv s;
+    start(&s);
+    char msg[1024];
+    cr_assert(gx_exchange(s.port, "hello\n", "hello\n", 5, msg, sizeof msg), "%s", msg);
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, second_client_while_first_stalls, 4, 10,
+       "stalled-loop check: B is answered while A is connected and silent")
+{
+    struct gx_srv s;
+    start(&s);
+    int a = evt_connect(s.port, 3);
+    cr_assert(a >= 0);
+    char msg[1024];
+    cr_assert(gx_exchange(s.port, "ping", "ping", 5, msg, sizeof msg), "warm-up: %s", msg);
+    /* A sends half a message and stalls; B must still be served at once. */
+    cr_assert_eq(evt_write_all(a, "A is thinking...", 16, 1), 16);
+    double t0 = evt_now();
+    bool ok = gx_exchange(s.port, "B here\n", "B here\n", 2, msg, sizeof msg);
+    double dt = evt_now() - t0;
+    close(a);
+    cr_assert(ok, "client A is connected and has stopped sending; client B must still be answered. %s "
+              "(after %.1f s). Some callback is waiting for A (a sleep, or a read loop on a blocking "
+              "socket): return to the loop instead, and let a read event call you when A sends more.",
+              msg, dt);
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, twenty_clients_at_once, 4, 15,
+       "20 clients connect at once; all answered within 3 s")
+{
+    struct gx_srv s;
+    start(&s);
+    int fds[20];
+    double t0 = evt_now();
+    for (int i = 0; i < 20; i++) {
+        fds[i] = evt_connect(s.port, 3);
+        cr_assert(fds[i] >= 0, "could not connect client %d", i);
+    }
+    for (int i = 0; i < 20; i++) {
+        char req[32];
+        snprintf(req, sizeof req, "client %02d\n", i);
+        evt_write_all(fds[i], req, strlen(req), 1);
+    }
+    int answered = 0;
+    /* read them in reverse order: the last to connect must not wait for the first to leave */
+    for (int i = 19; i >= 0; i--) {
+        char want[32], got[32] = "";
+        snprintf(want, sizeof want, "client %02d\n", i);
+        double left = 3.0 - (evt_now() - t0);
+        if (left > 0 && evt_read_n(fds[i], got, strlen(want), left) == strlen(want) &&
+            memcmp(got, want, strlen(want)) == 0)
+            answered++;
+    }
+    double dt = evt_now() - t0;
+    for (int i = 0; i < 20; i++)
+        close(fds[i]);
+    cr_assert_eq(answered, 20, "20 clients connected at once and each sent one line; %d of them got "
+                 "their echo within 3 s (%.1f s in all). The seed's conclusion that one thread "
+                 "serves one client at a time is wrong: accept, register a read event, return.",
+                 answered, dt);
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, clients_interleave, 2, 10,
+       "two open connections take turns: A, B, A, B (events added while the loop runs)")
+{
+    struct gx_srv s;
+    start(&s);
+    int a = evt_connect(s.port, 3), b = evt_connect(s.port, 3);
+    cr_assert(a >= 0 && b >= 0);
+    const char *who[] = {"A1\n", "B1\n", "A2\n", "B2\n"};
+    for (int i = 0; i < 4; i++) {
+        int fd = i % 2 ? b : a;
+        char got[8] = "";
+        evt_write_all(fd, who[i], 3, 1);
+        size_t r = evt_read_n(fd, got, 3, 3);
+        cr_assert(r == 3 && memcmp(got, who[i], 3) == 0,
+                  "turn %d: client %c sent \"%s\" and got \"%s\" back within 3 s, while the other "
+                  "client stayed connected", i + 1, i % 2 ? 'B' : 'A', gx_show(who[i], 3), gx_show(got, r));
+    }
+    close(a);
+    close(b);
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, one_byte_at_a_time, 1, 10, "a client that sends one byte at a time")
+{
+    struct gx_srv s;
+    start(&s);
+    gx_check_one_byte(&s, "drip\n", "drip\n");
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, big_echo, 2, 15, "echoes 2 MiB of random binary data byte-exact")
+{
+    struct gx_srv s;
+    start(&s);
+    int fd = evt_connect(s.port, 3);
+    cr_assert(fd >= 0);
+    size_t n = 2 << 20;
+    char *out = malloc(n), *in = malloc(n);
+    evt_random_bytes(out, n, 12);
+    size_t w = 0, r = gx_duplex(fd, out, n, in, n, 10, &w, true);
+    char msg[512];
+    bool ok = gx_compare("2 MiB echo", out, n, in, r, msg, sizeof msg);
+    bool eof = evt_wait_eof(fd, 3);
+    close(fd);
+    free(out);
+    free(in);
+    cr_assert(ok, "%s", msg);
+    cr_assert(eof, "the client half-closed after sending and got everything back, but the server did not "
+              "close the connection within 3 s: on EOF, finish writing, then close");
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, reset_mid_reply, 2, 15, "clients that reset mid-reply do not kill the server")
+{
+    struct gx_srv s;
+    start(&s);
+    size_t n = 1 << 20;
+    char *bulk = malloc(n);
+    memset(bulk, 'r', n);
+    gx_check_reset(&s, bulk, n, 1000, "alive?\n", "alive?\n");
+    free(bulk);
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, thousand_connections, 2, 20, "1000 connections open at once")
+{
+    struct gx_srv s;
+    start(&s);
+    gx_check_many(&s, 1000, "c%d\n", "c%d\n");
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, fd_leak, 2, 15, "no fd leak: 200 clients come and go")
+{
+    struct gx_srv s;
+    start(&s);
+    gx_check_fd_leak(&s, "fd?\n", "fd?\n");
+    gx_free(&s);
+}
+
+GRADED(blocking_callbacks, memory_leak, 2, 40, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
+{
+    const char req[] = "leak?\n";
+    gx_check_memory(ARGV, true, 20, req, sizeof req - 1, sizeof req - 1);
+}

@@ -1,0 +1,631 @@
+/* gx_server.h -- shared checks for the server/client grading suites 08-14
+ * (header-only; each suite includes it).
+ *
+ *   gx_start()/gx_stop()   run the program under test with --port 0, wait for
+ *                          "listening on 127.0.0.1:PORT", and keep its stdout
+ *                          and stderr drained by a thread so that a chatty
+ *                          server never blocks on a full pipe;
+ *   gx_duplex()            write and read at the same time (big echoes);
+ *   gx_* probes            hostile clients: one byte at a time, half-close,
+ *                          reset mid-reply, a client that never reads, 1000
+ *                          connections, idle connections;
+ *   gx_fd_leak(), gx_valgrind_*()   fd and memory leaks.
+ *
+ * Every wait has a deadline; nothing sleeps to wait for readiness.
+ */
+#ifndef EVLAB_GX_SERVER_H
+#define EVLAB_GX_SERVER_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evtest.h"
+#include "grading.h"
+
+/* ---- the server process ---------------------------------------------------- */
+
+struct gx_srv {
+    struct evt_proc p;
+    int port;
+    pthread_t th;
+    volatile int stop;
+    bool thread_on;
+    char errtail[4096];      /* last bytes of stderr, for messages */
+    size_t errlen;
+    char outhead[4096];      /* first bytes of stdout after the port line */
+    size_t outlen;
+};
+
+static inline void gx_keep_tail(char *buf, size_t *len, size_t cap, const char *data, size_t n)
+{
+    if (n >= cap - 1) {
+        data += n - (cap - 1);
+        n = cap - 1;
+    }
+    if (*len + n > cap - 1) {
+        size_t drop = *len + n - (cap - 1);
+        memmove(buf, buf + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(buf + *len, data, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+static inline void *gx_drain_thread(void *arg)
+{
+    struct gx_srv *s = arg;
+    while (!s->stop) {
+        struct pollfd pf[2] = {{s->p.out_fd, POLLIN, 0}, {s->p.err_fd, POLLIN, 0}};
+        if (poll(pf, 2, 20) <= 0)
+            continue;
+        char buf[65536];
+        for (int i = 0; i < 2; i++) {
+            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(pf[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    close(pf[i].fd);
+                    if (i == 0) s->p.out_fd = -1; else s->p.err_fd = -1;
+                }
+                continue;
+            }
+            if (i == 1)
+                gx_keep_tail(s->errtail, &s->errlen, sizeof s->errtail, buf, (size_t)n);
+            else if (s->outlen < sizeof s->outhead - 1) {
+                size_t k = (size_t)n < sizeof s->outhead - 1 - s->outlen ? (size_t)n
+                                                                          : sizeof s->outhead - 1 - s->outlen;
+                memcpy(s->outhead + s->outlen, buf, k);
+                s->outlen += k;
+                s->outhead[s->outlen] = '\0';
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Start argv (its last args should include "--port", "0"); wait for the port.
+ * On failure the test fails with what the program printed. */
+static inline void gx_start_env(struct gx_srv *s, const char *const argv[], const char *const env[],
+                         double timeout_s)
+{
+    memset(s, 0, sizeof *s);
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "could not start %s", argv[0]);
+    s->port = evt_wait_port(&s->p, timeout_s);
+    if (s->port <= 0) {
+        evt_stop(&s->p, SIGKILL, 1);
+        cr_assert_fail("%s never printed 'listening on 127.0.0.1:PORT' (within %.0f s).\n"
+                       "stdout: %.600s\nstderr: %.600s", argv[0], timeout_s, s->p.out, s->p.err);
+    }
+    pthread_create(&s->th, NULL, gx_drain_thread, s);
+    s->thread_on = true;
+}
+
+static inline void gx_start(struct gx_srv *s, const char *const argv[])
+{
+    gx_start_env(s, argv, NULL, 5);
+}
+
+static inline void gx_join(struct gx_srv *s)
+{
+    if (s->thread_on) {
+        s->stop = 1;
+        pthread_join(s->th, NULL);
+        s->thread_on = false;
+    }
+}
+
+/* Send sig and wait for the exit; returns the wait status. */
+static inline int gx_stop(struct gx_srv *s, int sig, double timeout_s)
+{
+    gx_join(s);
+    int st = evt_stop(&s->p, sig, timeout_s);
+    if (s->p.err_len)
+        gx_keep_tail(s->errtail, &s->errlen, sizeof s->errtail, s->p.err, s->p.err_len);
+    return st;
+}
+
+static inline void gx_free(struct gx_srv *s)
+{
+    gx_join(s);
+    evt_proc_free(&s->p);
+}
+
+/* true while the server runs; once it has died, its status is kept in p.status. */
+static inline bool gx_alive(struct gx_srv *s)
+{
+    if (s->p.pid <= 0)
+        return false;
+    if (waitpid(s->p.pid, &s->p.status, WNOHANG) == 0)
+        return true;
+    kill(-s->p.pid, SIGKILL);
+    s->p.pid = 0;
+    return false;
+}
+
+static inline const char * gx_death(struct gx_srv *s)
+{
+    static char why[256];
+    int st = s->p.status;
+    if (WIFSIGNALED(st))
+        snprintf(why, sizeof why, "it was killed by signal %d (%s)%s", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)),
+                 WTERMSIG(st) == SIGPIPE ? ": ignore SIGPIPE, or send with MSG_NOSIGNAL" : "");
+    else
+        snprintf(why, sizeof why, "it exited with code %d", WEXITSTATUS(st));
+    return why;
+}
+
+/* ---- measuring the process ----------------------------------------------------- */
+
+/* utime+stime in clock ticks, or -1. */
+static inline long gx_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    long ut = 0, st = 0;
+    /* fields after ")": state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
+        return -1;
+    return ut + st;
+}
+
+static inline long gx_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static inline int gx_threads(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static inline void gx_raise_nofile(rlim_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t cur = want < rl.rlim_max ? want : rl.rlim_max;
+        if (cur > rl.rlim_cur) {
+            rl.rlim_cur = cur;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+}
+
+static inline void gx_pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- talking to it ------------------------------------------------------------ */
+
+/* Write `out` and read up to `in_n` bytes at the same time, so that a big echo
+ * cannot deadlock. If shut_after, half-close once everything is written.
+ * Returns bytes read; *written gets bytes written. */
+static inline size_t gx_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_n,
+                        double timeout_s, size_t *written, bool shut_after)
+{
+    double deadline = evt_now() + timeout_s;
+    size_t w = 0, r = 0;
+    bool shut = false;
+    while (r < in_n || w < out_n) {
+        if (w == out_n && shut_after && !shut) {
+            shutdown(fd, SHUT_WR);
+            shut = true;
+        }
+        double left = deadline - evt_now();
+        if (left <= 0)
+            break;
+        struct pollfd pf = {fd, (short)((r < in_n ? POLLIN : 0) | (w < out_n ? POLLOUT : 0)), 0};
+        int rc = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc <= 0)
+            continue;
+        if (pf.revents & POLLOUT && w < out_n) {
+            ssize_t k = send(fd, (const char *)out + w, out_n - w > 65536 ? 65536 : out_n - w,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k > 0)
+                w += (size_t)k;
+            else if (k < 0 && errno != EAGAIN && errno != EINTR)
+                out_n = w;               /* the peer is gone: stop writing */
+        }
+        if (pf.revents & (POLLIN | POLLHUP | POLLERR) && r < in_n) {
+            ssize_t k = recv(fd, (char *)in + r, in_n - r, MSG_DONTWAIT);
+            if (k > 0)
+                r += (size_t)k;
+            else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+                break;
+        } else if (pf.revents & (POLLHUP | POLLERR) && !(pf.revents & POLLOUT))
+            break;
+    }
+    if (written)
+        *written = w;
+    if (w == out_n && shut_after && !shut)
+        shutdown(fd, SHUT_WR);
+    return r;
+}
+
+/* Describe how `got` differs from `want`, into msg. Returns true if equal. */
+static inline bool gx_compare(const char *what, const void *want, size_t want_n, const void *got,
+                       size_t got_n, char *msg, size_t msgsz)
+{
+    size_t n = want_n < got_n ? want_n : got_n;
+    size_t d = evt_first_diff(want, got, n);
+    if (got_n == want_n && d == n)
+        return true;
+    if (d < n)
+        snprintf(msg, msgsz, "%s: expected %zu bytes back, got %zu; the first difference is at offset %zu "
+                 "(expected byte 0x%02x, got 0x%02x)", what, want_n, got_n, d,
+                 ((const unsigned char *)want)[d], ((const unsigned char *)got)[d]);
+    else
+        snprintf(msg, msgsz, "%s: expected %zu bytes back, got %zu (what came back was correct as far "
+                 "as it went)", what, want_n, got_n);
+    return false;
+}
+
+/* A printable copy of a reply, for messages. */
+static inline const char * gx_show(const char *s, size_t n)
+{
+    static char buf[4][512];
+    static int next;
+    char *b = buf[next++ % 4];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < sizeof buf[0] - 8; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') { b[o++] = '\\'; b[o++] = 'n'; }
+        else if (c == '\r') { b[o++] = '\\'; b[o++] = 'r'; }
+        else if (c < 32 || c > 126) o += (size_t)snprintf(b + o, 8, "\\x%02x", c);
+        else b[o++] = (char)c;
+    }
+    b[o] = '\0';
+    return b;
+}
+
+/* One request, one exact reply, on a new connection. */
+static inline bool gx_exchange(int port, const char *req, const char *want, double timeout_s, char *msg,
+                        size_t msgsz)
+{
+    int fd = evt_connect(port, timeout_s);
+    if (fd < 0) {
+        snprintf(msg, msgsz, "could not connect to 127.0.0.1:%d: %s", port, strerror(errno));
+        return false;
+    }
+    size_t wn = strlen(want);
+    char *got = calloc(1, wn + 1);
+    size_t w = 0, r = gx_duplex(fd, req, strlen(req), got, wn, timeout_s, &w, false);
+    close(fd);
+    bool ok = r == wn && memcmp(got, want, wn) == 0;
+    if (!ok)
+        snprintf(msg, msgsz, "sent \"%s\", expected \"%s\" back within %.1f s, got \"%s\" (%zu of %zu bytes)",
+                 gx_show(req, strlen(req)), gx_show(want, wn), timeout_s, gx_show(got, r), r, wn);
+    free(got);
+    return ok;
+}
+
+/* ---- fd leaks -------------------------------------------------------------------- */
+
+/* Wait until the process has at most `want` fds open. Returns the last count. */
+static inline int gx_wait_fds(pid_t pid, int want, double timeout_s)
+{
+    double deadline = evt_now() + timeout_s;
+    int n;
+    while ((n = evt_count_fds(pid)) > want && evt_now() < deadline)
+        gx_pause_ms(20);
+    return n;
+}
+
+/* ---- memory checking ---------------------------------------------------------------- */
+
+static inline bool gx_is_asan(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    static char buf[1 << 16];
+    bool found = false;
+    size_t n, keep = 0;
+    while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
+        n += keep;
+        if (memmem(buf, n, "__asan_init", 11) || memmem(buf, n, "__tsan_init", 11))
+            found = true;
+        keep = n > 16 ? 16 : n;
+        memmove(buf, buf + n - keep, keep);
+    }
+    fclose(f);
+    return found;
+}
+
+static inline bool gx_have_valgrind(void)
+{
+    return access("/usr/bin/valgrind", X_OK) == 0;
+}
+
+struct gx_mem {
+    const char *argv[32];
+    char log[256];
+    bool valgrind;
+};
+
+/* Build argv that runs prog under valgrind (leaks: check definite leaks too),
+ * or directly when prog is sanitized (ASan/LSan report at exit) or there is no
+ * valgrind. Returns false if neither tool can check prog. */
+static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], bool leaks)
+{
+    memset(m, 0, sizeof *m);
+    int i = 0;
+    if (!gx_is_asan(prog_argv[0])) {
+        if (!gx_have_valgrind())
+            return false;
+        snprintf(m->log, sizeof m->log, "/tmp/evlab-vg-%d-%ld.log", (int)getpid(), (long)time(NULL));
+        static char logarg[300];
+        snprintf(logarg, sizeof logarg, "--log-file=%s", m->log);
+        m->argv[i++] = "/usr/bin/valgrind";
+        m->argv[i++] = "-q";
+        m->argv[i++] = "--error-exitcode=99";
+        m->argv[i++] = leaks ? "--leak-check=full" : "--leak-check=no";
+        m->argv[i++] = "--errors-for-leak-kinds=definite";
+        m->argv[i++] = "--show-leak-kinds=definite";
+        m->argv[i++] = logarg;
+        m->valgrind = true;
+    }
+    for (int k = 0; prog_argv[k] && i < 31; k++)
+        m->argv[i++] = prog_argv[k];
+    m->argv[i] = NULL;
+    return true;
+}
+
+/* What valgrind said (or the sanitizer's stderr), trimmed, for a message. */
+static inline const char * gx_mem_report(struct gx_mem *m, const char *stderr_text)
+{
+    static char out[2048];
+    out[0] = '\0';
+    if (m->valgrind) {
+        FILE *f = fopen(m->log, "r");
+        if (f) {
+            size_t n = fread(out, 1, sizeof out - 1, f);
+            out[n] = '\0';
+            fclose(f);
+        }
+        unlink(m->log);
+    } else if (stderr_text) {
+        const char *s = strstr(stderr_text, "ERROR: ");
+        snprintf(out, sizeof out, "%.2000s", s ? s : stderr_text);
+    }
+    return out;
+}
+
+
+/* ---- ready-made hostile-client checks (they assert) ---------------------------- */
+
+/* A request sent one byte at a time (TCP_NODELAY, 2 ms apart) must get `want`. */
+static inline void gx_check_one_byte(struct gx_srv *s, const char *req, const char *want)
+{
+    int fd = evt_connect(s->port, 3);
+    cr_assert(fd >= 0, "could not connect to the server");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (size_t i = 0; req[i]; i++) {
+        cr_assert_eq(evt_write_all(fd, req + i, 1, 2), 1, "could not send byte %zu", i);
+        gx_pause_ms(2);
+    }
+    size_t wn = strlen(want);
+    char *got = calloc(1, wn + 1);
+    size_t r = evt_read_n(fd, got, wn, 4);
+    close(fd);
+    cr_assert(r == wn && memcmp(got, want, wn) == 0,
+              "sent \"%s\" one byte at a time; expected \"%s\" back, got \"%s\": a read may return "
+              "any part of what the client sent, so keep what has arrived until it is complete",
+              gx_show(req, strlen(req)), gx_show(want, wn), gx_show(got, r));
+    free(got);
+}
+
+/* n connections open at once; each sends `req` (with %d replaced by its index
+ * if fmt) and must get its reply. Raises RLIMIT_NOFILE first. */
+static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, const char *want_fmt)
+{
+    gx_raise_nofile((rlim_t)n * 2 + 64);
+    int *fds = calloc((size_t)n, sizeof *fds);
+    int opened = 0;
+    for (; opened < n; opened++) {
+        fds[opened] = evt_connect(s->port, 5);
+        if (fds[opened] < 0)
+            break;
+    }
+    bool alive = gx_alive(s);
+    cr_assert(opened == n, "only %d of %d connections could be opened at once (%s)%s%s", opened, n,
+              strerror(errno), alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+    char req[256], want[256], got[256];
+    for (int i = 0; i < n; i++) {
+        snprintf(req, sizeof req, req_fmt, i);
+        cr_assert_eq(evt_write_all(fds[i], req, strlen(req), 3), strlen(req),
+                     "could not send a request on connection %d of %d", i, n);
+    }
+    int bad = -1;
+    size_t r = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(want, sizeof want, want_fmt, i);
+        memset(got, 0, sizeof got);
+        r = evt_read_n(fds[i], got, strlen(want), 5);
+        if (r != strlen(want) || memcmp(got, want, r) != 0) {
+            bad = i;
+            break;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    if (bad >= 0) {
+        snprintf(req, sizeof req, req_fmt, bad);
+        alive = gx_alive(s);
+        cr_assert_fail("with %d connections open at once, connection %d sent \"%s\" and expected \"%s\", "
+                       "got \"%s\"%s%s", n, bad, gx_show(req, strlen(req)), gx_show(want, strlen(want)),
+                       gx_show(got, r), alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+    }
+}
+
+/* 50 idle connections stay open; a new client is still served. */
+static inline void gx_check_idle(struct gx_srv *s, const char *req, const char *want)
+{
+    int fds[50];
+    for (int i = 0; i < 50; i++) {
+        fds[i] = evt_connect(s->port, 3);
+        cr_assert(fds[i] >= 0, "could not open idle connection %d", i);
+    }
+    char msg[1024];
+    bool ok = gx_exchange(s->port, req, want, 3, msg, sizeof msg);
+    for (int i = 0; i < 50; i++)
+        close(fds[i]);
+    cr_assert(ok, "with 50 idle connections open: %s", msg);
+}
+
+/* Client A sends a request and resets the connection before reading the
+ * reply; repeat; the server must survive and serve client B. */
+static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bulk_n, size_t read_first,
+                           const char *req, const char *want)
+{
+    for (int round = 0; round < 20; round++) {
+        int fd = evt_connect(s->port, 3);
+        if (fd < 0) {
+            gx_pause_ms(100);
+            bool alive = gx_alive(s);
+            cr_assert_fail("could not connect after %d clients closed or reset mid-reply%s%s", round,
+                           alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+        }
+        char *tmp = malloc(read_first + 1);
+        size_t w = 0;
+        if (round % 2) {
+            /* send and close at once: the server's next writes hit a closed peer */
+            evt_write_all(fd, bulk, bulk_n < 65536 ? bulk_n : 65536, 3);
+            close(fd);
+        } else {
+            gx_duplex(fd, bulk, bulk_n, tmp, read_first, 3, &w, false);
+            evt_reset_close(fd);
+        }
+        free(tmp);
+    }
+    char msg[1024];
+    bool ok = gx_exchange(s->port, req, want, 3, msg, sizeof msg);
+    bool alive = gx_alive(s);
+    cr_assert(alive, "20 clients closed or reset their connection in the middle of a reply and the "
+              "server died: %s", gx_death(s));
+    cr_assert(ok, "after 20 clients reset in the middle of a reply: %s", msg);
+}
+
+/* Open and close (FIN or RST) 200 connections, each doing one exchange; the
+ * server's fd count must return to where it was. */
+static inline void gx_check_fd_leak(struct gx_srv *s, const char *req, const char *want)
+{
+    char msg[1024];
+    cr_assert(gx_exchange(s->port, req, want, 3, msg, sizeof msg), "%s", msg);
+    int before = gx_wait_fds(s->p.pid, 0, 0.3);
+    cr_assert(before > 0, "cannot read /proc/%d/fd", (int)s->p.pid);
+    for (int i = 0; i < 200; i++) {
+        int fd = evt_connect(s->port, 3);
+        cr_assert(fd >= 0, "could not connect (connection %d)", i);
+        size_t wn = strlen(want);
+        char got[512];
+        size_t w = 0, r = gx_duplex(fd, req, strlen(req), got, wn, 3, &w, false);
+        cr_assert_eq(r, wn, "connection %d: expected %zu bytes back, got %zu", i, wn, r);
+        if (i % 2)
+            evt_reset_close(fd);
+        else
+            close(fd);
+    }
+    int after = gx_wait_fds(s->p.pid, before, 3);
+    cr_assert(after <= before, "the server had %d fds open before 200 clients came and went, and %d "
+              "after they had all closed (waited 3 s): close() each connection's socket when "
+              "the client goes (EOF or error)", before, after);
+}
+
+/* Run argv under valgrind (or LSan), do `rounds` exchanges on fresh
+ * connections (closed by the client), then SIGTERM: the exit must be clean. */
+static inline void gx_check_memory(const char *const argv[], bool leaks, int rounds,
+                            const char *req, size_t req_n, size_t reply_n)
+{
+    struct gx_mem m;
+    if (!gx_mem_argv(&m, argv, leaks))
+        cr_skip_test("neither valgrind nor a sanitizer build is available");
+    struct gx_srv s;
+    gx_start_env(&s, m.argv, NULL, 30);
+    char *got = malloc(reply_n + 1);
+    for (int i = 0; i < rounds; i++) {
+        int fd = evt_connect(s.port, 5);
+        cr_assert(fd >= 0, "could not connect (connection %d)", i);
+        size_t w = 0, r = gx_duplex(fd, req, req_n, got, reply_n, 10, &w, false);
+        close(fd);
+        if (r != reply_n || !gx_alive(&s)) {
+            gx_stop(&s, SIGKILL, 2);
+            const char *rep = gx_mem_report(&m, s.errtail);
+            cr_assert_fail("connection %d: expected %zu bytes back, got %zu under %s.\n%s", i, reply_n, r,
+                           m.valgrind ? "valgrind" : "the sanitizer", rep);
+        }
+    }
+    free(got);
+    gx_pause_ms(200);              /* let it see the last EOFs before the signal */
+    int st = gx_stop(&s, SIGTERM, 20);
+    const char *rep = gx_mem_report(&m, s.errtail);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(rep, "definitely lost") &&
+        !strstr(rep, "Invalid ") && !strstr(rep, "ERROR: "))
+        return;
+    bool found = strstr(rep, "definitely lost") || strstr(rep, "Invalid ") || strstr(rep, "ERROR: ");
+    if (WIFSIGNALED(st) && !found)
+        cr_assert_fail("after SIGTERM the server died of signal %d instead of freeing everything and "
+                       "exiting 0, so its memory cannot be checked: handle SIGINT/SIGTERM with "
+                       "evsignal_new() and break the loop.\n%s", WTERMSIG(st), rep);
+    cr_assert_fail("%s found %s after %d connections and SIGTERM (exit code %d):\n%s",
+                   m.valgrind ? "valgrind" : "the sanitizer",
+                   leaks ? "leaked memory or memory errors" : "memory errors", rounds,
+                   WIFEXITED(st) ? WEXITSTATUS(st) : -1, rep);
+}
+
+#endif

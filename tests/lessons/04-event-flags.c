@@ -1,0 +1,307 @@
+/* Lesson 04: the claims of lessons/04-event-flags/README.md, checked on the
+ * real programs, on every backend where the claim depends on it. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evtest.h"
+
+#define DIR "lessons/04-event-flags/"
+#define CB_FUNC evt_prog(DIR "cb_func")
+#define PERSIST evt_prog(DIR "persist")
+#define EDGE evt_prog(DIR "edge_triggered")
+#define CLOSED evt_prog(DIR "closed")
+#define SIGNAL evt_prog(DIR "signal_event")
+
+static const char *const methods[] = {"epoll", "poll", "select"};
+
+/* Run argv[] (NULL-terminated, up to 8 args) with "--method M" appended. */
+static struct evt_run run_m(const char *prog, const char *method, const char *const args[],
+                            const char *const env[])
+{
+    const char *argv[16] = {prog};
+    int n = 1;
+    for (int i = 0; args && args[i]; i++)
+        argv[n++] = args[i];
+    if (method) {
+        argv[n++] = "--method";
+        argv[n++] = method;
+    }
+    argv[n] = NULL;
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, argv, env, NULL, 10), 0);
+    cr_assert_eq(r.term_signal, 0, "%s died: %s", prog, r.err);
+    cr_assert_not(r.timed_out, "%s hung:\n%s", prog, r.out);
+    cr_assert_eq(r.exit_code, 0, "%s exit %d: %s", prog, r.exit_code, r.err);
+    return r;
+}
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* The LT/ET row of edge_triggered's table: callbacks, read, unread. */
+static void row(const char *out, const char *mode, int v[3])
+{
+    char key[16];
+    snprintf(key, sizeof key, "\n  %s ", mode);
+    const char *t = strstr(out, "== 4. side by side");
+    cr_assert(t, "%s", out);
+    const char *r = strstr(t, key);
+    cr_assert(r, "no %s row:\n%s", mode, out);
+    cr_assert_eq(sscanf(r + strlen(key), "%d %d %d", &v[0], &v[1], &v[2]), 3);
+}
+
+/* ---- cb_func ------------------------------------------------------------------ */
+
+Test(cb_func, seed_callback_on_two_fds_with_timeout_as_a_result, .timeout = 20)
+{
+    for (int m = 0; m < 3; m++) {
+        struct evt_run r = run_m(CB_FUNC, methods[m], ARGS("--timeout-ms", "150"), NULL);
+        cr_assert(strstr(r.out, "pending on EV_TIMEOUT|EV_READ"), "%s", r.out);
+        cr_assert_eq(evt_count(r.out, ": write [Writing event]\n"), 3, "%s", r.out);
+        cr_assert_eq(evt_count(r.out, ": read [Reading event]\n"), 3, "%s", r.out);
+        /* Writes and reads alternate strictly: w r w r w r. */
+        const char *p = r.out;
+        for (int i = 1; i <= 3; i++) {
+            char w[32], rd[32];
+            snprintf(w, sizeof w, "wrote \"message %d\"", i);
+            snprintf(rd, sizeof rd, "read \"message %d\"", i);
+            const char *a = strstr(p, w), *b = a ? strstr(a, rd) : NULL;
+            cr_assert(a && b, "message %d out of order:\n%s", i, r.out);
+            const char *next = strstr(a + 1, "wrote \"");
+            cr_assert(!next || next > b, "a second write before read %d:\n%s", i, r.out);
+            p = b;
+        }
+        const char *t = strstr(r.out, ": timeout [Reading event]\n");
+        cr_assert(t && t > p, "EV_TIMEOUT after the last read:\n%s", r.out);
+        cr_assert_eq(evt_count(r.out, " timeout ["), 1);
+        cr_assert(strstr(r.out, "event_base_dispatch -> 1"), "%s", r.out);
+        cr_assert_geq(r.seconds, 0.14, "the timeout waited %.3f s", r.seconds);
+        evt_run_free(&r);
+    }
+}
+
+Test(cb_func, timeout_flag_alone_makes_no_timeout)
+{
+    for (int m = 0; m < 3; m++) {
+        struct evt_run r = run_m(CB_FUNC, methods[m], ARGS("--no-timeout", "--writes", "5"), NULL);
+        cr_assert(strstr(r.out, "ev1 asked for EV_TIMEOUT|EV_READ|EV_PERSIST, pending on EV_READ\n"), "%s", r.out);
+        cr_assert_eq(evt_count(r.out, " timeout ["), 0, "%s", r.out);
+        cr_assert_eq(evt_count(r.out, ": write [Writing event]"), 5, "%s", r.out);
+        cr_assert(strstr(r.out, "read returned 0: EOF"), "%s", r.out);
+        evt_run_free(&r);
+    }
+}
+
+/* ---- persist ------------------------------------------------------------------- */
+
+Test(persist, persistent_vs_one_shot_vs_readd)
+{
+    for (int m = 0; m < 3; m++) {
+        struct evt_run r = run_m(PERSIST, methods[m], NULL, NULL);
+        cr_assert(strstr(r.out, "read 'a'") && strstr(r.out, "read 'b'") && strstr(r.out, "read 'c'"), "%s", r.out);
+        cr_assert(strstr(r.out, "callback 4: EV_READ, read returned 0 (EOF), event_del"), "%s", r.out);
+        cr_assert(strstr(r.out, "event_base_dispatch -> 1 (no events left), 4 callbacks, 0 bytes unread"), "%s", r.out);
+        evt_run_free(&r);
+
+        r = run_m(PERSIST, methods[m], ARGS("--no-persist"), NULL);
+        cr_assert(strstr(r.out, "callback 1: EV_READ, read 'a' -> pending: 0\n"), "%s", r.out);
+        cr_assert(strstr(r.out, "event_base_dispatch -> 1 (no events left), 1 callback, 2 bytes unread"), "%s", r.out);
+        evt_run_free(&r);
+
+        r = run_m(PERSIST, methods[m], ARGS("--no-persist", "--readd"), NULL);
+        cr_assert_eq(evt_count(r.out, "one-shot: event_add again"), 3, "%s", r.out);
+        cr_assert(strstr(r.out, "4 callbacks, 0 bytes unread"), "%s", r.out);
+        evt_run_free(&r);
+    }
+}
+
+/* ---- edge_triggered --------------------------------------------------------- */
+
+Test(edge_triggered, et_fires_once_per_arrival_on_epoll)
+{
+    struct evt_run r = run_m(EDGE, "epoll", NULL, NULL);
+    cr_assert(strstr(r.out, "EV_FEATURE_ET yes"), "%s", r.out);
+    cr_assert(strstr(r.out, "[LT] => 4 callbacks for these 8 bytes"), "%s", r.out);
+    cr_assert(strstr(r.out, "[ET] => 1 callback for these 8 bytes"), "%s", r.out);
+    cr_assert(strstr(r.out, "[ET] callback 1: what=EV_READ|EV_ET, read 2, 6 left"), "%s", r.out);
+    cr_assert(strstr(r.out, "[ET] => 1 callback for these 2 bytes"), "%s", r.out);
+    int lt[3], et[3];
+    row(r.out, "LT", lt);
+    row(r.out, "ET", et);
+    cr_assert(lt[0] == 5 && lt[2] == 0, "LT row %d %d %d", lt[0], lt[1], lt[2]);
+    cr_assert(et[0] == 2 && et[2] == 6, "ET row %d %d %d", et[0], et[1], et[2]);
+    evt_run_free(&r);
+
+    r = run_m(EDGE, "epoll", ARGS("--bytes", "20", "--chunk", "5"), NULL);
+    cr_assert(strstr(r.out, "[LT] => 4 callbacks for these 20 bytes"), "%s", r.out);
+    cr_assert(strstr(r.out, "[ET] => 1 callback for these 20 bytes"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(edge_triggered, drain_makes_et_lose_nothing)
+{
+    for (int m = 0; m < 3; m++) {
+        struct evt_run r = run_m(EDGE, methods[m], ARGS("--drain"), NULL);
+        int lt[3], et[3];
+        row(r.out, "LT", lt);
+        row(r.out, "ET", et);
+        cr_assert(lt[0] == 2 && lt[1] == 10 && lt[2] == 0, "%s", r.out);
+        cr_assert(et[0] == 2 && et[1] == 10 && et[2] == 0, "%s", r.out);
+        evt_run_free(&r);
+    }
+}
+
+Test(edge_triggered, et_is_accepted_but_level_triggered_on_poll_and_select)
+{
+    for (int m = 1; m < 3; m++) {
+        struct evt_run r = run_m(EDGE, methods[m], NULL, NULL);
+        cr_assert(strstr(r.out, "EV_FEATURE_ET no"), "%s", r.out);
+        cr_assert(strstr(r.out, "[ET] event_new(EV_READ|EV_PERSIST|EV_ET), event_add -> 0"), "%s", r.out);
+        cr_assert_eq(evt_count(r.err, "warn"), 0, "no warning: %s", r.err);
+        int lt[3], et[3];
+        row(r.out, "LT", lt);
+        row(r.out, "ET", et);
+        cr_assert(lt[0] == 5 && lt[2] == 0, "%s", r.out);
+        cr_assert(memcmp(lt, et, sizeof lt) == 0, "%s: ET row must equal LT row:\n%s", methods[m], r.out);
+        cr_assert_null(strstr(r.out, "what=EV_READ|EV_ET"), "%s", r.out);
+        evt_run_free(&r);
+    }
+    /* Same on the environment route to poll/select. */
+    struct evt_run r = run_m(EDGE, NULL, NULL, EVT_ENV("EVENT_NOEPOLL=1"));
+    cr_assert(strstr(r.out, "method poll"), "%s", r.out);
+    int et[3];
+    row(r.out, "ET", et);
+    cr_assert(et[0] == 5 && et[2] == 0, "%s", r.out);
+    evt_run_free(&r);
+}
+
+/* ---- closed ------------------------------------------------------------------- */
+
+Test(closed, early_close_on_epoll_and_poll_with_unread_data)
+{
+    const char *how[] = {NULL, "--close"};
+    for (int m = 0; m < 2; m++) {
+        for (int h = 0; h < 2; h++) {
+            /* A 3 s guard: EV_CLOSED must beat it by far. */
+            struct evt_run r = run_m(CLOSED, methods[m],
+                                     how[h] ? ARGS("--timeout-ms", "3000", how[h]) : ARGS("--timeout-ms", "3000"),
+                                     NULL);
+            cr_assert(strstr(r.out, "EV_FEATURE_EARLY_CLOSE yes"), "%s", r.out);
+            cr_assert(strstr(r.out, "callback 1: what=EV_CLOSED, 3 bytes still unread"), "%s %s:\n%s",
+                      methods[m], how[h] ? how[h] : "", r.out);
+            cr_assert(strstr(r.out, "read -> 3 (the data was still there)\n  read -> 0"), "%s", r.out);
+            cr_assert_lt(r.seconds, 2.0, "EV_CLOSED must come long before the 3 s guard (%.3f s)", r.seconds);
+            evt_run_free(&r);
+        }
+        struct evt_run r = run_m(CLOSED, methods[m], ARGS("--with-read"), NULL);
+        cr_assert(strstr(r.out, "callback 1: what=EV_READ|EV_CLOSED, 3 bytes still unread"), "%s", r.out);
+        evt_run_free(&r);
+    }
+    struct evt_run r = run_m(CLOSED, NULL, NULL, EVT_ENV("EVENT_NOEPOLL=1"));
+    cr_assert(strstr(r.out, "method poll") && strstr(r.out, "what=EV_CLOSED"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(closed, select_never_reports_closed)
+{
+    struct evt_run r = run_m(CLOSED, "select", ARGS("--timeout-ms", "100"), NULL);
+    cr_assert(strstr(r.out, "EV_FEATURE_EARLY_CLOSE no"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_add with a 100 ms timeout -> 0"), "%s", r.out);
+    cr_assert(strstr(r.out, "callback 1: what=EV_TIMEOUT, 3 bytes still unread"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "what=EV_CLOSED"), "%s", r.out);
+    cr_assert(strstr(r.out, "read -> 3 (the data was still there)\n  read -> 0 (EOF"), "%s", r.out);
+    cr_assert_geq(r.seconds, 0.09);
+    evt_run_free(&r);
+
+    r = run_m(CLOSED, NULL, ARGS("--with-read", "--close"), EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"));
+    cr_assert(strstr(r.out, "method select"), "%s", r.out);
+    cr_assert(strstr(r.out, "callback 1: what=EV_READ, 3 bytes still unread"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(closed, persistent_closed_keeps_firing)
+{
+    for (int m = 0; m < 2; m++) {
+        struct evt_run r = run_m(CLOSED, methods[m], ARGS("--persist", "--close"), NULL);
+        cr_assert_eq(evt_count(r.out, "what=EV_CLOSED"), 3, "%s", r.out);
+        cr_assert(strstr(r.out, "it keeps firing (level-triggered): event_del"), "%s", r.out);
+        cr_assert(strstr(r.out, "event_base_dispatch -> 1 after 3 callbacks"), "%s", r.out);
+        evt_run_free(&r);
+    }
+}
+
+/* ---- signal_event ------------------------------------------------------------- */
+
+Test(signal_event, signals_arrive_as_callbacks_counted_per_delivery)
+{
+    for (int m = 0; m < 3; m++) {
+        struct evt_run r = run_m(SIGNAL, methods[m], NULL, NULL);
+        char want[96];
+        snprintf(want, sizeof want, "evsignal_new gave EV_SIGNAL|EV_PERSIST, event_get_fd -> %d (SIGUSR1 is %d)",
+                 SIGUSR1, SIGUSR1);
+        cr_assert(strstr(r.out, want), "%s", r.out);
+        cr_assert(strstr(r.out, "raised; nothing ran yet: 0 callbacks"), "%s", r.out);
+        snprintf(want, sizeof want, "callback 1: fd argument %d (SIGUSR1), what=EV_SIGNAL", SIGUSR1);
+        cr_assert(strstr(r.out, want), "%s", r.out);
+        cr_assert(strstr(r.out, "3 callbacks in that turn"), "%s", r.out);
+        cr_assert(strstr(r.out, "still pending (EV_PERSIST): EV_SIGNAL"), "%s", r.out);
+        evt_run_free(&r);
+    }
+}
+
+Test(signal_event, external_signals_and_sigint_exit_cleanly)
+{
+    struct evt_proc p;
+    cr_assert_eq(evt_spawn(&p, EVT_ARGV(SIGNAL, "--wait"), NULL), 0);
+    cr_assert(evt_wait_line(&p, "send SIGUSR1", 10), "never waited:\n%s", p.out);
+    kill(p.pid, SIGUSR1);
+    cr_assert(evt_wait_line(&p, "callback 5: fd argument", 10), "no callback for kill -USR1:\n%s", p.out);
+    int st = evt_stop(&p, SIGINT, 10);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d\n%s", st, p.out);
+    cr_assert(strstr(p.out, "SIGINT: leaving the loop") && strstr(p.out, "done: 6 callbacks"), "%s", p.out);
+    evt_proc_free(&p);
+}
+
+/* ---- every program: --help, bad flags, step mode ---------------------------- */
+
+Test(lesson04, help_and_bad_flags)
+{
+    const char *progs[] = {CB_FUNC, PERSIST, EDGE, CLOSED, SIGNAL};
+    for (int i = 0; i < 5; i++) {
+        struct evt_run r;
+        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--help"), NULL, NULL, 10), 0);
+        cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
+        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--method") && strstr(r.out, "--step"), "%s", r.out);
+        evt_run_free(&r);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--bogus"), NULL, NULL, 10), 0);
+        cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
+        cr_assert(strstr(r.err, "usage:"));
+        evt_run_free(&r);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--method", "kqueue"), NULL, NULL, 10), 0);
+        cr_assert_eq(r.exit_code, 2, "%s --method kqueue", progs[i]);
+        evt_run_free(&r);
+    }
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(CB_FUNC, "--timeout-ms", "0"), NULL, NULL, 10), 0);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "bad number") && strstr(r.err, "usage:"), "%s", r.err);
+    evt_run_free(&r);
+}
+
+Test(lesson04, step_mode_on_a_tty)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(CLOSED, "--step"), NULL, "\n\nq\n", 10), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "== 3. dispatch"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "callback 1:"), "q stops before dispatch:\n%s", r.out);
+    evt_run_free(&r);
+
+    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(EDGE, "--step"), NULL, "\n\n\n\n", 10), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "== 4. side by side"), "%s", r.out);
+    cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 4);
+    evt_run_free(&r);
+}

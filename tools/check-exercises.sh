@@ -1,0 +1,59 @@
+#!/bin/sh
+# check-exercises.sh RESULTS BUILD -- the rustlings-style "dev check":
+#   - every reference solution passes its grading suite, on epoll, poll and select,
+#   - every untouched starter fails it,
+#   - every broken variant (tests/grading/broken/NN-slug/VARIANT/) fails
+#     exactly the tests named in its EXPECT file.
+# The runs are independent and mostly wait on sockets and timeouts, so four
+# run at once (EVLAB_PAR).
+set -u
+if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD NN KIND TARGET [EXPECT]
+    results=$2 build=$3 nn=$4 kind=$5 target=$6 expect=${7:-}
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    case $kind in   # the backend comes from libevent's own environment switches
+    *-on-poll) set -- EVENT_NOEPOLL=1 ;;
+    *-on-select) set -- EVENT_NOEPOLL=1 EVENT_NOPOLL=1 ;;
+    *) set -- ;;
+    esac
+    env "$@" EVLAB_TARGET="$target" EVLAB_REPORT="$tmp/report" "$build/tests/grading/$nn" --jobs 2 >"$tmp/log" 2>&1
+    if [ -s "$tmp/report" ]; then
+        failed=$(awk -F'\t' '$2 != "PASS" { print $1 }' "$tmp/report" | sort)
+    else
+        failed="(the suite wrote no report)"
+    fi
+    case $kind in
+    solution-passes*) [ -z "$failed" ] && ok=1 || ok=0; why="it failed: $(echo $failed)" ;;
+    starter-fails) [ -n "$failed" ] && ok=1 || ok=0; why="the untouched starter passes every test" ;;
+    *) want=$(grep -v '^#' "$expect" 2>/dev/null | sed '/^$/d' | sort)
+       [ -n "$want" ] && [ "$failed" = "$want" ] && ok=1 || ok=0
+       why="expected to fail [$(echo $want)], failed [$(echo $failed)]" ;;
+    esac
+    if [ "$ok" = 1 ]; then echo "ok      $nn/$kind"; echo "$build:exercise:$nn/$kind 1 0" >>"$results"
+    else echo "FAILED  $nn/$kind: $why"; echo "$build:exercise:$nn/$kind 0 1" >>"$results"; fi
+    exit 0
+fi
+
+results=$1 build=$2
+for src in tests/grading/*.c; do
+    [ -e "$src" ] || continue
+    nn=$(basename "$src" .c)
+    if [ -n "${EVLAB_SOLUTIONS_ONLY:-}" ]; then   # the ASan pass
+        # Not here: function-level solutions (a sanitized .so cannot be
+        # dlopen()ed by a plain suite) and suites that check memory with
+        # valgrind or RSS, which ASan's own allocator defeats. Those are
+        # checked in the plain build, valgrind included.
+        case " ${EVLAB_ASAN_SKIP:-} " in *" $nn "*) continue ;; esac
+        echo "$nn solution-passes $build/solutions/$nn"
+        continue
+    fi
+    echo "$nn solution-passes $build/solutions/$nn"
+    echo "$nn solution-passes-on-poll $build/solutions/$nn"
+    echo "$nn solution-passes-on-select $build/solutions/$nn"
+    echo "$nn starter-fails $build/exercises/$nn"
+    for dir in tests/grading/broken/"$nn"/*/; do
+        [ -d "$dir" ] || continue
+        v=$(basename "$dir")
+        echo "$nn broken-$v $build/tests/grading/broken/$nn/$v ${dir}EXPECT"
+    done
+done | xargs -P "${EVLAB_PAR:-4}" -L 1 "$0" --one "$results" "$build"
+exit 0

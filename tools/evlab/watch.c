@@ -1,0 +1,177 @@
+/* watch.c -- re-check an exercise whenever one of its files is saved.
+ *
+ * One event loop with two read events: the inotify descriptor watching the
+ * exercise folder (editors often save by writing a new file and renaming it
+ * over the old one, so the folder is watched, not the file) and standard
+ * input (Enter re-runs the check by hand, for file systems where inotify
+ * says nothing, such as some network and VM shares; n moves on; q quits).
+ * A burst of file events is folded into one check by a short timer.
+ *
+ * The loop has no signal events: the checks run their children from their
+ * own loops (proc.c), and libevent lets only one base handle signals at a
+ * time. Ctrl-C ends watch the ordinary way.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "evlab.h"
+
+struct watch {
+    struct event_base *base;
+    struct event *ev_inotify, *ev_stdin, *ev_settle;
+    struct unit *ex;
+    int n, cur;
+    int ifd, wd;
+    bool passed;
+};
+
+static void prompt(struct watch *w)
+{
+    printf("\n%swatching exercises/%s/%s: save a file to re-check. Enter: check now, %sq: quit\n",
+           col("2"), w->ex[w->cur].name, col("0"), w->passed ? "n: next exercise, " : "");
+    fflush(stdout);
+}
+
+static void check_now(struct watch *w)
+{
+    w->passed = check_exercise(&w->ex[w->cur], false) == 0;
+    prompt(w);
+}
+
+static void add_watch(struct watch *w)
+{
+    if (w->ifd < 0)
+        return;
+    if (w->wd >= 0)
+        inotify_rm_watch(w->ifd, w->wd);
+    w->wd = inotify_add_watch(w->ifd, w->ex[w->cur].dir,
+                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+    if (w->wd < 0)
+        printf("(inotify cannot watch %s: %s; press Enter to check)\n", w->ex[w->cur].dir,
+               strerror(errno));
+}
+
+/* Only sources count: not editor swap files, backups or the build. */
+static bool relevant(const char *name)
+{
+    size_t len = strlen(name);
+    if (!len || name[0] == '.' || name[len - 1] == '~')
+        return false;
+    return (len > 2 && (strcmp(name + len - 2, ".c") == 0 || strcmp(name + len - 2, ".h") == 0));
+}
+
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct watch *w = arg;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n = read(fd, buf, sizeof buf);
+    bool any = false;
+    for (char *p = buf; n > 0 && p < buf + n;) {
+        struct inotify_event *e = (struct inotify_event *)p;
+        if (e->len && relevant(e->name))
+            any = true;
+        p += sizeof *e + e->len;
+    }
+    if (any) {
+        struct timeval settle = {0, 150 * 1000};
+        evtimer_add(w->ev_settle, &settle); /* re-arming folds a burst into one */
+    }
+}
+
+static void on_settle(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct watch *w = arg;
+    printf("\n%s-- a file changed: checking again --%s\n", col("1;34"), col("0"));
+    check_now(w);
+}
+
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct watch *w = arg;
+    char line[256];
+    ssize_t n = read(fd, line, sizeof line - 1);
+    if (n <= 0) { /* EOF: keep watching the files, stop reading keys */
+        event_del(w->ev_stdin);
+        return;
+    }
+    line[n] = '\0';
+    char c = line[strspn(line, " \t")];
+    if (c == 'q') {
+        event_base_loopbreak(w->base);
+    } else if (c == 'n') {
+        if (!w->passed) {
+            printf("Exercise %s does not pass yet; stay with it (or: ./evlab watch NN).\n",
+                   w->ex[w->cur].nn);
+            prompt(w);
+            return;
+        }
+        int next = next_unfinished(w->ex, w->n);
+        if (next < 0) {
+            printf("%sEvery exercise passes. Well done!%s\n", col("1;32"), col("0"));
+            event_base_loopbreak(w->base);
+            return;
+        }
+        w->cur = next;
+        add_watch(w);
+        check_now(w);
+    } else {
+        check_now(w);
+    }
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    struct watch w = {.ifd = -1, .wd = -1};
+    w.n = find_units("exercises", &w.ex);
+    if (argc > 2)
+        return free(w.ex), err2("watch takes at most one exercise number");
+    if (argc > 1) {
+        w.cur = pick_unit(argv[1], "exercises", w.ex, w.n);
+        if (w.cur < 0)
+            return free(w.ex), 2;
+    } else {
+        if (!w.n)
+            return free(w.ex), err2("there are no exercises yet");
+        w.cur = next_unfinished(w.ex, w.n);
+        if (w.cur < 0) {
+            printf("Every exercise passes. (./evlab watch NN watches one anyway.)\n");
+            free(w.ex);
+            return 0;
+        }
+    }
+    w.base = event_base_new();
+    w.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (w.ifd < 0)
+        printf("(inotify is not available: %s; press Enter to check)\n", strerror(errno));
+    add_watch(&w);
+    if (w.ifd >= 0) {
+        w.ev_inotify = event_new(w.base, w.ifd, EV_READ | EV_PERSIST, on_inotify, &w);
+        event_add(w.ev_inotify, NULL);
+    }
+    w.ev_settle = evtimer_new(w.base, on_settle, &w);
+    w.ev_stdin = event_new(w.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &w);
+    if (event_add(w.ev_stdin, NULL) != 0) /* e.g. /dev/null: epoll refuses it */
+        printf("(no keyboard: watching the files only; Ctrl-C ends)\n");
+    check_now(&w);
+    event_base_dispatch(w.base);
+    if (w.ev_inotify)
+        event_free(w.ev_inotify);
+    event_free(w.ev_stdin);
+    event_free(w.ev_settle);
+    event_base_free(w.base);
+    if (w.ifd >= 0)
+        close(w.ifd);
+    free(w.ex);
+    return 0;
+}

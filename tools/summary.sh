@@ -1,0 +1,6 @@
+#!/bin/sh
+# summary.sh RESULTS -- add up the "name passed failed" lines; exit 1 on any failure.
+set -u
+[ -f "$1" ] || { echo "0 passed, 1 failed"; exit 1; }
+awk '{ p += $2; f += $3; if ($3 > 0) bad = bad "\n  failing: " $1 }
+     END { if (bad != "") print substr(bad, 2); printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$1"
