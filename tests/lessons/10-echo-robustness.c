@@ -145,7 +145,11 @@ static void t_reset(const char *prog)
     struct srv s;
     srv_start(&s, LESSON10(prog), NULL, NULL);
     int base_fds = evt_count_fds(s.p.pid);
+    /* 1 MiB of short lines of digits: every server echoes them unchanged, and
+     * line_echo gets lines well under its --max-line, so it keeps replying. */
     static unsigned char data[1 << 20];
+    for (size_t k = 0; k < sizeof data; k++)
+        data[k] = k % 64 == 63 ? '\n' : (unsigned char)('0' + k % 10);
     for (int i = 0; i < 20; i++) {
         int fd = evt_connect(s.port, 5);
         cr_assert_geq(fd, 0);
