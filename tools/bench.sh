@@ -41,6 +41,7 @@ echo "server,round,mode,msgs_per_s,mb_per_s,p50_us,p99_us" >"$out/echo.csv"
 V=$B/lessons/17-echo-bench
 servers="lesson|$B/lessons/10-echo-server/bufferevent_echo --quiet
 epoll|$V/epoll_echo
+epoll4k|$V/epoll_echo --read-size 4096
 libuv|$V/uv_echo
 libev|$V/ev_echo
 copy|$V/bev_variants --copy
@@ -63,20 +64,21 @@ awk -F, 'NR > 1 { k = $1 "," $3; n[k]++; m[k, n[k]] = $4; p[k, n[k]] = $7 }
   function med(a, k, c,   i, j, t, v) { for (i = 1; i <= c; i++) v[i] = a[k, i]
       for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
       return v[int((c + 1) / 2)] }
-  END { printf "%-8s %12s %10s %14s\n", "server", "msgs/s", "p99 us", "pingpong/s"
-        split("lesson epoll libuv libev copy maxread64k", order, " ")
-        for (i = 1; i <= 6; i++) { s = order[i]; if (!((s ",load") in n)) continue
+  END { printf "%-10s %12s %10s %14s\n", "server", "msgs/s", "p99 us", "pingpong/s"
+        split("lesson epoll epoll4k libuv libev copy maxread64k", order, " ")
+        for (i = 1; i <= 7; i++) { s = order[i]; if (!((s ",load") in n)) continue
             L[s] = med(m, s ",load", n[s ",load"]); P[s] = med(p, s ",load", n[s ",load"]); G[s] = med(m, s ",pingpong", n[s ",pingpong"])
-            printf "%-8s %12.0f %10.0f %14.0f\n", s, L[s], P[s], G[s] }
+            printf "%-10s %12.0f %10.0f %14.0f\n", s, L[s], P[s], G[s] }
         print ""
-        for (i = 2; i <= 6; i++) { s = order[i]; if (!(s in L) || !("lesson" in L)) continue
-            printf "lesson/%-6s msgs/s %.2fx   p99 %.2fx   ping-pong %.2fx\n", s, L["lesson"] / L[s], P["lesson"] / P[s], G["lesson"] / G[s] } }' "$out/echo.csv" | tee "$out/echo-summary.txt"
+        for (i = 2; i <= 7; i++) { s = order[i]; if (!(s in L) || !("lesson" in L)) continue
+            printf "lesson/%-10s msgs/s %.2fx   p99 %.2fx   ping-pong %.2fx\n", s, L["lesson"] / L[s], P["lesson"] / P[s], G["lesson"] / G[s] } }' "$out/echo.csv" | tee "$out/echo-summary.txt"
 
 echo
 echo "== 2b. scale: the lesson server with 10,000 idle connections plus the same load"
 ulimit -n 25000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 idle=10000
-[ "$(ulimit -n)" -gt 20200 ] || idle=$(( ($(ulimit -n) - 200) / 2 ))
+# The limit is per process: the server and load_gen each hold idle + 100 fds.
+[ "$(ulimit -n)" -gt 10300 ] || idle=$(( $(ulimit -n) - 300 ))
 if start_server lesson "$B/lessons/10-echo-server/bufferevent_echo" --quiet --port 0; then
     "$V/load_gen" --port "$port" --conns 100 --depth 16 --size 1024 --seconds "$secs" \
         --idle "$idle" --server-pid "$server_pid" | grep -E 'RSS|messages/s' | tee "$out/scale.txt"

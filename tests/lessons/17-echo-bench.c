@@ -12,6 +12,7 @@
 #include "evtest.h"
 
 #define LOADGEN evt_prog("lessons/17-echo-bench/load_gen")
+#define EPOLL_ECHO evt_prog("lessons/17-echo-bench/epoll_echo")
 
 static unsigned long long result_field(const char *out, const char *name)
 {
@@ -58,7 +59,7 @@ Test(echo_bench, bufferevent_variants_echo_everything)
 Test(echo_bench, load_gen_reports_server_rss_with_idle_connections)
 {
     struct evt_proc srv;
-    cr_assert_eq(evt_spawn(&srv, EVT_ARGV(evt_prog("lessons/17-echo-bench/epoll_echo"), "--port", "0"), NULL), 0);
+    cr_assert_eq(evt_spawn(&srv, EVT_ARGV(EPOLL_ECHO, "--port", "0"), NULL), 0);
     char port_s[16], pid_s[16];
     snprintf(port_s, sizeof port_s, "%d", evt_wait_port(&srv, 10));
     snprintf(pid_s, sizeof pid_s, "%d", (int)srv.pid);
@@ -73,7 +74,21 @@ Test(echo_bench, load_gen_reports_server_rss_with_idle_connections)
     evt_proc_free(&srv);
 }
 
-Test(echo_bench, raw_epoll_server_echoes_everything) { load_server(evt_prog("lessons/17-echo-bench/epoll_echo")); }
+Test(echo_bench, raw_epoll_server_echoes_everything)
+{
+    load_server(EPOLL_ECHO);
+    load_server_args(EPOLL_ECHO, "--read-size", "4096");   /* libevent 2.1's read cap: slower, still exact */
+    load_server_args(EPOLL_ECHO, "--read-size", "1");      /* one byte per recv(): still exact */
+}
+
+Test(echo_bench, raw_epoll_server_rejects_a_bad_read_size)
+{
+    struct evt_run r;
+    evt_run(&r, EVT_ARGV(EPOLL_ECHO, "--port", "0", "--read-size", "70000"), NULL, NULL, 10);
+    cr_assert_eq(r.exit_code, 2, "exit %d; stderr: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "--read-size needs 1 to 65536 bytes"), "%s", r.err);
+    evt_run_free(&r);
+}
 Test(echo_bench, libuv_server_echoes_everything) { load_server(evt_prog("lessons/17-echo-bench/uv_echo")); }
 Test(echo_bench, libev_server_echoes_everything) { load_server(evt_prog("lessons/17-echo-bench/ev_echo")); }
 
