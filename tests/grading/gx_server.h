@@ -544,8 +544,15 @@ static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bul
         char *tmp = malloc(read_first + 1);
         size_t w = 0;
         if (round % 2) {
-            /* send and close at once: the server's next writes hit a closed peer */
-            evt_write_all(fd, bulk, bulk_n < 65536 ? bulk_n : 65536, 3);
+            /* Send a request and close without reading: an orderly close
+             * (FIN), so the server's socket is in CLOSE_WAIT when its first
+             * echo comes back as a reset, and its next send() fails with
+             * EPIPE, which raises SIGPIPE. TCP_CORK holds the request (less
+             * than one loopback segment) until close(), so no echo can
+             * arrive first and turn the close into a reset. */
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+            evt_write_all(fd, bulk, bulk_n < 32768 ? bulk_n : 32768, 3);
             close(fd);
         } else {
             gx_duplex(fd, bulk, bulk_n, tmp, read_first, 3, &w, false);
