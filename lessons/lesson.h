@@ -39,12 +39,11 @@ static inline void die(const char *fmt, ...)
 
 /* CHECK(call): the call must return a non-NULL pointer or a non-negative int.
  * On failure: "error: event_base_new() failed: <errno text>" and exit 1. */
-#define CHECK(call)                                                          \
-    do {                                                                     \
-        errno = 0;                                                           \
-        if (!(call))                                                         \
-            die("%s failed%s%s", #call, errno ? ": " : "",                   \
-                errno ? strerror(errno) : "");                               \
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        if (!(call))                                                                               \
+            die("%s failed%s%s", #call, errno ? ": " : "", errno ? strerror(errno) : "");          \
     } while (0)
 #define CHECK_OK(call) CHECK((call) >= 0)
 
@@ -85,10 +84,12 @@ static inline void step(const char *fmt, ...)
 /* "EV_READ|EV_PERSIST" for a flags value; "0" for none. */
 static inline const char *flags_to_str(short what, char *buf, size_t len)
 {
-    static const struct { short bit; const char *name; } names[] = {
-        {EV_TIMEOUT, "EV_TIMEOUT"}, {EV_READ, "EV_READ"},
-        {EV_WRITE, "EV_WRITE"},     {EV_SIGNAL, "EV_SIGNAL"},
-        {EV_PERSIST, "EV_PERSIST"}, {EV_ET, "EV_ET"},
+    static const struct {
+        short bit;
+        const char *name;
+    } names[] = {
+        {EV_TIMEOUT, "EV_TIMEOUT"},   {EV_READ, "EV_READ"},       {EV_WRITE, "EV_WRITE"},
+        {EV_SIGNAL, "EV_SIGNAL"},     {EV_PERSIST, "EV_PERSIST"}, {EV_ET, "EV_ET"},
         {EV_FINALIZE, "EV_FINALIZE"}, {EV_CLOSED, "EV_CLOSED"},
     };
     buf[0] = '\0';
@@ -135,8 +136,7 @@ static inline struct event_base *base_for_method(const char *method)
     struct event_base *base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (!base)
-        die("event_base_new_with_config() failed for method '%s'",
-            method ? method : "default");
+        die("event_base_new_with_config() failed for method '%s'", method ? method : "default");
     return base;
 }
 

@@ -6,8 +6,8 @@ set -eu
 
 # Debian package names. EVLAB_DEPS_EXTRA adds more (for example chromium in CI).
 pkgs="pkg-config libevent-dev libcriterion-dev valgrind socat netcat-openbsd
-      strace zip libxml2-utils pandoc weasyprint poppler-utils gnuplot-nox libuv1-dev libev-dev ${EVLAB_DEPS_EXTRA:-}"
-brew_pkgs="pkg-config libevent criterion pandoc weasyprint poppler gnuplot libuv libev socat"
+      strace zip clang-format libxml2-utils pandoc weasyprint poppler-utils gnuplot-nox libuv1-dev libev-dev ${EVLAB_DEPS_EXTRA:-}"
+brew_pkgs="pkg-config libevent criterion clang-format pandoc weasyprint poppler gnuplot libuv libev socat"
 
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=""

@@ -60,15 +60,9 @@ struct ticker *ticker_start(struct event_base *base, int interval_ms, int max_ti
     return t;
 }
 
-int ticker_ticks(const struct ticker *t)
-{
-    return t->ticks;
-}
+int ticker_ticks(const struct ticker *t) { return t->ticks; }
 
-struct event *ticker_event(struct ticker *t)
-{
-    return t->ev;
-}
+struct event *ticker_event(struct ticker *t) { return t->ev; }
 
 void ticker_free(struct ticker *t)
 {

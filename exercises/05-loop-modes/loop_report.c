@@ -46,12 +46,15 @@ static int number(const char *s)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tick-ms", required_argument, NULL, 't'},  {"ticks", required_argument, NULL, 'k'},
-        {"run-ms", required_argument, NULL, 'r'},   {"break-after", required_argument, NULL, 'b'},
-        {"once", no_argument, NULL, 'o'},           {"nonblock", no_argument, NULL, 'n'},
-        {"no-exit-on-empty", no_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"tick-ms", required_argument, NULL, 't'},
+                                         {"ticks", required_argument, NULL, 'k'},
+                                         {"run-ms", required_argument, NULL, 'r'},
+                                         {"break-after", required_argument, NULL, 'b'},
+                                         {"once", no_argument, NULL, 'o'},
+                                         {"nonblock", no_argument, NULL, 'n'},
+                                         {"no-exit-on-empty", no_argument, NULL, 'e'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct state st = {0};
     int tick_ms = 10, run_ms = -1, flags = 0;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -63,8 +66,10 @@ int main(int argc, char **argv)
         case 'o': /* TODO */ break;
         case 'n': /* TODO */ break;
         case 'e': /* TODO */ break;
-        case 'h': printf("usage: loop_report [--tick-ms T] [--ticks K] [--run-ms N] [--break-after M] "
-                         "[--once | --nonblock] [--no-exit-on-empty]\n"); return 0;
+        case 'h':
+            printf("usage: loop_report [--tick-ms T] [--ticks K] [--run-ms N] [--break-after M] "
+                   "[--once | --nonblock] [--no-exit-on-empty]\n");
+            return 0;
         default: fprintf(stderr, "usage: loop_report [options]; see --help\n"); return 2;
         }
     }
@@ -76,7 +81,8 @@ int main(int argc, char **argv)
     (void)tick_ms;
     (void)run_ms;
     int rc = event_base_loop(st.base, flags);
-    printf("callbacks: %d\nreturned: %d\nreason: %s\n", st.callbacks, rc, "empty"); /* TODO: the reason */
+    printf("callbacks: %d\nreturned: %d\nreason: %s\n", st.callbacks, rc,
+           "empty"); /* TODO: the reason */
     event_base_free(st.base);
     return 0;
 }

@@ -37,7 +37,7 @@ struct server {
 
 static void client_free(struct client *c)
 {
-    bufferevent_free(c->bev);           /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
     free(c);
 }
 
@@ -54,7 +54,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(arg);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     struct server *srv = arg;
     (void)l;

@@ -27,8 +27,8 @@
 struct outcome {
     const char *host;
     int port;
-    int code;              /* exit code: 0 connected, 1 failed */
-    int done;              /* the event callback has run */
+    int code; /* exit code: 0 connected, 1 failed */
+    int done; /* the event callback has run */
 };
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -46,9 +46,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s [--timeout-ms N] HOST PORT\n"
-               "  connects to HOST:PORT; exit 0 connected, 1 refused/unreachable/timed out, 2 usage\n"
-               "  --timeout-ms N   give up after N ms (default 5000)\n", prog);
+    fprintf(f,
+            "usage: %s [--timeout-ms N] HOST PORT\n"
+            "  connects to HOST:PORT; exit 0 connected, 1 refused/unreachable/timed out, 2 usage\n"
+            "  --timeout-ms N   give up after N ms (default 5000)\n",
+            prog);
 }
 
 int main(int argc, char *argv[])

@@ -100,8 +100,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     bufferevent_free(bev);
 }
 
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
 {
     (void)sa;
     (void)salen;
@@ -127,9 +127,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s --port N [--max-line N]\n"
-               "  --port N       port on 127.0.0.1 (0 = any free port)\n"
-               "  --max-line N   longest accepted line, without its end (default 64)\n", prog);
+    fprintf(f,
+            "usage: %s --port N [--max-line N]\n"
+            "  --port N       port on 127.0.0.1 (0 = any free port)\n"
+            "  --max-line N   longest accepted line, without its end (default 64)\n",
+            prog);
 }
 
 int main(int argc, char *argv[])
@@ -161,12 +163,8 @@ int main(int argc, char *argv[])
             max_line = (size_t)m;
             break;
         }
-        case 'h':
-            usage(stdout, argv[0]);
-            return 0;
-        default:
-            usage(stderr, argv[0]);
-            return 2;
+        case 'h': usage(stdout, argv[0]); return 0;
+        default: usage(stderr, argv[0]); return 2;
         }
     }
     if (port < 0 || optind < argc) {
@@ -187,8 +185,8 @@ int main(int argc, char *argv[])
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((unsigned short)port);
     struct evconnlistener *lis =
-        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                (struct sockaddr *)&sin, sizeof sin);
+        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&sin, sizeof sin);
     if (!lis) {
         perror("error: evconnlistener_new_bind");
         return 1;

@@ -34,17 +34,18 @@
 
 #include <event.h>
 
-#define BACKLOG   5 /* TODO: 1000 clients connect at once */
-#define MEM_SIZE  1024
+#define BACKLOG 5 /* TODO: 1000 clients connect at once */
+#define MEM_SIZE 1024
 
-struct event_base* base;
+struct event_base *base;
 struct sock_ev {
-    struct event* read_ev;
-    struct event* write_ev;
-    char* buffer; /* TODO: who owns this buffer? on_write frees it, release_sock_event frees it again */
+    struct event *read_ev;
+    struct event *write_ev;
+    char *
+        buffer; /* TODO: who owns this buffer? on_write frees it, release_sock_event frees it again */
 };
 
-void release_sock_event(struct sock_ev* ev)
+void release_sock_event(struct sock_ev *ev)
 {
     event_del(ev->read_ev);
     free(ev->read_ev);
@@ -53,10 +54,10 @@ void release_sock_event(struct sock_ev* ev)
     free(ev);
 }
 
-void on_write(int sock, short event, void* arg)
+void on_write(int sock, short event, void *arg)
 {
     (void)event;
-    char* buffer = (char*)arg;
+    char *buffer = (char *)arg;
     /* TODO: strlen stops at the first NUL byte of binary data, and runs past
      * the end when recv() filled all MEM_SIZE bytes; send() may also write
      * only part, or block the whole loop when the client does not read. */
@@ -65,14 +66,14 @@ void on_write(int sock, short event, void* arg)
     free(buffer);
 }
 
-void on_read(int sock, short event, void* arg)
+void on_read(int sock, short event, void *arg)
 {
     (void)event;
     int size;
-    struct sock_ev* ev = (struct sock_ev*)arg;
+    struct sock_ev *ev = (struct sock_ev *)arg;
     /* TODO: a new buffer on every read; the previous one leaks if on_write
      * has not run yet. */
-    ev->buffer = (char*)malloc(MEM_SIZE);
+    ev->buffer = (char *)malloc(MEM_SIZE);
     bzero(ev->buffer, MEM_SIZE);
     size = recv(sock, ev->buffer, MEM_SIZE, 0);
     /* TODO: %s on data that is not a string (no NUL when 1024 bytes came) */
@@ -88,25 +89,25 @@ void on_read(int sock, short event, void* arg)
     event_add(ev->write_ev, NULL);
 }
 
-void on_accept(int sock, short event, void* arg)
+void on_accept(int sock, short event, void *arg)
 {
     (void)event;
     (void)arg;
     struct sockaddr_in cli_addr;
     int newfd;
     socklen_t sin_size;
-    struct sock_ev* ev = (struct sock_ev*)malloc(sizeof(struct sock_ev));
-    ev->read_ev = (struct event*)malloc(sizeof(struct event));
-    ev->write_ev = (struct event*)malloc(sizeof(struct event));
+    struct sock_ev *ev = (struct sock_ev *)malloc(sizeof(struct sock_ev));
+    ev->read_ev = (struct event *)malloc(sizeof(struct event));
+    ev->write_ev = (struct event *)malloc(sizeof(struct event));
     sin_size = sizeof(struct sockaddr_in);
     /* TODO: accept() can fail; the new socket is blocking */
-    newfd = accept(sock, (struct sockaddr*)&cli_addr, &sin_size);
-    event_set(ev->read_ev, newfd, EV_READ|EV_PERSIST, on_read, ev);
+    newfd = accept(sock, (struct sockaddr *)&cli_addr, &sin_size);
+    event_set(ev->read_ev, newfd, EV_READ | EV_PERSIST, on_read, ev);
     event_base_set(base, ev->read_ev);
     event_add(ev->read_ev, NULL);
 }
 
-int main(int argc, char* argv[])
+int main(int argc, char *argv[])
 {
     struct sockaddr_in my_addr;
     int sock;
@@ -119,7 +120,8 @@ int main(int argc, char* argv[])
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i], argv[0]);
+            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i],
+                    argv[0]);
             return 2;
         }
     }
@@ -135,17 +137,17 @@ int main(int argc, char* argv[])
     my_addr.sin_family = AF_INET;
     my_addr.sin_port = htons(port);
     my_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(sock, (struct sockaddr*)&my_addr, sizeof(struct sockaddr));
+    bind(sock, (struct sockaddr *)&my_addr, sizeof(struct sockaddr));
     listen(sock, BACKLOG);
 
     socklen_t len = sizeof(my_addr);
-    getsockname(sock, (struct sockaddr*)&my_addr, &len);
+    getsockname(sock, (struct sockaddr *)&my_addr, &len);
     printf("listening on 127.0.0.1:%d\n", ntohs(my_addr.sin_port));
     fflush(stdout);
 
     struct event listen_ev;
     base = event_base_new();
-    event_set(&listen_ev, sock, EV_READ|EV_PERSIST, on_accept, NULL);
+    event_set(&listen_ev, sock, EV_READ | EV_PERSIST, on_accept, NULL);
     event_base_set(base, &listen_ev);
     event_add(&listen_ev, NULL);
     /* TODO: SIGPIPE kills the server when a client resets; SIGINT/SIGTERM

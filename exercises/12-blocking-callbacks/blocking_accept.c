@@ -27,7 +27,7 @@
 #include <sys/socket.h>
 #include <string.h>
 
-typedef struct sockaddr * SA;
+typedef struct sockaddr *SA;
 struct event_base *main_base;
 
 /* The seed's echo: read up to 100 bytes, write them back. */
@@ -56,7 +56,7 @@ void call_accept(int fd, short event, void *arg)
     struct sockaddr_in cliaddr;
     socklen_t clilen = sizeof(cliaddr);
     int connfd;
-    connfd = accept(fd, (struct sockaddr *) &cliaddr, &clilen);
+    connfd = accept(fd, (struct sockaddr *)&cliaddr, &clilen);
     printf("accept from cliaddr\n");
     /* TODO: this serves one client until it hangs up, blocking every other
      * client. Instead, give connfd its own persistent read event (the seed's
@@ -84,7 +84,8 @@ int main(int argc, char *argv[])
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i], argv[0]);
+            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i],
+                    argv[0]);
             return 2;
         }
     }
@@ -99,10 +100,10 @@ int main(int argc, char *argv[])
     servaddr.sin_family = AF_INET;
     servaddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     servaddr.sin_port = htons(port);
-    bind(listenfd, (struct sockaddr *) &servaddr, sizeof(servaddr));
+    bind(listenfd, (struct sockaddr *)&servaddr, sizeof(servaddr));
     listen(listenfd, 10);
     socklen_t len = sizeof(servaddr);
-    getsockname(listenfd, (struct sockaddr *) &servaddr, &len);
+    getsockname(listenfd, (struct sockaddr *)&servaddr, &len);
     printf("listening on 127.0.0.1:%d\n", ntohs(servaddr.sin_port));
 
     struct event ev;

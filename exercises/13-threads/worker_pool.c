@@ -71,15 +71,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
         evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-        bufferevent_disable(bev, EV_READ);          /* half-close: flush, then free */
+        bufferevent_disable(bev, EV_READ); /* half-close: flush, then free */
         bufferevent_setcb(bev, NULL, on_flushed, on_event, arg);
         return;
     }
     bufferevent_free(bev);
 }
 
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
 {
     (void)sa;
     (void)salen;
@@ -107,9 +107,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s --port N [--workers N]\n"
-               "  --port N      port on 127.0.0.1 (0 = any free port)\n"
-               "  --workers N   worker threads, 1..%d (default 4)\n", prog, MAX_WORKERS);
+    fprintf(f,
+            "usage: %s --port N [--workers N]\n"
+            "  --port N      port on 127.0.0.1 (0 = any free port)\n"
+            "  --workers N   worker threads, 1..%d (default 4)\n",
+            prog, MAX_WORKERS);
 }
 
 int main(int argc, char *argv[])
@@ -171,8 +173,8 @@ int main(int argc, char *argv[])
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((unsigned short)port);
     struct evconnlistener *lis =
-        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                (struct sockaddr *)&sin, sizeof sin);
+        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&sin, sizeof sin);
     if (!lis) {
         perror("error: evconnlistener_new_bind");
         return 1;

@@ -77,7 +77,7 @@ static void download_blocking(struct download *d, int *failed)
         return;
     }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {   /* TODO: blocks */
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) { /* TODO: blocks */
         printf("FAIL %s %s\n", d->url, strerror(errno));
         (*failed)++;
         freeaddrinfo(ai);
@@ -97,7 +97,7 @@ static void download_blocking(struct download *d, int *failed)
     }
     struct evbuffer *in = evbuffer_new();
     int r;
-    while ((r = evbuffer_read(in, fd, 65536)) > 0)   /* TODO: blocks, with no timeout */
+    while ((r = evbuffer_read(in, fd, 65536)) > 0) /* TODO: blocks, with no timeout */
         ;
     close(fd);
     size_t len;
@@ -119,10 +119,12 @@ static void download_blocking(struct download *d, int *failed)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s [--timeout-ms N] URL...\n"
-               "  downloads every http://HOST:PORT/PATH at once; prints per URL\n"
-               "  \"OK URL STATUS BYTES\" or \"FAIL URL REASON\"; exit 0 if all OK, else 1\n"
-               "  --timeout-ms N   inactivity timeout per download (default 10000)\n", prog);
+    fprintf(f,
+            "usage: %s [--timeout-ms N] URL...\n"
+            "  downloads every http://HOST:PORT/PATH at once; prints per URL\n"
+            "  \"OK URL STATUS BYTES\" or \"FAIL URL REASON\"; exit 0 if all OK, else 1\n"
+            "  --timeout-ms N   inactivity timeout per download (default 10000)\n",
+            prog);
 }
 
 int main(int argc, char *argv[])
@@ -155,7 +157,7 @@ int main(int argc, char *argv[])
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    (void)timeout_ms;   /* TODO: bound each download (bufferevent_set_timeouts) */
+    (void)timeout_ms; /* TODO: bound each download (bufferevent_set_timeouts) */
     int failed = 0;
     /* TODO: one URL after the other. Start them all at once instead, each
      * with its own bufferevent on one event_base, and run the loop. */

@@ -20,8 +20,8 @@
 
 #include "../lesson.h"
 
-static const char *const backend_env[] = {"EVENT_NOEPOLL", "EVENT_NOPOLL",
-                                          "EVENT_NOSELECT", "EVENT_SHOW_METHOD"};
+static const char *const backend_env[] = {"EVENT_NOEPOLL", "EVENT_NOPOLL", "EVENT_NOSELECT",
+                                          "EVENT_SHOW_METHOD"};
 
 static void usage(FILE *to)
 {

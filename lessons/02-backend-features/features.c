@@ -34,10 +34,7 @@ static const struct {
      "no EV_CLOSED: only a read() returning 0 tells you the peer closed"},
 };
 
-static void on_file(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
-}
+static void on_file(evutil_socket_t fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
 
 /* EV_FEATURE_FDS for real: can this base watch a regular file? */
 static void try_regular_file(struct event_base *base)

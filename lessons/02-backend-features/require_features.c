@@ -21,8 +21,10 @@
 static const struct {
     const char *word;
     int bit;
-} words[] = {{"et", EV_FEATURE_ET}, {"o1", EV_FEATURE_O1},
-             {"fds", EV_FEATURE_FDS}, {"early-close", EV_FEATURE_EARLY_CLOSE}};
+} words[] = {{"et", EV_FEATURE_ET},
+             {"o1", EV_FEATURE_O1},
+             {"fds", EV_FEATURE_FDS},
+             {"early-close", EV_FEATURE_EARLY_CLOSE}};
 
 static const char *feature_names(int f, char *buf, size_t len)
 {
@@ -103,12 +105,13 @@ static void explain(int required)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: require_features [--require LIST] [--avoid METHOD]... [--step] [--help]\n"
-                "  --require LIST  features to require, comma-separated: et,o1,fds,early-close\n"
-                "  --avoid METHOD  never use METHOD (may repeat); names are not checked by libevent\n"
-                "  --step          pause before each step (also EVLAB_STEP=1)\n"
-                "  --help          show this text\n"
-                "with no --require/--avoid: a tour of four requests\n");
+    fprintf(to,
+            "usage: require_features [--require LIST] [--avoid METHOD]... [--step] [--help]\n"
+            "  --require LIST  features to require, comma-separated: et,o1,fds,early-close\n"
+            "  --avoid METHOD  never use METHOD (may repeat); names are not checked by libevent\n"
+            "  --step          pause before each step (also EVLAB_STEP=1)\n"
+            "  --help          show this text\n"
+            "with no --require/--avoid: a tour of four requests\n");
 }
 
 int main(int argc, char **argv)

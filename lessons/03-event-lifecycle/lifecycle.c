@@ -119,8 +119,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
         fprintf(stderr, "lifecycle: bad argument '%s'\n", optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;
@@ -140,11 +140,12 @@ int main(int argc, char **argv)
     CHECK(raw);
     printf("  zeroed memory:        event_initialized -> %d\n", event_initialized(raw));
     memset(raw, 0xff, event_get_struct_event_size());
-    printf("  0xff garbage:         event_initialized -> %d (it tests one bit: not a validity check)\n",
+    printf("  0xff garbage:         event_initialized -> %d (it tests one bit: not a validity "
+           "check)\n",
            event_initialized(raw));
     free(raw);
-    struct event *ev = event_new(base, sv[0], EV_READ | (persist ? EV_PERSIST : 0), on_read,
-                                 event_self_cbarg());
+    struct event *ev =
+        event_new(base, sv[0], EV_READ | (persist ? EV_PERSIST : 0), on_read, event_self_cbarg());
     CHECK(ev);
     printf("  event_new -> %p:  event_initialized -> %d\n", (void *)ev, event_initialized(ev));
     // [/initialized]

@@ -30,13 +30,9 @@ static void react(evutil_socket_t fd, short what);
 static void cb_func(evutil_socket_t fd, short what, void *arg)
 {
     const char *data = arg;
-    printf("Got an event on socket %d:%s%s%s%s [%s]\n",
-           (int)fd,
-           (what & EV_TIMEOUT) ? " timeout" : "",
-           (what & EV_READ) ? " read" : "",
-           (what & EV_WRITE) ? " write" : "",
-           (what & EV_SIGNAL) ? " signal" : "",
-           data);
+    printf("Got an event on socket %d:%s%s%s%s [%s]\n", (int)fd,
+           (what & EV_TIMEOUT) ? " timeout" : "", (what & EV_READ) ? " read" : "",
+           (what & EV_WRITE) ? " write" : "", (what & EV_SIGNAL) ? " signal" : "", data);
     react(fd, what);
 }
 // [/cb_func]
@@ -77,7 +73,8 @@ static void react(evutil_socket_t fd, short what)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: cb_func [--writes N] [--timeout-ms N] [--no-timeout] [--method NAME] [--step] [--help]\n"
+    fprintf(to, "usage: cb_func [--writes N] [--timeout-ms N] [--no-timeout] [--method NAME] "
+                "[--step] [--help]\n"
                 "  --writes N      messages ev2 sends to ev1 (default 3)\n"
                 "  --timeout-ms N  ev1's timeout (default 1000; the seed used 5 s)\n"
                 "  --no-timeout    event_add(ev1, NULL): EV_TIMEOUT in the flags alone\n"
@@ -120,8 +117,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
         fprintf(stderr, "cb_func: bad argument '%s'\n", optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;

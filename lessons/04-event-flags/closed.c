@@ -46,7 +46,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: closed [--with-read] [--persist] [--close] [--timeout-ms N] [--method NAME] [--step] [--help]\n"
+    fprintf(to, "usage: closed [--with-read] [--persist] [--close] [--timeout-ms N] [--method "
+                "NAME] [--step] [--help]\n"
                 "  --with-read     watch EV_READ|EV_CLOSED instead of EV_CLOSED alone\n"
                 "  --persist       add EV_PERSIST (stops itself after 3 callbacks)\n"
                 "  --close         the peer calls close() instead of shutdown(SHUT_WR)\n"
@@ -58,14 +59,11 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"with-read", no_argument, NULL, 'r'},
-                                         {"persist", no_argument, NULL, 'p'},
-                                         {"close", no_argument, NULL, 'c'},
-                                         {"timeout-ms", required_argument, NULL, 't'},
-                                         {"method", required_argument, NULL, 'm'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"with-read", no_argument, NULL, 'r'},    {"persist", no_argument, NULL, 'p'},
+        {"close", no_argument, NULL, 'c'},        {"timeout-ms", required_argument, NULL, 't'},
+        {"method", required_argument, NULL, 'm'}, {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     bool with_read = false, persist = false, full_close = false;
     int timeout_ms = 300;
     const char *method = NULL;
@@ -90,8 +88,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
         fprintf(stderr, "closed: bad argument '%s'\n", optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;
@@ -114,7 +112,8 @@ int main(int argc, char **argv)
     // [/event]
     printf("  event_new(%s), event_add with a %d ms timeout -> %d\n", FLAGS(flags), timeout_ms, rc);
 
-    step("2. the peer writes \"bye\" and %s", full_close ? "closes its socket" : "shuts down its side");
+    step("2. the peer writes \"bye\" and %s",
+         full_close ? "closes its socket" : "shuts down its side");
     if (write(sv[1], "bye", 3) != 3)
         die("write: %s", strerror(errno));
     if (full_close) {

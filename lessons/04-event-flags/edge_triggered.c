@@ -48,7 +48,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     s->got += got;
     int left = 0;
     ioctl(fd, FIONREAD, &left);
-    printf("  [%s] callback %d: what=%s, read %d, %d left\n", s->name, s->calls, FLAGS(what), got, left);
+    printf("  [%s] callback %d: what=%s, read %d, %d left\n", s->name, s->calls, FLAGS(what), got,
+           left);
 }
 // [/callback]
 
@@ -69,7 +70,8 @@ static void feed(struct event_base *base, struct side *s, int n)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: edge_triggered [--bytes N] [--chunk N] [--drain] [--method NAME] [--step] [--help]\n"
+    fprintf(to, "usage: edge_triggered [--bytes N] [--chunk N] [--drain] [--method NAME] [--step] "
+                "[--help]\n"
                 "  --bytes N      bytes the peer writes in round 1 (default 8)\n"
                 "  --chunk N      bytes a callback reads (default 2)\n"
                 "  --drain        callbacks read until EAGAIN instead\n"
@@ -111,9 +113,10 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
-        fprintf(stderr, "edge_triggered: bad argument '%s'\n", optind < argc ? argv[optind] : method);
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
+        fprintf(stderr, "edge_triggered: bad argument '%s'\n",
+                optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;
     }

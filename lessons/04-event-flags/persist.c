@@ -59,12 +59,10 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"no-persist", no_argument, NULL, 'n'},
-                                         {"readd", no_argument, NULL, 'r'},
-                                         {"method", required_argument, NULL, 'm'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"no-persist", no_argument, NULL, 'n'},   {"readd", no_argument, NULL, 'r'},
+        {"method", required_argument, NULL, 'm'}, {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     bool persist = true;
     const char *method = NULL;
     lesson_init();
@@ -78,8 +76,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
         fprintf(stderr, "persist: bad argument '%s'\n", optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;

@@ -28,7 +28,10 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
     struct event *self = arg;
     calls++;
     printf("  callback %d: fd argument %d (%s), what=%s\n", calls, (int)fd,
-           fd == SIGUSR1 ? "SIGUSR1" : fd == SIGINT ? "SIGINT" : "?", FLAGS(what));
+           fd == SIGUSR1  ? "SIGUSR1"
+           : fd == SIGINT ? "SIGINT"
+                          : "?",
+           FLAGS(what));
     if (fd == SIGINT) {
         printf("  SIGINT: leaving the loop\n");
         event_base_loopexit(event_get_base(self), NULL);
@@ -64,8 +67,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (method && strcmp(method, "epoll") && strcmp(method, "poll") &&
-                          strcmp(method, "select"))) {
+    if (optind < argc ||
+        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
         fprintf(stderr, "signal_event: bad argument '%s'\n", optind < argc ? argv[optind] : method);
         usage(stderr);
         return 2;

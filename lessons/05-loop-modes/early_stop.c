@@ -34,9 +34,8 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"step", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "sh", opts, NULL)) != -1;) {
         switch (c) {
@@ -76,8 +75,8 @@ int main(int argc, char **argv)
            event_base_got_exit(base));
     rv = event_base_dispatch(base);
     // [/early-exit]
-    printf("dispatch returned %d, the timer fired %d time(s): the exit was kept; got_exit=%d\n",
-           rv, fired, event_base_got_exit(base));
+    printf("dispatch returned %d, the timer fired %d time(s): the exit was kept; got_exit=%d\n", rv,
+           fired, event_base_got_exit(base));
     printf("timer still pending: %s\n", evtimer_pending(timer, NULL) ? "yes" : "no");
 
     step("3. the next loop starts fresh");

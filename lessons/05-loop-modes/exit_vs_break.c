@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 
     step("2. what is still active");
     for (int i = 0; i < 3; i++)
-        printf("  %s: %s\n", names[i], event_pending(evs[i], EV_TIMEOUT, NULL) ? "still active" : "done");
+        printf("  %s: %s\n", names[i],
+               event_pending(evs[i], EV_TIMEOUT, NULL) ? "still active" : "done");
 
     step("3. run the loop again");
     ran = 0;
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
     rv = event_base_dispatch(base);
     // [/delay]
     printf("loop returned %d after %d ticks (about 5; the count is timing, not a rule); "
-           "got_exit=%d\n", rv, ticks, event_base_got_exit(base));
+           "got_exit=%d\n",
+           rv, ticks, event_base_got_exit(base));
 
     event_free(tick);
     for (int i = 0; i < 3; i++)

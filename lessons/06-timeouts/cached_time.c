@@ -51,8 +51,8 @@ static void slow_callback(evutil_socket_t fd, short what, void *arg)
     busy_wait(busy_ms); /* a slow callback */
     event_base_gettimeofday_cached(base, &cached1);
     gettimeofday(&real1, NULL);
-    printf("  after %d ms of work: gettimeofday moved %s, the cached time moved %ld ms\n",
-           busy_ms, ms_between(&real0, &real1) >= busy_ms ? "the full time" : "less (?)",
+    printf("  after %d ms of work: gettimeofday moved %s, the cached time moved %ld ms\n", busy_ms,
+           ms_between(&real0, &real1) >= busy_ms ? "the full time" : "less (?)",
            ms_between(&cached0, &cached1));
     event_base_update_cache_time(base);
     event_base_gettimeofday_cached(base, &cached2);

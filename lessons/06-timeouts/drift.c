@@ -69,14 +69,16 @@ static int parse_int(const char *flag, const char *s, int lo, int hi)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: drift [--re-add] [--interval-ms N] [--work-ms N] [--ticks N] [--step] [--help]\n"
-                "  --re-add         a one-shot timer re-added by its callback (default: EV_PERSIST)\n"
-                "  --interval-ms N  planned interval (default 20)\n"
-                "  --work-ms N      busy work in each callback (default 3)\n"
-                "  --ticks N        how many ticks (default 10)\n"
-                "  --step           pause before each step (also EVLAB_STEP=1)\n"
-                "  --help           show this text\n"
-                "environment: EVENT_PRECISE_TIMER=1 uses CLOCK_MONOTONIC instead of the coarse clock\n");
+    fprintf(
+        to,
+        "usage: drift [--re-add] [--interval-ms N] [--work-ms N] [--ticks N] [--step] [--help]\n"
+        "  --re-add         a one-shot timer re-added by its callback (default: EV_PERSIST)\n"
+        "  --interval-ms N  planned interval (default 20)\n"
+        "  --work-ms N      busy work in each callback (default 3)\n"
+        "  --ticks N        how many ticks (default 10)\n"
+        "  --step           pause before each step (also EVLAB_STEP=1)\n"
+        "  --help           show this text\n"
+        "environment: EVENT_PRECISE_TIMER=1 uses CLOCK_MONOTONIC instead of the coarse clock\n");
 }
 
 int main(int argc, char **argv)

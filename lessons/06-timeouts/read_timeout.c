@@ -53,12 +53,14 @@ static int parse_ms(const char *flag, const char *s)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: read_timeout [--timeout-ms N] [--write-after-ms N | --no-write] [--step] [--help]\n"
-                "  --timeout-ms N      the read event's timeout (default 200)\n"
-                "  --write-after-ms N  a timer writes into the pipe after N ms (default 50)\n"
-                "  --no-write          nobody writes\n"
-                "  --step              pause before each step (also EVLAB_STEP=1)\n"
-                "  --help              show this text\n");
+    fprintf(
+        to,
+        "usage: read_timeout [--timeout-ms N] [--write-after-ms N | --no-write] [--step] [--help]\n"
+        "  --timeout-ms N      the read event's timeout (default 200)\n"
+        "  --write-after-ms N  a timer writes into the pipe after N ms (default 50)\n"
+        "  --no-write          nobody writes\n"
+        "  --step              pause before each step (also EVLAB_STEP=1)\n"
+        "  --help              show this text\n");
 }
 
 int main(int argc, char **argv)

@@ -131,8 +131,8 @@ int main(int argc, char **argv)
     run(b, "B", wait_ms, true);
     step("5. A's loop runs: does A get that one late?");
     run(a, "A", 100, false);
-    printf("signals sent: %d; base A saw %d, base B saw %d: each signal reached %s\n", sent,
-           seen_a, seen_b, seen_a + seen_b == sent ? "exactly one base" : "an unexpected number of bases");
+    printf("signals sent: %d; base A saw %d, base B saw %d: each signal reached %s\n", sent, seen_a,
+           seen_b, seen_a + seen_b == sent ? "exactly one base" : "an unexpected number of bases");
 
     event_free(ea);
     event_free(eb);

@@ -46,14 +46,17 @@ static int count_open_fds(void)
 
 static const char *bev_events(short ev, char *buf, size_t len)
 {
-    static const struct { short bit; const char *name; } names[] = {
-        {BEV_EVENT_READING, "READING"}, {BEV_EVENT_WRITING, "WRITING"},
-        {BEV_EVENT_EOF, "EOF"},         {BEV_EVENT_ERROR, "ERROR"},
-        {BEV_EVENT_TIMEOUT, "TIMEOUT"}, {BEV_EVENT_CONNECTED, "CONNECTED"}};
+    static const struct {
+        short bit;
+        const char *name;
+    } names[] = {{BEV_EVENT_READING, "READING"}, {BEV_EVENT_WRITING, "WRITING"},
+                 {BEV_EVENT_EOF, "EOF"},         {BEV_EVENT_ERROR, "ERROR"},
+                 {BEV_EVENT_TIMEOUT, "TIMEOUT"}, {BEV_EVENT_CONNECTED, "CONNECTED"}};
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (ev & names[i].bit)
-            snprintf(buf + strlen(buf), len - strlen(buf), "%sBEV_EVENT_%s", buf[0] ? "|" : "", names[i].name);
+            snprintf(buf + strlen(buf), len - strlen(buf), "%sBEV_EVENT_%s", buf[0] ? "|" : "",
+                     names[i].name);
     return buf;
 }
 
@@ -61,7 +64,8 @@ static const char *bev_events(short ev, char *buf, size_t len)
 static void eventcb(struct bufferevent *bev, short events, void *arg)
 {
     bool *done = arg;
-    printf("   event callback: 0x%02x = %s\n", (unsigned)events, bev_events(events, (char[128]){0}, 128));
+    printf("   event callback: 0x%02x = %s\n", (unsigned)events,
+           bev_events(events, (char[128]){0}, 128));
     if (events & BEV_EVENT_CONNECTED) {
         printf("   connected; the socket is fd %d\n", bufferevent_getfd(bev));
     } else if (events & BEV_EVENT_ERROR) {
@@ -95,7 +99,8 @@ static void wait_for(bool *done)
         printf("   no callback within 1 s: the request is still waiting\n");
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     (void)l, (void)sa, (void)len, (void)arg;
     evutil_closesocket(fd); /* the lesson is about the client side */
@@ -123,21 +128,26 @@ static int bound_socket(int type, struct sockaddr_in *sin)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: bev_connect [--host NAME] [--port N] [--no-close-on-free] [--no-dns-server] [--step] [--help]\n"
-                "  --host NAME          the name step 4 connects to (default localhost)\n"
-                "  --port N             connect to 127.0.0.1:N instead of the lesson's own listener\n"
-                "  --no-close-on-free   step 5 without BEV_OPT_CLOSE_ON_FREE\n"
-                "  --no-dns-server      give evdns no nameserver at all (only /etc/hosts)\n"
-                "  --step               pause before each step (also EVLAB_STEP=1)\n"
-                "  --help               show this text\n");
+    fprintf(to,
+            "usage: bev_connect [--host NAME] [--port N] [--no-close-on-free] [--no-dns-server] "
+            "[--step] [--help]\n"
+            "  --host NAME          the name step 4 connects to (default localhost)\n"
+            "  --port N             connect to 127.0.0.1:N instead of the lesson's own listener\n"
+            "  --no-close-on-free   step 5 without BEV_OPT_CLOSE_ON_FREE\n"
+            "  --no-dns-server      give evdns no nameserver at all (only /etc/hosts)\n"
+            "  --step               pause before each step (also EVLAB_STEP=1)\n"
+            "  --help               show this text\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
-        {"no-close-on-free", no_argument, NULL, 'n'}, {"no-dns-server", no_argument, NULL, 'd'},
-        {"step", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"no-close-on-free", no_argument, NULL, 'n'},
+                                         {"no-dns-server", no_argument, NULL, 'd'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *host = "localhost";
     int port = -1;
     bool close_on_free = true, dns_server = true;
@@ -149,7 +159,8 @@ int main(int argc, char **argv)
         case 'p':
             port = (int)strtol(optarg, &end, 10);
             if (*end || end == optarg || port < 1 || port > 65535) {
-                fprintf(stderr, "bev_connect: --port needs a number from 1 to 65535, not '%s'\n", optarg);
+                fprintf(stderr, "bev_connect: --port needs a number from 1 to 65535, not '%s'\n",
+                        optarg);
                 usage(stderr);
                 return 2;
             }
@@ -175,13 +186,16 @@ int main(int argc, char **argv)
     if (port < 0) {
         int lfd = bound_socket(SOCK_STREAM, &target);
         CHECK(listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd));
-        printf("lesson listener on 127.0.0.1:%d (an evconnlistener in this process)\n", ntohs(target.sin_port));
+        printf("lesson listener on 127.0.0.1:%d (an evconnlistener in this process)\n",
+               ntohs(target.sin_port));
     } else {
-        target = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+        target = (struct sockaddr_in){.sin_family = AF_INET,
+                                      .sin_port = htons((uint16_t)port),
                                       .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         printf("target 127.0.0.1:%d (--port: whatever listens there, if anything)\n", port);
     }
-    printf("closed port 127.0.0.1:%d (bound but not listening: connects are refused)\n", ntohs(closed.sin_port));
+    printf("closed port 127.0.0.1:%d (bound but not listening: connects are refused)\n",
+           ntohs(closed.sin_port));
 
     step("2. connect to 127.0.0.1:%d", ntohs(target.sin_port));
     // [connect]
@@ -231,7 +245,8 @@ int main(int argc, char **argv)
         done = false;
         CHECK(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
         bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
-        rc = bufferevent_socket_connect_hostname(bev, dns, AF_INET, names[i], ntohs(target.sin_port));
+        rc = bufferevent_socket_connect_hostname(bev, dns, AF_INET, names[i],
+                                                 ntohs(target.sin_port));
         printf("connect_hostname('%s', %d) returned %d\n", names[i], ntohs(target.sin_port), rc);
         wait_for(&done);
         if (!done) { /* fail the waiting lookup, so the bufferevent it holds is let go */

@@ -35,13 +35,15 @@ static void readcb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     r->calls++;
     if (r->drain) {
-        printf("   read callback #%d: %zu bytes in the input buffer\n", r->calls, evbuffer_get_length(in));
+        printf("   read callback #%d: %zu bytes in the input buffer\n", r->calls,
+               evbuffer_get_length(in));
         evbuffer_drain(in, evbuffer_get_length(in));
     } else if (r->calls == 1000) {
         /* Still at the high-water mark: libevent calls us again at once.
          * Only taking data out or disabling EV_READ ends that. */
-        printf("   read callback #%d: still %zu bytes; bufferevent_disable(EV_READ) stops the spin\n",
-               r->calls, evbuffer_get_length(in));
+        printf(
+            "   read callback #%d: still %zu bytes; bufferevent_disable(EV_READ) stops the spin\n",
+            r->calls, evbuffer_get_length(in));
         bufferevent_disable(bev, EV_READ);
     }
 }
@@ -86,7 +88,8 @@ static long parse_size(const char *flag, const char *s)
     char *end;
     long v = strtol(s, &end, 10);
     if (*end || end == s || v < 0 || v > 1 << 24) {
-        fprintf(stderr, "read_watermarks: %s needs a byte count from 0 to 16777216, not '%s'\n", flag, s);
+        fprintf(stderr, "read_watermarks: %s needs a byte count from 0 to 16777216, not '%s'\n",
+                flag, s);
         exit(2);
     }
     return v;
@@ -172,7 +175,7 @@ int main(int argc, char **argv)
     step("5. a read callback that leaves the buffer at the high-water mark");
     // [spin]
     bufferevent_setcb(bev, readcb, NULL, NULL, &r);
-    evbuffer_drain(bufferevent_get_input(bev), 1); /* room for one byte... */
+    evbuffer_drain(bufferevent_get_input(bev), 1);    /* room for one byte... */
     if (write(fds[1], "!", 1) < 0 && errno != EAGAIN) /* ...and something to read */
         die("write: %s", strerror(errno));
     event_base_loop(base, EVLOOP_NONBLOCK);

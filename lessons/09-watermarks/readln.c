@@ -25,12 +25,14 @@
  * a last line with no end at all. */
 static const char input[] = "alpha\r\nbeta\n\ngamma\r\r\ndelta\0epsilon\nzeta";
 
-static const struct { const char *name, *macro; enum evbuffer_eol_style style; } styles[] = {
-    {"lf", "EVBUFFER_EOL_LF", EVBUFFER_EOL_LF},
-    {"crlf", "EVBUFFER_EOL_CRLF", EVBUFFER_EOL_CRLF},
-    {"crlf_strict", "EVBUFFER_EOL_CRLF_STRICT", EVBUFFER_EOL_CRLF_STRICT},
-    {"any", "EVBUFFER_EOL_ANY", EVBUFFER_EOL_ANY},
-    {"nul", "EVBUFFER_EOL_NUL", EVBUFFER_EOL_NUL}};
+static const struct {
+    const char *name, *macro;
+    enum evbuffer_eol_style style;
+} styles[] = {{"lf", "EVBUFFER_EOL_LF", EVBUFFER_EOL_LF},
+              {"crlf", "EVBUFFER_EOL_CRLF", EVBUFFER_EOL_CRLF},
+              {"crlf_strict", "EVBUFFER_EOL_CRLF_STRICT", EVBUFFER_EOL_CRLF_STRICT},
+              {"any", "EVBUFFER_EOL_ANY", EVBUFFER_EOL_ANY},
+              {"nul", "EVBUFFER_EOL_NUL", EVBUFFER_EOL_NUL}};
 
 static enum evbuffer_eol_style style;
 
@@ -39,10 +41,14 @@ static void show(const char *s, size_t n)
 {
     putchar('"');
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\r') fputs("\\r", stdout);
-        else if (s[i] == '\n') fputs("\\n", stdout);
-        else if (s[i] == '\0') fputs("\\0", stdout);
-        else putchar(s[i]);
+        if (s[i] == '\r')
+            fputs("\\r", stdout);
+        else if (s[i] == '\n')
+            fputs("\\n", stdout);
+        else if (s[i] == '\0')
+            fputs("\\0", stdout);
+        else
+            putchar(s[i]);
     }
     putchar('"');
 }
@@ -60,7 +66,8 @@ static void readcb(struct bufferevent *bev, void *arg)
         printf(" (%zu bytes)\n", n);
         free(line); /* a malloc'd copy: the buffer no longer has it */
     }
-    printf("   no complete line left; %zu bytes stay in the input buffer\n", evbuffer_get_length(in));
+    printf("   no complete line left; %zu bytes stay in the input buffer\n",
+           evbuffer_get_length(in));
 }
 // [/readcb]
 

@@ -84,7 +84,8 @@ int main(int argc, char **argv)
         case 'l':
             low = strtol(optarg, &end, 10);
             if (*end || end == optarg || low < 0 || low > TOTAL) {
-                fprintf(stderr, "write_watermarks: --write-low needs a byte count from 0 to %d, not '%s'\n",
+                fprintf(stderr,
+                        "write_watermarks: --write-low needs a byte count from 0 to %d, not '%s'\n",
                         TOTAL, optarg);
                 usage(stderr);
                 return 2;

@@ -29,22 +29,22 @@
 
 #include "../lesson.h"
 
-#define HIGH_MARK (1024 * 1024)   /* stop reading above this much queued output */
-#define LOW_MARK (256 * 1024)     /* write callback (and resume) at or below this */
+#define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
+#define LOW_MARK (256 * 1024)   /* write callback (and resume) at or below this */
 
 struct conn {
-    struct bufferevent *bev;      /* owns the fd, both buffers, both events */
-    bool closing;                 /* EOF seen: free once the output is empty */
+    struct bufferevent *bev; /* owns the fd, both buffers, both events */
+    bool closing;            /* EOF seen: free once the output is empty */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next;     /* all live connections, for shutdown */
+    struct conn *prev, *next; /* all live connections, for shutdown */
 };
 
 static struct conn *conns;
 static unsigned next_id = 1, live;
 static bool quiet;
-static struct timeval idle;       /* {0,0}: no idle timeout */
-static int pause_ms = 100;        /* --emfile-pause-ms: 0 keeps the listener on (spins) */
+static struct timeval idle; /* {0,0}: no idle timeout */
+static int pause_ms = 100;  /* --emfile-pause-ms: 0 keeps the listener on (spins) */
 static unsigned long accept_errors;
 static struct evconnlistener *listener;
 static struct event *resume_ev;
@@ -53,9 +53,13 @@ static void conn_free(struct conn *c, const char *why)
 {
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
-    bufferevent_free(c->bev);     /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
-    if (c->prev) c->prev->next = c->next; else conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     live--;
     free(c);
 }
@@ -66,9 +70,9 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
     c->echoed += evbuffer_get_length(in);
-    evbuffer_add_buffer(out, in);                /* moves the chains: zero copies */
+    evbuffer_add_buffer(out, in); /* moves the chains: zero copies */
     if (evbuffer_get_length(out) >= HIGH_MARK)
-        bufferevent_disable(bev, EV_READ);       /* back-pressure: the peer reads too slowly */
+        bufferevent_disable(bev, EV_READ); /* back-pressure: the peer reads too slowly */
 }
 
 /* Runs each time a write leaves the output at or below LOW_MARK. */
@@ -77,9 +81,9 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     if (c->closing) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            conn_free(c, "EOF, all echoed");     /* free only once everything is sent */
+            conn_free(c, "EOF, all echoed"); /* free only once everything is sent */
     } else if (!(bufferevent_get_enabled(bev) & EV_READ)) {
-        bufferevent_enable(bev, EV_READ);        /* drained: take more input */
+        bufferevent_enable(bev, EV_READ); /* drained: take more input */
     }
 }
 // [/echo]
@@ -88,7 +92,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
-    if (what & BEV_EVENT_EOF) {                  /* half-close: echo the rest, then close */
+    if (what & BEV_EVENT_EOF) { /* half-close: echo the rest, then close */
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
             conn_free(c, "EOF, all echoed");
         } else {
@@ -111,22 +115,24 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct conn *c = calloc(1, sizeof *c);
     if (!c || !(c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         free(c);
-        evutil_closesocket(fd);                  /* no memory: drop this one, go on */
+        evutil_closesocket(fd); /* no memory: drop this one, go on */
         return;
     }
     c->id = next_id++;
     c->next = conns;
-    if (conns) conns->prev = c;
+    if (conns)
+        conns->prev = c;
     conns = c;
     live++;
     // [bev_setup]
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev, 64 * 1024);   /* its limit; 2.1 still reads <= 4096 per call */
+    bufferevent_set_max_single_read(c->bev,
+                                    64 * 1024); /* its limit; 2.1 still reads <= 4096 per call */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
-        bufferevent_set_timeouts(c->bev, &idle, &idle);   /* read idle, write stalled */
-    bufferevent_enable(c->bev, EV_READ);                  /* a new bufferevent only has EV_WRITE */
+        bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
+    bufferevent_enable(c->bev, EV_READ);                /* a new bufferevent only has EV_WRITE */
     // [/bev_setup]
     if (!quiet)
         printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
@@ -165,15 +171,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: bufferevent_echo [--port N] [--method NAME] [--idle-ms N] [--max-fds N]\n"
-                "                        [--emfile-pause-ms N] [--quiet] [--step] [--help]\n"
-                "  --port N              listen on 127.0.0.1:N (0: a free port, printed); default 0\n"
-                "  --method NAME         epoll, poll or select (also EVENT_NOEPOLL=1 ...)\n"
-                "  --idle-ms N           close a connection idle for N ms (0: never); default 60000\n"
-                "  --max-fds N           lower RLIMIT_NOFILE to N (to try running out of fds)\n"
-                "  --emfile-pause-ms N   stop accepting for N ms when out of fds (0: don't); default 100\n"
-                "  --quiet               no line per connection (for benchmarks)\n"
-                "  --step                pause before each step (also EVLAB_STEP=1)\n");
+    fprintf(
+        to,
+        "usage: bufferevent_echo [--port N] [--method NAME] [--idle-ms N] [--max-fds N]\n"
+        "                        [--emfile-pause-ms N] [--quiet] [--step] [--help]\n"
+        "  --port N              listen on 127.0.0.1:N (0: a free port, printed); default 0\n"
+        "  --method NAME         epoll, poll or select (also EVENT_NOEPOLL=1 ...)\n"
+        "  --idle-ms N           close a connection idle for N ms (0: never); default 60000\n"
+        "  --max-fds N           lower RLIMIT_NOFILE to N (to try running out of fds)\n"
+        "  --emfile-pause-ms N   stop accepting for N ms when out of fds (0: don't); default 100\n"
+        "  --quiet               no line per connection (for benchmarks)\n"
+        "  --step                pause before each step (also EVLAB_STEP=1)\n");
 }
 
 static bool parse_num(const char *s, long max, long *out)
@@ -186,36 +194,58 @@ static bool parse_num(const char *s, long max, long *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},    {"method", required_argument, NULL, 'm'},
-        {"idle-ms", required_argument, NULL, 'i'}, {"max-fds", required_argument, NULL, 'f'},
-        {"emfile-pause-ms", required_argument, NULL, 'e'},
-        {"quiet", no_argument, NULL, 'q'},         {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"idle-ms", required_argument, NULL, 'i'},
+                                         {"max-fds", required_argument, NULL, 'f'},
+                                         {"emfile-pause-ms", required_argument, NULL, 'e'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *method = NULL;
     long port = 0, idle_ms = 60000, max_fds = 0, v;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:i:f:e:qsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p': if (!parse_num(optarg, 65535, &port)) goto bad; break;
+        case 'p':
+            if (!parse_num(optarg, 65535, &port))
+                goto bad;
+            break;
         case 'm': method = optarg; break;
-        case 'i': if (!parse_num(optarg, 86400000, &idle_ms)) goto bad; break;
-        case 'f': if (!parse_num(optarg, 1 << 20, &max_fds) || max_fds < 8) goto bad; break;
-        case 'e': if (!parse_num(optarg, 60000, &v)) goto bad; pause_ms = (int)v; break;
+        case 'i':
+            if (!parse_num(optarg, 86400000, &idle_ms))
+                goto bad;
+            break;
+        case 'f':
+            if (!parse_num(optarg, 1 << 20, &max_fds) || max_fds < 8)
+                goto bad;
+            break;
+        case 'e':
+            if (!parse_num(optarg, 60000, &v))
+                goto bad;
+            pause_ms = (int)v;
+            break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         bad:
             fprintf(stderr, "bufferevent_echo: bad value '%s' for --%s\n", optarg,
-                    opts[c == 'p' ? 0 : c == 'i' ? 2 : c == 'f' ? 3 : 4].name);
+                    opts[c == 'p'   ? 0
+                         : c == 'i' ? 2
+                         : c == 'f' ? 3
+                                    : 4]
+                        .name);
             usage(stderr);
             return 2;
         }
     }
     idle.tv_sec = idle_ms / 1000;
     idle.tv_usec = (idle_ms % 1000) * 1000;
-    signal(SIGPIPE, SIG_IGN);    /* libevent does not: a reset peer would kill us */
+    signal(SIGPIPE, SIG_IGN); /* libevent does not: a reset peer would kill us */
     if (max_fds) {
         struct rlimit rl;
         CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));

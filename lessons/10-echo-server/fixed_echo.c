@@ -14,7 +14,7 @@
  *   cc -Wall -o fixed_echo fixed_echo.c $(pkg-config --cflags --libs libevent)
  *   ./fixed_echo --port 0          # then: socat - TCP:127.0.0.1:PORT
  */
-#define _GNU_SOURCE           /* accept4() */
+#define _GNU_SOURCE /* accept4() */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -29,21 +29,21 @@
 /* EAGAIN/EINTR: not an error, just "not now". */
 #define RETRIABLE(e) ((e) == EAGAIN || (e) == EWOULDBLOCK || (e) == EINTR)
 
-#define READ_CHUNK (64 * 1024)    /* bytes asked for per read */
-#define HIGH_MARK (1024 * 1024)   /* stop reading above this much queued output */
-#define LOW_MARK (256 * 1024)     /* ... and resume once it drains below this */
+#define READ_CHUNK (64 * 1024)  /* bytes asked for per read */
+#define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
+#define LOW_MARK (256 * 1024)   /* ... and resume once it drains below this */
 
 // [conn]
-struct conn {                     /* everything one client owns, freed in one place */
+struct conn { /* everything one client owns, freed in one place */
     evutil_socket_t fd;
-    struct event *read_ev;        /* EV_READ|EV_PERSIST, deleted while paused */
-    struct event *write_ev;       /* EV_WRITE|EV_PERSIST, pending only while out is non-empty */
-    struct evbuffer *out;         /* bytes read and not yet sent back */
-    bool eof;                     /* the peer sent FIN: finish writing, then close */
-    bool paused;                  /* reading stopped for back-pressure */
+    struct event *read_ev;  /* EV_READ|EV_PERSIST, deleted while paused */
+    struct event *write_ev; /* EV_WRITE|EV_PERSIST, pending only while out is non-empty */
+    struct evbuffer *out;   /* bytes read and not yet sent back */
+    bool eof;               /* the peer sent FIN: finish writing, then close */
+    bool paused;            /* reading stopped for back-pressure */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next;     /* all live connections, for shutdown */
+    struct conn *prev, *next; /* all live connections, for shutdown */
 };
 // [/conn]
 
@@ -56,12 +56,16 @@ static void conn_free(struct conn *c, const char *why)
 {
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
-    event_free(c->read_ev);       /* event_free deletes a pending event first */
+    event_free(c->read_ev); /* event_free deletes a pending event first */
     event_free(c->write_ev);
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
-    if (c->prev) c->prev->next = c->next; else conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     live--;
     free(c);
 }
@@ -71,27 +75,27 @@ static void conn_free(struct conn *c, const char *why)
 static bool flush(struct conn *c)
 {
     while (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);   /* drains only what the kernel took */
+        int n = evbuffer_write(c->out, c->fd); /* drains only what the kernel took */
         if (n < 0) {
             if (RETRIABLE(errno))
-                break;                           /* EAGAIN: the rest waits for EV_WRITE */
-            conn_free(c, strerror(errno));       /* EPIPE, ECONNRESET: this client only */
+                break;                     /* EAGAIN: the rest waits for EV_WRITE */
+            conn_free(c, strerror(errno)); /* EPIPE, ECONNRESET: this client only */
             return false;
         }
     }
     // [/flush]
     // [flush_after]
     if (evbuffer_get_length(c->out) > 0) {
-        event_add(c->write_ev, NULL);            /* something left: wake us when writable */
+        event_add(c->write_ev, NULL); /* something left: wake us when writable */
     } else {
-        event_del(c->write_ev);                  /* nothing left: no busy EV_WRITE */
+        event_del(c->write_ev); /* nothing left: no busy EV_WRITE */
         if (c->eof) {
             conn_free(c, "EOF, all echoed");
             return false;
         }
     }
     if (c->paused && !c->eof && evbuffer_get_length(c->out) < LOW_MARK) {
-        c->paused = false;                       /* drained enough: read again */
+        c->paused = false; /* drained enough: read again */
         event_add(c->read_ev, NULL);
     }
     return true;
@@ -103,13 +107,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
-    int n = evbuffer_read(c->out, fd, READ_CHUNK);   /* binary-safe: bytes, not strings */
+    int n = evbuffer_read(c->out, fd, READ_CHUNK); /* binary-safe: bytes, not strings */
     if (n < 0) {
         if (!RETRIABLE(errno))
             conn_free(c, strerror(errno));
         return;
     }
-    if (n == 0) {                                    /* FIN: stop reading, finish writing */
+    if (n == 0) { /* FIN: stop reading, finish writing */
         c->eof = true;
         event_del(c->read_ev);
     }
@@ -117,7 +121,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     if (!flush(c))
         return;
     if (!c->eof && !c->paused && evbuffer_get_length(c->out) >= HIGH_MARK) {
-        c->paused = true;                            /* slow reader: stop taking more */
+        c->paused = true; /* slow reader: stop taking more */
         event_del(c->read_ev);
     }
 }
@@ -140,7 +144,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     struct event_base *base = arg;
     (void)what;
-    for (int i = 0; i < 64; i++) {               /* a few per wake-up: stay fair */
+    for (int i = 0; i < 64; i++) { /* a few per wake-up: stay fair */
         evutil_socket_t fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
@@ -149,7 +153,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
                 event_del(listen_ev);
                 event_add(resume_ev, &(struct timeval){0, 100 * 1000});
             }
-            return;                              /* EAGAIN: no more waiting */
+            return; /* EAGAIN: no more waiting */
         }
         // [/accept_loop]
         // [new_conn]
@@ -164,7 +168,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
         c->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
         c->next = conns;
-        if (conns) conns->prev = c;
+        if (conns)
+            conns->prev = c;
         conns = c;
         live++;
         if (!c->read_ev || !c->write_ev) {
@@ -173,7 +178,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         }
         if (!quiet)
             printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
-        event_add(c->read_ev, NULL);             /* the write event waits for output */
+        event_add(c->read_ev, NULL); /* the write event waits for output */
     }
 }
 // [/new_conn]
@@ -221,7 +226,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    signal(SIGPIPE, SIG_IGN);    /* a write to a reset peer is EPIPE, not death */
+    signal(SIGPIPE, SIG_IGN); /* a write to a reset peer is EPIPE, not death */
 
     step("1. a base, a listening socket on 127.0.0.1");
     struct event_base *base = base_for_method(method);

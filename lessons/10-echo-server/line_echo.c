@@ -28,21 +28,21 @@
 
 #include "../lesson.h"
 
-#define HIGH_MARK (1024 * 1024)   /* stop reading above this much queued output */
-#define LOW_MARK (256 * 1024)     /* write callback (and resume) at or below this */
+#define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
+#define LOW_MARK (256 * 1024)   /* write callback (and resume) at or below this */
 
 struct conn {
-    struct bufferevent *bev;      /* owns the fd, both buffers, both events */
-    bool closing;                 /* EOF seen: free once the output is empty */
+    struct bufferevent *bev; /* owns the fd, both buffers, both events */
+    bool closing;            /* EOF seen: free once the output is empty */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next;     /* all live connections, for shutdown */
+    struct conn *prev, *next; /* all live connections, for shutdown */
 };
 
 static struct conn *conns;
 static unsigned next_id = 1, live;
 static bool quiet;
-static struct timeval idle;       /* {0,0}: no idle timeout */
+static struct timeval idle; /* {0,0}: no idle timeout */
 static unsigned long accept_errors;
 static struct evconnlistener *listener;
 static struct event *resume_ev;
@@ -51,14 +51,18 @@ static void conn_free(struct conn *c, const char *why)
 {
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
-    bufferevent_free(c->bev);     /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
-    if (c->prev) c->prev->next = c->next; else conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     live--;
     free(c);
 }
 
-static size_t max_line = 4096;   /* --max-line */
+static size_t max_line = 4096; /* --max-line */
 static bool rot13;
 
 static void transform(char *p, size_t n)
@@ -89,21 +93,21 @@ static void on_read(struct bufferevent *bev, void *arg)
     char *line;
     size_t n;
     while (!c->closing && (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF))) {
-        if (n > max_line) {                      /* a whole line, but too long */
+        if (n > max_line) { /* a whole line, but too long */
             free(line);
             reject(c, in, out);
             break;
         }
-        transform(line, n);                      /* line is malloc'd, NUL-terminated */
+        transform(line, n); /* line is malloc'd, NUL-terminated */
         evbuffer_add(out, line, n);
         evbuffer_add(out, "\n", 1);
         c->echoed += n + 1;
         free(line);
     }
     if (!c->closing && evbuffer_get_length(in) > max_line)
-        reject(c, in, out);                      /* no end of line in sight */
+        reject(c, in, out); /* no end of line in sight */
     if (evbuffer_get_length(out) >= HIGH_MARK)
-        bufferevent_disable(bev, EV_READ);       /* back-pressure, as in bufferevent_echo */
+        bufferevent_disable(bev, EV_READ); /* back-pressure, as in bufferevent_echo */
 }
 // [/lines]
 
@@ -113,9 +117,9 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     if (c->closing) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            conn_free(c, "done, all sent");      /* free only once everything is sent */
+            conn_free(c, "done, all sent"); /* free only once everything is sent */
     } else if (!(bufferevent_get_enabled(bev) & EV_READ)) {
-        bufferevent_enable(bev, EV_READ);        /* drained: take more input */
+        bufferevent_enable(bev, EV_READ); /* drained: take more input */
     }
 }
 
@@ -123,9 +127,9 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
-    if (what & BEV_EVENT_EOF) {                  /* half-close: echo the rest, then close */
+    if (what & BEV_EVENT_EOF) { /* half-close: echo the rest, then close */
         struct evbuffer *in = bufferevent_get_input(bev);
-        size_t n = evbuffer_get_length(in);      /* a last line without "\n" */
+        size_t n = evbuffer_get_length(in); /* a last line without "\n" */
         if (n > 0 && !c->closing) {
             char *rest = (char *)evbuffer_pullup(in, -1);
             transform(rest, n);
@@ -154,21 +158,22 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct conn *c = calloc(1, sizeof *c);
     if (!c || !(c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         free(c);
-        evutil_closesocket(fd);                  /* no memory: drop this one, go on */
+        evutil_closesocket(fd); /* no memory: drop this one, go on */
         return;
     }
     c->id = next_id++;
     c->next = conns;
-    if (conns) conns->prev = c;
+    if (conns)
+        conns->prev = c;
     conns = c;
     live++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev, 64 * 1024);   /* default 16 KiB */
+    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* default 16 KiB */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
-        bufferevent_set_timeouts(c->bev, &idle, &idle);   /* read idle, write stalled */
-    bufferevent_enable(c->bev, EV_READ);                  /* a new bufferevent only has EV_WRITE */
+        bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
+    bufferevent_enable(c->bev, EV_READ);                /* a new bufferevent only has EV_WRITE */
     if (!quiet)
         printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
 }
@@ -179,7 +184,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     accept_errors++;
     fprintf(stderr, "accept: %s: pausing accepts\n", evutil_socket_error_to_string(err));
-    evconnlistener_disable(l);                   /* see bufferevent_echo.c: no spinning */
+    evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
     event_add(resume_ev, &(struct timeval){0, 100 * 1000});
 }
 
@@ -198,15 +203,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: line_echo [--port N] [--method NAME] [--idle-ms N] [--max-line N] [--rot13]\n"
-                "                 [--quiet] [--step] [--help]\n"
-                "  --port N              listen on 127.0.0.1:N (0: a free port, printed); default 0\n"
-                "  --method NAME         epoll, poll or select (also EVENT_NOEPOLL=1 ...)\n"
-                "  --idle-ms N           close a connection idle for N ms (0: never); default 60000\n"
-                "  --max-line N          longest line accepted, in bytes; default 4096\n"
-                "  --rot13               rot13 each line instead of upper-casing it\n"
-                "  --quiet               no line per connection (for benchmarks)\n"
-                "  --step                pause before each step (also EVLAB_STEP=1)\n");
+    fprintf(to,
+            "usage: line_echo [--port N] [--method NAME] [--idle-ms N] [--max-line N] [--rot13]\n"
+            "                 [--quiet] [--step] [--help]\n"
+            "  --port N              listen on 127.0.0.1:N (0: a free port, printed); default 0\n"
+            "  --method NAME         epoll, poll or select (also EVENT_NOEPOLL=1 ...)\n"
+            "  --idle-ms N           close a connection idle for N ms (0: never); default 60000\n"
+            "  --max-line N          longest line accepted, in bytes; default 4096\n"
+            "  --rot13               rot13 each line instead of upper-casing it\n"
+            "  --quiet               no line per connection (for benchmarks)\n"
+            "  --step                pause before each step (also EVLAB_STEP=1)\n");
 }
 
 static bool parse_num(const char *s, long max, long *out)
@@ -219,36 +225,54 @@ static bool parse_num(const char *s, long max, long *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},    {"method", required_argument, NULL, 'm'},
-        {"idle-ms", required_argument, NULL, 'i'}, {"max-line", required_argument, NULL, 'l'},
-        {"rot13", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},         {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"idle-ms", required_argument, NULL, 'i'},
+                                         {"max-line", required_argument, NULL, 'l'},
+                                         {"rot13", no_argument, NULL, 'r'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *method = NULL;
     long port = 0, idle_ms = 60000, v;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:i:l:rqsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p': if (!parse_num(optarg, 65535, &port)) goto bad; break;
+        case 'p':
+            if (!parse_num(optarg, 65535, &port))
+                goto bad;
+            break;
         case 'm': method = optarg; break;
-        case 'i': if (!parse_num(optarg, 86400000, &idle_ms)) goto bad; break;
-        case 'l': if (!parse_num(optarg, 1 << 30, &v) || v < 1) goto bad; max_line = (size_t)v; break;
+        case 'i':
+            if (!parse_num(optarg, 86400000, &idle_ms))
+                goto bad;
+            break;
+        case 'l':
+            if (!parse_num(optarg, 1 << 30, &v) || v < 1)
+                goto bad;
+            max_line = (size_t)v;
+            break;
         case 'r': rot13 = true; break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         bad:
             fprintf(stderr, "line_echo: bad value '%s' for --%s\n", optarg,
-                    opts[c == 'p' ? 0 : c == 'i' ? 2 : 3].name);
+                    opts[c == 'p'   ? 0
+                         : c == 'i' ? 2
+                                    : 3]
+                        .name);
             usage(stderr);
             return 2;
         }
     }
     idle.tv_sec = idle_ms / 1000;
     idle.tv_usec = (idle_ms % 1000) * 1000;
-    signal(SIGPIPE, SIG_IGN);    /* libevent does not: a reset peer would kill us */
+    signal(SIGPIPE, SIG_IGN); /* libevent does not: a reset peer would kill us */
 
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
@@ -267,8 +291,8 @@ int main(int argc, char **argv)
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;
     CHECK_OK(getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&sin, &len));
-    printf("method: %s, idle timeout: %ld ms, max line: %zu bytes, %s\n", event_base_get_method(base),
-           idle_ms, max_line, rot13 ? "rot13" : "upper-case");
+    printf("method: %s, idle timeout: %ld ms, max line: %zu bytes, %s\n",
+           event_base_get_method(base), idle_ms, max_line, rot13 ? "rot13" : "upper-case");
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     step("2. the loop");

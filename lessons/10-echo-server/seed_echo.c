@@ -27,7 +27,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
-#include <event.h>      /* the 1.4 compatibility header: still shipped by 2.1 */
+#include <event.h> /* the 1.4 compatibility header: still shipped by 2.1 */
 
 /* added: the seed used these without including their headers */
 #include <arpa/inet.h>
@@ -45,18 +45,18 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wpointer-sign"
 
-#define PORT      25341
-#define BACKLOG   5
-#define MEM_SIZE  1024
+#define PORT 25341
+#define BACKLOG 5
+#define MEM_SIZE 1024
 
-struct event_base* base;
+struct event_base *base;
 struct sock_ev {
-    struct event* read_ev;
-    struct event* write_ev;
-    char* buffer;
+    struct event *read_ev;
+    struct event *write_ev;
+    char *buffer;
 };
 
-void release_sock_event(struct sock_ev* ev)
+void release_sock_event(struct sock_ev *ev)
 {
     event_del(ev->read_ev);
     free(ev->read_ev);
@@ -66,55 +66,55 @@ void release_sock_event(struct sock_ev* ev)
 }
 
 // [seed_on_write]
-void on_write(int sock, short event, void* arg)
+void on_write(int sock, short event, void *arg)
 {
-    char* buffer = (char*)arg;
-    send(sock, buffer, strlen(buffer), 0);    /* strlen: stops at a NUL; result ignored */
+    char *buffer = (char *)arg;
+    send(sock, buffer, strlen(buffer), 0); /* strlen: stops at a NUL; result ignored */
 
     free(buffer);
 }
 // [/seed_on_write]
 
 // [seed_on_read]
-void on_read(int sock, short event, void* arg)
+void on_read(int sock, short event, void *arg)
 {
-    struct event* write_ev;
+    struct event *write_ev;
     int size;
-    struct sock_ev* ev = (struct sock_ev*)arg;
-    ev->buffer = (char*)malloc(MEM_SIZE);     /* a new buffer every call */
+    struct sock_ev *ev = (struct sock_ev *)arg;
+    ev->buffer = (char *)malloc(MEM_SIZE); /* a new buffer every call */
     bzero(ev->buffer, MEM_SIZE);
-    size = recv(sock, ev->buffer, MEM_SIZE, 0);   /* 1024 bytes in: no NUL left */
-    printf("receive data:%s, size:%d\n", ev->buffer, size);  /* %s reads past the end */
+    size = recv(sock, ev->buffer, MEM_SIZE, 0);             /* 1024 bytes in: no NUL left */
+    printf("receive data:%s, size:%d\n", ev->buffer, size); /* %s reads past the end */
     if (size == 0) {
         release_sock_event(ev);
         close(sock);
         return;
     }
-    event_set(ev->write_ev, sock, EV_WRITE, on_write, ev->buffer);  /* maybe still pending */
+    event_set(ev->write_ev, sock, EV_WRITE, on_write, ev->buffer); /* maybe still pending */
     event_base_set(base, ev->write_ev);
     event_add(ev->write_ev, NULL);
 }
 // [/seed_on_read]
 
-void on_accept(int sock, short event, void* arg)
+void on_accept(int sock, short event, void *arg)
 {
     struct sockaddr_in cli_addr;
     int newfd, sin_size;
-    struct sock_ev* ev = (struct sock_ev*)malloc(sizeof(struct sock_ev));
-    ev->read_ev = (struct event*)malloc(sizeof(struct event));
-    ev->write_ev = (struct event*)malloc(sizeof(struct event));
+    struct sock_ev *ev = (struct sock_ev *)malloc(sizeof(struct sock_ev));
+    ev->read_ev = (struct event *)malloc(sizeof(struct event));
+    ev->write_ev = (struct event *)malloc(sizeof(struct event));
     sin_size = sizeof(struct sockaddr_in);
-    newfd = accept(sock, (struct sockaddr*)&cli_addr, &sin_size);
-    event_set(ev->read_ev, newfd, EV_READ|EV_PERSIST, on_read, ev);
+    newfd = accept(sock, (struct sockaddr *)&cli_addr, &sin_size);
+    event_set(ev->read_ev, newfd, EV_READ | EV_PERSIST, on_read, ev);
     event_base_set(base, ev->read_ev);
     event_add(ev->read_ev, NULL);
 }
 
-int main(int argc, char* argv[])
+int main(int argc, char *argv[])
 {
     struct sockaddr_in my_addr;
     int sock;
-    int port = PORT;                              /* added: --port N */
+    int port = PORT; /* added: --port N */
 
     lesson_init();
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -134,7 +134,8 @@ int main(int argc, char* argv[])
             printf("usage: seed_echo [--port N] [--help]\n"
                    "  --port N  listen on 127.0.0.1:N (0: any free port, printed); default %d\n"
                    "This is seed 002's server with its bugs: run it only on 127.0.0.1.\n"
-                   "environment: EVENT_NOEPOLL, EVENT_NOPOLL pick the backend\n", PORT);
+                   "environment: EVENT_NOEPOLL, EVENT_NOPOLL pick the backend\n",
+                   PORT);
             return 0;
         default:
         usage:
@@ -149,19 +150,19 @@ int main(int argc, char* argv[])
     memset(&my_addr, 0, sizeof(my_addr));
     my_addr.sin_family = AF_INET;
     my_addr.sin_port = htons(port);
-    my_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);    /* was INADDR_ANY */
-    bind(sock, (struct sockaddr*)&my_addr, sizeof(struct sockaddr));
+    my_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* was INADDR_ANY */
+    bind(sock, (struct sockaddr *)&my_addr, sizeof(struct sockaddr));
     listen(sock, BACKLOG);
 
     /* added: tell the caller which port it got */
     socklen_t len = sizeof my_addr;
-    getsockname(sock, (struct sockaddr*)&my_addr, &len);
+    getsockname(sock, (struct sockaddr *)&my_addr, &len);
     printf("listening on 127.0.0.1:%d\n", ntohs(my_addr.sin_port));
 
     // [seed_main]
     struct event listen_ev;
     base = event_base_new();
-    event_set(&listen_ev, sock, EV_READ|EV_PERSIST, on_accept, NULL);
+    event_set(&listen_ev, sock, EV_READ | EV_PERSIST, on_accept, NULL);
     event_base_set(base, &listen_ev);
     event_add(&listen_ev, NULL);
     event_base_dispatch(base);

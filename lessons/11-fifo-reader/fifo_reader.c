@@ -25,7 +25,7 @@
 
 #include "../lesson.h"
 
-static char path[PATH_MAX], tmpdir[PATH_MAX - 64];   /* tmpdir: set if we made it */
+static char path[PATH_MAX], tmpdir[PATH_MAX - 64]; /* tmpdir: set if we made it */
 static struct event *read_ev;
 static bool exit_on_eof;
 static unsigned long calls, eofs, bytes;
@@ -53,7 +53,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             printf("read: %s\n", strerror(errno));
-        return;                                  /* nothing there after all */
+        return; /* nothing there after all */
     }
     // [/on_read]
     // [on_eof]
@@ -67,7 +67,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         event_base_loopbreak(base);
         return;
     }
-    int nfd = open_fifo();                       /* a fresh open: no EOF pending */
+    int nfd = open_fifo(); /* a fresh open: no EOF pending */
     if (nfd < 0 || event_assign(read_ev, base, nfd, EV_READ | EV_PERSIST, on_read, base) < 0 ||
         event_add(read_ev, NULL) < 0) {
         printf("cannot re-open %s: %s\n", path, strerror(errno));
@@ -97,9 +97,9 @@ static void usage(FILE *to)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"path", required_argument, NULL, 'p'}, {"exit-on-eof", no_argument, NULL, 'x'},
+        {"path", required_argument, NULL, 'p'},   {"exit-on-eof", no_argument, NULL, 'x'},
         {"method", required_argument, NULL, 'm'}, {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *method = NULL;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:xm:sh", opts, NULL)) != -1;) {
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/event.fifo", tmpdir);
     }
     if (mkfifo(path, 0600) < 0)
-        die("mkfifo(%s) failed: %s", path, strerror(errno));   /* never reuse a stranger's file */
+        die("mkfifo(%s) failed: %s", path, strerror(errno)); /* never reuse a stranger's file */
     // [/mkfifo]
 
     step("2. open it O_RDONLY|O_NONBLOCK: returns at once, no writer needed");
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     // [cleanup]
     int cur = event_get_fd(read_ev);
     if (event_initialized(read_ev) && event_pending(read_ev, EV_READ, NULL))
-        close(cur);                              /* still open (not closed at EOF) */
+        close(cur); /* still open (not closed at EOF) */
     event_free(read_ev);
     event_free(sigint);
     event_free(sigterm);

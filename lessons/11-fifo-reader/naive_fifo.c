@@ -41,9 +41,9 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         bytes += (size_t)n;
         printf("read %zd bytes: %.*s%s", n, (int)n, buf, buf[n - 1] == '\n' ? "" : "\n");
         if (!event_pending(stop_ev, EV_TIMEOUT, NULL))
-            event_add(stop_ev, &watch);          /* watch what happens next, then stop */
+            event_add(stop_ev, &watch); /* watch what happens next, then stop */
     } else if (n == 0) {
-        zeros++;                                 /* the bug: EOF ignored, event left on */
+        zeros++; /* the bug: EOF ignored, event left on */
     }
 }
 // [/naive_read]
@@ -56,21 +56,25 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: naive_fifo [--path P] [--rdwr] [--watch-ms N] [--method NAME] [--step] [--help]\n"
-                "  --path P       the FIFO to create and read (default: a new temp dir)\n"
-                "  --rdwr         open it O_RDWR, as seed 003 does (EOF never comes)\n"
-                "  --watch-ms N   stop N ms after the first data (default 200)\n"
-                "  --method NAME  epoll, poll or select\n"
-                "  --step         pause before each step (also EVLAB_STEP=1)\n");
+    fprintf(
+        to,
+        "usage: naive_fifo [--path P] [--rdwr] [--watch-ms N] [--method NAME] [--step] [--help]\n"
+        "  --path P       the FIFO to create and read (default: a new temp dir)\n"
+        "  --rdwr         open it O_RDWR, as seed 003 does (EOF never comes)\n"
+        "  --watch-ms N   stop N ms after the first data (default 200)\n"
+        "  --method NAME  epoll, poll or select\n"
+        "  --step         pause before each step (also EVLAB_STEP=1)\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"path", required_argument, NULL, 'p'},   {"rdwr", no_argument, NULL, 'r'},
-        {"watch-ms", required_argument, NULL, 'w'}, {"method", required_argument, NULL, 'm'},
-        {"step", no_argument, NULL, 's'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"path", required_argument, NULL, 'p'},
+                                         {"rdwr", no_argument, NULL, 'r'},
+                                         {"watch-ms", required_argument, NULL, 'w'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *method = NULL;
     bool rdwr = false;
     lesson_init();
@@ -79,20 +83,24 @@ int main(int argc, char **argv)
         long ms;
         switch (c) {
         case 'p':
-            if (!*optarg || strlen(optarg) >= sizeof path) goto bad;
+            if (!*optarg || strlen(optarg) >= sizeof path)
+                goto bad;
             snprintf(path, sizeof path, "%s", optarg);
             break;
         case 'r': rdwr = true; break;
         case 'w':
             ms = strtol(optarg, &end, 10);
-            if (*end || !*optarg || ms < 1 || ms > 60000) goto bad;
+            if (*end || !*optarg || ms < 1 || ms > 60000)
+                goto bad;
             watch.tv_sec = ms / 1000;
             watch.tv_usec = (ms % 1000) * 1000;
             break;
         case 'm': method = optarg; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         bad:
             fprintf(stderr, "naive_fifo: bad value '%s'\n", optarg);
             usage(stderr);

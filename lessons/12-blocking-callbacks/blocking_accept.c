@@ -28,7 +28,7 @@
 #include "../lesson.h"
 
 static struct event_base *base;
-static struct timeval t0;         /* the loop's start, for relative times */
+static struct timeval t0; /* the loop's start, for relative times */
 static long sleep_ms = 1000, heartbeat_ms = 100;
 static int next_client = 1;
 
@@ -48,8 +48,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     static long n, last;
     (void)fd, (void)what, (void)arg;
     long actual = now_ms(), planned = n ? last + heartbeat_ms : heartbeat_ms;
-    printf("heartbeat %ld: planned +%ld ms, actual +%ld ms, late %ld ms\n",
-           ++n, planned, actual, actual - planned);
+    printf("heartbeat %ld: planned +%ld ms, actual +%ld ms, late %ld ms\n", ++n, planned, actual,
+           actual - planned);
     last = actual;
 }
 // [/heartbeat]
@@ -57,7 +57,7 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 struct conn {
     int id;
     struct bufferevent *bev;
-    LIST_ENTRY(conn) link;        /* every open client, to free them at exit */
+    LIST_ENTRY(conn) link; /* every open client, to free them at exit */
 };
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 
@@ -65,7 +65,7 @@ static void conn_free(struct conn *c)
 {
     printf("client %d: closed at +%ld ms\n", c->id, now_ms());
     LIST_REMOVE(c, link);
-    bufferevent_free(c->bev);     /* BEV_OPT_CLOSE_ON_FREE closes the socket */
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE closes the socket */
     free(c);
 }
 
@@ -78,7 +78,7 @@ static void echo_read_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev, (void)what;
-    conn_free(arg);               /* EOF or error: free this client, go on */
+    conn_free(arg); /* EOF or error: free this client, go on */
 }
 
 static void greet(struct conn *c)
@@ -94,11 +94,11 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     (void)what, (void)arg;
     printf("accept callback: a client is waiting, now sleeping %ld ms (the seed's sleep(10))\n",
            sleep_ms);
-    usleep(sleep_ms * 1000);      /* the bug: the whole loop stops here */
+    usleep(sleep_ms * 1000); /* the bug: the whole loop stops here */
     event_base_update_cache_time(base);
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
-        return;                   /* e.g. the client already left */
+        return; /* e.g. the client already left */
     evutil_make_socket_nonblocking(fd);
     struct conn *c = calloc(1, sizeof *c);
     c->id = next_client++;
@@ -106,7 +106,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     printf("client %d: accepted at +%ld ms\n", c->id, now_ms());
     LIST_INSERT_HEAD(&conns, c, link);
     bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
-    greet(c);                     /* adding events from a callback is fine */
+    greet(c); /* adding events from a callback is fine */
 }
 // [/accept]
 
@@ -135,12 +135,14 @@ static int listen_on(int port)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: blocking_accept [--port N] [--sleep-ms N] [--heartbeat-ms N] [--step] [--help]\n"
-                "  --port N          listen on 127.0.0.1:N (0: any free port; default 9877)\n"
-                "  --sleep-ms N      how long the accept callback sleeps (default 1000)\n"
-                "  --heartbeat-ms N  period of the heartbeat timer (default 100, 0: none)\n"
-                "  --step            pause before each step (also EVLAB_STEP=1)\n"
-                "  --help            show this text\n");
+    fprintf(
+        to,
+        "usage: blocking_accept [--port N] [--sleep-ms N] [--heartbeat-ms N] [--step] [--help]\n"
+        "  --port N          listen on 127.0.0.1:N (0: any free port; default 9877)\n"
+        "  --sleep-ms N      how long the accept callback sleeps (default 1000)\n"
+        "  --heartbeat-ms N  period of the heartbeat timer (default 100, 0: none)\n"
+        "  --step            pause before each step (also EVLAB_STEP=1)\n"
+        "  --help            show this text\n");
 }
 
 static long parse_num(const char *s, const char *what)

@@ -23,7 +23,7 @@
 #include "../lesson.h"
 
 static struct event_base *base;
-static struct event *victim;      /* pending, then deleted from a callback */
+static struct event *victim; /* pending, then deleted from a callback */
 static int children_fired;
 
 static void child_cb(evutil_socket_t fd, short what, void *arg)
@@ -32,7 +32,7 @@ static void child_cb(evutil_socket_t fd, short what, void *arg)
     struct event *self = arg;
     printf("  child event %p ran; freeing itself from its own callback\n", (void *)self);
     children_fired++;
-    event_free(self);             /* allowed: libevent is done with it */
+    event_free(self); /* allowed: libevent is done with it */
 }
 
 static void victim_cb(evutil_socket_t fd, short what, void *arg)
@@ -61,26 +61,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 // [/tick]
 
-static void noop_cb(int fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
-}
+static void noop_cb(int fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"step", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "sh", opts, NULL)) != -1;) {
         switch (c) {
         case 's': lesson_stepping = true; break;
-        case 'h':
-            printf("usage: events_in_callbacks [--step] [--help]\n");
-            return 0;
-        default:
-            fprintf(stderr, "usage: events_in_callbacks [--step] [--help]\n");
-            return 2;
+        case 'h': printf("usage: events_in_callbacks [--step] [--help]\n"); return 0;
+        default: fprintf(stderr, "usage: events_in_callbacks [--step] [--help]\n"); return 2;
         }
     }
 
@@ -97,7 +89,7 @@ int main(int argc, char **argv)
 
     step("2. the legacy API: event_set() on an event that never gets a base");
     // [legacy]
-    struct event legacy;          /* event_set() uses the base of event_init(), if any */
+    struct event legacy; /* event_set() uses the base of event_init(), if any */
     event_set(&legacy, -1, 0, noop_cb, NULL);
     struct timeval tv = {1, 0};
     printf("event_add() without event_base_set() = %d (refused, not a crash)\n",

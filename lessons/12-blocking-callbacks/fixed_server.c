@@ -27,7 +27,7 @@
 #include "../lesson.h"
 
 static struct event_base *base;
-static struct timeval t0;         /* the loop's start, for relative times */
+static struct timeval t0; /* the loop's start, for relative times */
 static long sleep_ms = 1000, heartbeat_ms = 100;
 static int next_client = 1;
 
@@ -47,8 +47,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     static long n, last;
     (void)fd, (void)what, (void)arg;
     long actual = now_ms(), planned = n ? last + heartbeat_ms : heartbeat_ms;
-    printf("heartbeat %ld: planned +%ld ms, actual +%ld ms, late %ld ms\n",
-           ++n, planned, actual, actual - planned);
+    printf("heartbeat %ld: planned +%ld ms, actual +%ld ms, late %ld ms\n", ++n, planned, actual,
+           actual - planned);
     last = actual;
 }
 // [/heartbeat]
@@ -56,8 +56,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 struct conn {
     int id;
     struct bufferevent *bev;
-    struct event *delay;          /* the wait, as an event instead of a sleep */
-    LIST_ENTRY(conn) link;        /* every open client, to free them at exit */
+    struct event *delay;   /* the wait, as an event instead of a sleep */
+    LIST_ENTRY(conn) link; /* every open client, to free them at exit */
 };
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 
@@ -65,8 +65,8 @@ static void conn_free(struct conn *c)
 {
     printf("client %d: closed at +%ld ms\n", c->id, now_ms());
     LIST_REMOVE(c, link);
-    event_free(c->delay);         /* deleting a pending event from a callback: fine */
-    bufferevent_free(c->bev);     /* BEV_OPT_CLOSE_ON_FREE closes the socket */
+    event_free(c->delay);     /* deleting a pending event from a callback: fine */
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE closes the socket */
     free(c);
 }
 
@@ -79,7 +79,7 @@ static void echo_read_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev, (void)what;
-    conn_free(arg);               /* EOF or error: free this client, go on */
+    conn_free(arg); /* EOF or error: free this client, go on */
 }
 
 static void greet(struct conn *c)
@@ -101,7 +101,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     (void)what, (void)arg;
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
-        return;                   /* e.g. the client already left */
+        return; /* e.g. the client already left */
     evutil_make_socket_nonblocking(fd);
     struct conn *c = calloc(1, sizeof *c);
     c->id = next_client++;
@@ -109,7 +109,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     printf("client %d: accepted at +%ld ms\n", c->id, now_ms());
     LIST_INSERT_HEAD(&conns, c, link);
     bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
-    bufferevent_enable(c->bev, EV_READ);  /* notice a client that leaves early */
+    bufferevent_enable(c->bev, EV_READ); /* notice a client that leaves early */
     /* Not usleep(sleep_ms): a timer. Adding it from a callback is fine. */
     struct timeval wait = {sleep_ms / 1000, sleep_ms % 1000 * 1000};
     c->delay = evtimer_new(base, delay_done_cb, c);
@@ -143,12 +143,13 @@ static int listen_on(int port)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: fixed_server [--port N] [--sleep-ms N] [--heartbeat-ms N] [--step] [--help]\n"
-                "  --port N          listen on 127.0.0.1:N (0: any free port; default 9877)\n"
-                "  --sleep-ms N      delay before each client is greeted (default 1000)\n"
-                "  --heartbeat-ms N  period of the heartbeat timer (default 100, 0: none)\n"
-                "  --step            pause before each step (also EVLAB_STEP=1)\n"
-                "  --help            show this text\n");
+    fprintf(to,
+            "usage: fixed_server [--port N] [--sleep-ms N] [--heartbeat-ms N] [--step] [--help]\n"
+            "  --port N          listen on 127.0.0.1:N (0: any free port; default 9877)\n"
+            "  --sleep-ms N      delay before each client is greeted (default 1000)\n"
+            "  --heartbeat-ms N  period of the heartbeat timer (default 100, 0: none)\n"
+            "  --step            pause before each step (also EVLAB_STEP=1)\n"
+            "  --help            show this text\n");
 }
 
 static long parse_num(const char *s, const char *what)

@@ -66,12 +66,12 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
     slices++;
     if (done_ms < work_ms) {
         struct timeval now = {0, 0};
-        event_add(job, &now);     /* next slice after the loop had its turn */
+        event_add(job, &now); /* next slice after the loop had its turn */
         return;
     }
     printf("job: %ld ms of work done in %ld slice(s), at +%ld ms\n", work_ms, slices, mono_ms());
     struct timeval beats = {0, 250000};
-    event_base_loopexit(base, &beats);  /* a few more heartbeats, then stop */
+    event_base_loopexit(base, &beats); /* a few more heartbeats, then stop */
 }
 // [/slice]
 
@@ -87,12 +87,10 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"work-ms", required_argument, NULL, 'w'},
-                                         {"slice-ms", required_argument, NULL, 'l'},
-                                         {"no-slice", no_argument, NULL, 'n'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"work-ms", required_argument, NULL, 'w'}, {"slice-ms", required_argument, NULL, 'l'},
+        {"no-slice", no_argument, NULL, 'n'},      {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "w:l:nsh", opts, NULL)) != -1;) {
         char *end;

@@ -31,8 +31,8 @@
 
 static int nconns = 3, accepted[MAX_CONNS], naccepted;
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int len, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     (void)sa, (void)len, (void)arg;
     accepted[naccepted++] = fd;
@@ -87,29 +87,30 @@ static void try_bind(int port, bool reuse, const char *what)
     if (reuse)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     int rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
-    printf("%s, %s SO_REUSEADDR: bind 127.0.0.1:%d %s%s\n", what, reuse ? "with" : "without",
-           port, rc == 0 ? "ok" : "failed: ", rc == 0 ? "" : strerror(errno));
+    printf("%s, %s SO_REUSEADDR: bind 127.0.0.1:%d %s%s\n", what, reuse ? "with" : "without", port,
+           rc == 0 ? "ok" : "failed: ", rc == 0 ? "" : strerror(errno));
     close(fd);
 }
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: time_wait [--closer client|server] [--reuseaddr] [--conns N] [--step] [--help]\n"
-                "  --closer WHO   which side closes first (default client)\n"
-                "  --reuseaddr    LEV_OPT_REUSEABLE on the listener and SO_REUSEADDR on the re-bind\n"
-                "  --conns N      connections to open and close (1-%d, default 3)\n"
-                "  --step         pause before each step (also EVLAB_STEP=1)\n"
-                "  --help         show this text\n", MAX_CONNS);
+    fprintf(
+        to,
+        "usage: time_wait [--closer client|server] [--reuseaddr] [--conns N] [--step] [--help]\n"
+        "  --closer WHO   which side closes first (default client)\n"
+        "  --reuseaddr    LEV_OPT_REUSEABLE on the listener and SO_REUSEADDR on the re-bind\n"
+        "  --conns N      connections to open and close (1-%d, default 3)\n"
+        "  --step         pause before each step (also EVLAB_STEP=1)\n"
+        "  --help         show this text\n",
+        MAX_CONNS);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"closer", required_argument, NULL, 'c'},
-                                         {"reuseaddr", no_argument, NULL, 'r'},
-                                         {"conns", required_argument, NULL, 'n'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"closer", required_argument, NULL, 'c'}, {"reuseaddr", no_argument, NULL, 'r'},
+        {"conns", required_argument, NULL, 'n'},  {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     bool server_closes = false, reuse = false;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "c:rn:sh", opts, NULL)) != -1;) {
@@ -150,8 +151,8 @@ int main(int argc, char **argv)
     // [listener]
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | (reuse ? LEV_OPT_REUSEABLE : 0);
     struct evconnlistener *l;
-    CHECK(l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16,
-                                      (struct sockaddr *)&sin, sizeof sin));
+    CHECK(l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
+                                      sizeof sin));
     // [/listener]
     socklen_t len = sizeof sin;
     int on = 0, port;
@@ -178,7 +179,8 @@ int main(int argc, char **argv)
     int local, remote;
     count_time_wait(port, &local, &remote);
     printf("TIME_WAIT (state 06) in /proc/net/tcp: %d with local port %d (server side), "
-           "%d with remote port %d (client side)\n", local, port, remote, port);
+           "%d with remote port %d (client side)\n",
+           local, port, remote, port);
 
     step("4. re-bind the port: while the listener is open, then after closing it");
     try_bind(port, true, "listener still open");

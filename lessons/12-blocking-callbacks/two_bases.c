@@ -24,7 +24,7 @@
 static struct event_base *outer, *inner;
 static struct timeval t0;
 static long nested_ms = 500;
-static int part;                  /* 1: drive inner without blocking; 2: nested dispatch */
+static int part; /* 1: drive inner without blocking; 2: nested dispatch */
 
 static long now_ms(void)
 {
@@ -54,11 +54,11 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
         event_base_loop(inner, EVLOOP_NONBLOCK);
     } else if (n == 2) {
         printf("  outer callback: event_base_dispatch(inner) -- the seed's nested loop\n");
-        event_base_dispatch(inner);   /* returns when inner has no events left */
+        event_base_dispatch(inner); /* returns when inner has no events left */
         printf("  outer callback: inner loop returned at +%ld ms\n", now_ms());
     }
     if (n % 6 == 0) {
-        event_del(self);          /* six beats per part */
+        event_del(self); /* six beats per part */
         n = 0;
     }
 }
@@ -76,7 +76,8 @@ static void run_part(int which)
     gettimeofday(&t0, NULL);
     event_add(hb, &beat);
     evtimer_add(t, &when);
-    printf("inner base: timer added for +%ld ms\n", (long)(when.tv_sec * 1000 + when.tv_usec / 1000));
+    printf("inner base: timer added for +%ld ms\n",
+           (long)(when.tv_sec * 1000 + when.tv_usec / 1000));
     event_base_dispatch(outer);
     event_free(hb);
     event_free(t);

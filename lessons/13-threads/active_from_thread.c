@@ -29,8 +29,8 @@
 static struct event_base *base;
 static struct event *done_ev;
 static long job_ms = 100, timeout_ms = 2000;
-static atomic_long result;          /* the job's answer, written by the worker */
-static atomic_long activated_at;    /* ms on the monotonic clock */
+static atomic_long result;       /* the job's answer, written by the worker */
+static atomic_long activated_at; /* ms on the monotonic clock */
 static pthread_mutex_t go_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go_cond = PTHREAD_COND_INITIALIZER;
 static bool go;
@@ -46,15 +46,15 @@ static long mono_ms(void)
 static void *worker_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&go_lock);        /* wait until the loop runs */
+    pthread_mutex_lock(&go_lock); /* wait until the loop runs */
     while (!go)
         pthread_cond_wait(&go_cond, &go_lock);
     pthread_mutex_unlock(&go_lock);
-    usleep(job_ms * 1000);               /* the slow job, off the loop */
+    usleep(job_ms * 1000); /* the slow job, off the loop */
     atomic_store(&result, 42);
     atomic_store(&activated_at, mono_ms());
     printf("worker: job done, event_active() from the worker thread\n");
-    event_active(done_ev, EV_READ, 0);   /* "run done_cb in the loop thread" */
+    event_active(done_ev, EV_READ, 0); /* "run done_cb in the loop thread" */
     return NULL;
 }
 // [/worker]
@@ -75,8 +75,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     bool locking = *(bool *)arg;
     long delay = mono_ms() - atomic_load(&activated_at);
-    printf("loop: done_cb ran with result %ld, %ld ms after event_active()\n",
-           atomic_load(&result), delay);
+    printf("loop: done_cb ran with result %ld, %ld ms after event_active()\n", atomic_load(&result),
+           delay);
     if (delay < timeout_ms / 2)
         printf("=> event_active() woke the loop at once: %s\n",
                locking ? "evthread_use_pthreads() made the base notifiable"
@@ -97,12 +97,14 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: active_from_thread [--no-evthread] [--job-ms N] [--timeout-ms N] [--step] [--help]\n"
-                "  --no-evthread   skip evthread_use_pthreads() (watch the loop oversleep)\n"
-                "  --job-ms N      how long the worker's job takes (default 100)\n"
-                "  --timeout-ms N  the loop's own timer, its only other reason to wake (default 2000)\n"
-                "  --step          pause before each step (also EVLAB_STEP=1)\n"
-                "  --help          show this text\n");
+    fprintf(to,
+            "usage: active_from_thread [--no-evthread] [--job-ms N] [--timeout-ms N] [--step] "
+            "[--help]\n"
+            "  --no-evthread   skip evthread_use_pthreads() (watch the loop oversleep)\n"
+            "  --job-ms N      how long the worker's job takes (default 100)\n"
+            "  --timeout-ms N  the loop's own timer, its only other reason to wake (default 2000)\n"
+            "  --step          pause before each step (also EVLAB_STEP=1)\n"
+            "  --help          show this text\n");
 }
 
 static long parse_num(const char *s, const char *what)
@@ -143,12 +145,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    step("1. %s", locking ? "evthread_use_pthreads() before any base" : "no evthread_use_pthreads() (--no-evthread)");
+    step("1. %s", locking ? "evthread_use_pthreads() before any base"
+                          : "no evthread_use_pthreads() (--no-evthread)");
     // [setup]
     if (locking)
         CHECK_OK(evthread_use_pthreads());
     CHECK(base = event_base_new());
-    done_ev = event_new(base, -1, 0, done_cb, &locking);  /* never added: only activated */
+    done_ev = event_new(base, -1, 0, done_cb, &locking); /* never added: only activated */
     // [/setup]
     struct event *tmo = evtimer_new(base, timeout_cb, NULL);
     struct timeval tv = {timeout_ms / 1000, timeout_ms % 1000 * 1000}, zero = {0, 0};

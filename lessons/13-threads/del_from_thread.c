@@ -25,7 +25,7 @@
 
 #include "../lesson.h"
 
-struct job {                      /* the callback's argument */
+struct job { /* the callback's argument */
     atomic_int runs;
     atomic_bool in_callback;
 };
@@ -67,7 +67,8 @@ static void finalizer(struct event *e, void *arg)
 {
     struct job *job = arg;
     (void)e;
-    printf("finalizer: in the loop thread: %s; callback still running: %s; runs: %d; freeing the job\n",
+    printf("finalizer: in the loop thread: %s; callback still running: %s; runs: %d; freeing the "
+           "job\n",
            pthread_equal(pthread_self(), loop_thread) ? "yes" : "no",
            atomic_load(&job->in_callback) ? "yes" : "no", atomic_load(&job->runs));
     free(job);
@@ -77,16 +78,16 @@ static void finalizer(struct event *e, void *arg)
 static void *stopper_main(void *arg)
 {
     struct job *job = arg;
-    pthread_mutex_lock(&lock);    /* wait until the callback is running */
+    pthread_mutex_lock(&lock); /* wait until the callback is running */
     while (!callback_started)
         pthread_cond_wait(&started, &lock);
     pthread_mutex_unlock(&lock);
     long t = mono_ms();
     // [stop]
     if (finalize) {
-        event_free_finalize(0, ev, finalizer);   /* never blocks */
+        event_free_finalize(0, ev, finalizer); /* never blocks */
     } else {
-        event_del(ev);            /* blocks while the callback runs */
+        event_del(ev); /* blocks while the callback runs */
     }
     // [/stop]
     long waited = mono_ms() - t;
@@ -94,8 +95,9 @@ static void *stopper_main(void *arg)
            finalize ? "event_free_finalize()" : "event_del()", waited,
            waited >= work_ms / 2 ? " (it waited for the running callback)" : " (at once)");
     if (!finalize) {
-        printf("other thread: callback still running: %s; runs: %d; freeing the job and the event\n",
-               atomic_load(&job->in_callback) ? "yes" : "no", atomic_load(&job->runs));
+        printf(
+            "other thread: callback still running: %s; runs: %d; freeing the job and the event\n",
+            atomic_load(&job->in_callback) ? "yes" : "no", atomic_load(&job->runs));
         free(job);
         event_free(ev);
     }

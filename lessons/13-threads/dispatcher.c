@@ -33,12 +33,12 @@
 
 #define MAX_WORKERS 64
 
-struct item {                     /* one handed-over connection */
+struct item { /* one handed-over connection */
     int fd, client;
     STAILQ_ENTRY(item) next;
 };
 
-struct conn {                     /* owned by one worker thread only */
+struct conn { /* owned by one worker thread only */
     int client;
     struct worker *w;
     struct bufferevent *bev;
@@ -49,10 +49,10 @@ struct conn {                     /* owned by one worker thread only */
 struct worker {
     int id;
     pthread_t thread;
-    struct event_base *base;      /* this thread's own base */
-    int notify[2];                /* [0]: worker reads, [1]: accept thread writes */
+    struct event_base *base; /* this thread's own base */
+    int notify[2];           /* [0]: worker reads, [1]: accept thread writes */
     struct event *notify_ev;
-    pthread_mutex_t lock;         /* protects queue */
+    pthread_mutex_t lock; /* protects queue */
     STAILQ_HEAD(, item) queue;
     LIST_HEAD(, conn) conns;
 };
@@ -87,8 +87,8 @@ static void greet_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd, (void)what;
-    evbuffer_add_printf(bufferevent_get_output(c->bev), "worker %d serves client %d\n",
-                        c->w->id, c->client);
+    evbuffer_add_printf(bufferevent_get_output(c->bev), "worker %d serves client %d\n", c->w->id,
+                        c->client);
 }
 
 // [take]
@@ -98,7 +98,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     char byte;
     (void)what;
-    if (read(fd, &byte, 1) != 1)  /* one byte per handed-over connection */
+    if (read(fd, &byte, 1) != 1) /* one byte per handed-over connection */
         return;
     pthread_mutex_lock(&w->lock);
     struct item *it = STAILQ_FIRST(&w->queue);
@@ -120,8 +120,8 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     bufferevent_enable(c->bev, EV_READ);
     struct timeval wait = {sleep_ms / 1000, sleep_ms % 1000 * 1000};
     c->delay = evtimer_new(w->base, greet_cb, c);
-    evtimer_add(c->delay, &wait);  /* lesson 12's fix: wait with a timer */
-    if (busy_ms) {                 /* --busy-ms: this worker blocks (lesson 12's bug, on purpose) */
+    evtimer_add(c->delay, &wait); /* lesson 12's fix: wait with a timer */
+    if (busy_ms) {                /* --busy-ms: this worker blocks (lesson 12's bug, on purpose) */
         printf("worker %d: busy for %ld ms\n", w->id, busy_ms);
         usleep(busy_ms * 1000);
     }
@@ -131,7 +131,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    event_base_dispatch(w->base);  /* only this thread runs w->base */
+    event_base_dispatch(w->base); /* only this thread runs w->base */
     while (!LIST_EMPTY(&w->conns))
         conn_free(LIST_FIRST(&w->conns));
     return NULL;
@@ -139,12 +139,12 @@ static void *worker_main(void *arg)
 
 // [dispatch]
 /* Runs in the accept (main) thread: pick a worker, queue, wake it. */
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int len, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     (void)l, (void)sa, (void)len, (void)arg;
     struct worker *w = &workers[next_worker];
-    next_worker = (next_worker + 1) % nworkers;   /* round-robin */
+    next_worker = (next_worker + 1) % nworkers; /* round-robin */
     struct item *it = calloc(1, sizeof *it);
     it->fd = fd;
     it->client = next_client++;
@@ -152,7 +152,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     pthread_mutex_lock(&w->lock);
     STAILQ_INSERT_TAIL(&w->queue, it, next);
     pthread_mutex_unlock(&w->lock);
-    if (write(w->notify[1], "c", 1) != 1)          /* the memcached byte */
+    if (write(w->notify[1], "c", 1) != 1) /* the memcached byte */
         perror("write notify pipe");
 }
 // [/dispatch]
@@ -166,13 +166,16 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: dispatcher [--port N] [--workers N] [--sleep-ms N] [--busy-ms N] [--step] [--help]\n"
-                "  --port N      listen on 127.0.0.1:N (0: any free port; default 9877)\n"
-                "  --workers N   worker threads, each with its own event_base (1-%d, default 2)\n"
-                "  --sleep-ms N  delay before each client is greeted, as a timer (default 0)\n"
-                "  --busy-ms N   a worker blocks N ms after taking each client (default 0)\n"
-                "  --step        pause before each step (also EVLAB_STEP=1)\n"
-                "  --help        show this text\n", MAX_WORKERS);
+    fprintf(to,
+            "usage: dispatcher [--port N] [--workers N] [--sleep-ms N] [--busy-ms N] [--step] "
+            "[--help]\n"
+            "  --port N      listen on 127.0.0.1:N (0: any free port; default 9877)\n"
+            "  --workers N   worker threads, each with its own event_base (1-%d, default 2)\n"
+            "  --sleep-ms N  delay before each client is greeted, as a timer (default 0)\n"
+            "  --busy-ms N   a worker blocks N ms after taking each client (default 0)\n"
+            "  --step        pause before each step (also EVLAB_STEP=1)\n"
+            "  --help        show this text\n",
+            MAX_WORKERS);
 }
 
 static long parse_num(const char *s, const char *what, long lo, long hi)
@@ -259,7 +262,7 @@ int main(int argc, char **argv)
     evconnlistener_free(l);
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
-        event_base_loopexit(w->base, NULL);   /* safe across threads: locking is on */
+        event_base_loopexit(w->base, NULL); /* safe across threads: locking is on */
         pthread_join(w->thread, NULL);
         for (struct item *it; (it = STAILQ_FIRST(&w->queue));) {
             STAILQ_REMOVE_HEAD(&w->queue, next);

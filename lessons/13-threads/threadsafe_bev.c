@@ -38,7 +38,7 @@ static void *producer_main(void *arg)
     for (int k = 1; k <= nlines; k++) {
         char line[64];
         int n = snprintf(line, sizeof line, "thread %d line %d\n", t, k);
-        bufferevent_write(writer, line, (size_t)n);   /* locked: BEV_OPT_THREADSAFE */
+        bufferevent_write(writer, line, (size_t)n); /* locked: BEV_OPT_THREADSAFE */
     }
     return NULL;
 }

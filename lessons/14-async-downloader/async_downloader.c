@@ -29,15 +29,15 @@
 #include "../lesson.h"
 
 struct job {
-    int n;                     /* 1-based, in the order given */
+    int n; /* 1-based, in the order given */
     const char *url;
     struct evhttp_uri *uri;
     struct bufferevent *bev;
     double start_ms, end_ms;
-    int status;                /* HTTP status, 0 until the status line came */
+    int status; /* HTTP status, 0 until the status line came */
     bool headers_done;
-    size_t body;               /* body bytes received */
-    char error[160];           /* empty if the fetch worked */
+    size_t body;     /* body bytes received */
+    char error[160]; /* empty if the fetch worked */
 };
 
 static struct event_base *base;
@@ -111,10 +111,11 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
     if (events & BEV_EVENT_CONNECTED) {
         /* Writable: queue the request. "\r\n", not seed 004's "rn". */
         const char *path = evhttp_uri_get_path(j->uri), *query = evhttp_uri_get_query(j->uri);
-        evbuffer_add_printf(bufferevent_get_output(bev),
-                            "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-                            path && *path ? path : "/", query ? "?" : "", query ? query : "",
-                            evhttp_uri_get_port(j->uri));
+        evbuffer_add_printf(
+            bufferevent_get_output(bev),
+            "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+            path && *path ? path : "/", query ? "?" : "", query ? query : "",
+            evhttp_uri_get_port(j->uri));
         printf("[%d] connected, sending GET %s\n", j->n, path && *path ? path : "/");
         return;
     }
@@ -136,7 +137,8 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
 
 static void start(struct job *j)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)evhttp_uri_get_port(j->uri)),
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)evhttp_uri_get_port(j->uri)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     j->start_ms = now_ms();
     CHECK(j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
@@ -195,7 +197,9 @@ int main(int argc, char **argv)
         case 't':
             timeout_ms = strtol(optarg, &end, 10);
             if (*end || end == optarg || timeout_ms < 1 || timeout_ms > 3600000) {
-                fprintf(stderr, "async_downloader: --timeout-ms needs milliseconds from 1 to 3600000, not '%s'\n",
+                fprintf(stderr,
+                        "async_downloader: --timeout-ms needs milliseconds from 1 to 3600000, not "
+                        "'%s'\n",
                         optarg);
                 usage(stderr);
                 return 2;
@@ -214,7 +218,8 @@ int main(int argc, char **argv)
     njobs = argc - optind;
     CHECK(jobs = calloc((size_t)njobs, sizeof *jobs));
     for (int i = 0; i < njobs; i++)
-        jobs[i] = (struct job){.n = i + 1, .url = argv[optind + i], .uri = parse_url(argv[optind + i])};
+        jobs[i] =
+            (struct job){.n = i + 1, .url = argv[optind + i], .uri = parse_url(argv[optind + i])};
     CHECK(base = event_base_new());
 
     step("1. %s", sequential ? "start the first fetch (--sequential: the next starts when it ends)"
@@ -241,12 +246,13 @@ int main(int argc, char **argv)
             failed++;
             printf("  %d. %-40s FAILED ~%5ld ms  %s\n", j->n, j->url, round10(ms), j->error);
         } else {
-            printf("  %d. %-40s %3d    ~%5ld ms  %zu bytes\n", j->n, j->url, j->status, round10(ms), j->body);
+            printf("  %d. %-40s %3d    ~%5ld ms  %zu bytes\n", j->n, j->url, j->status, round10(ms),
+                   j->body);
         }
         evhttp_uri_free(j->uri);
     }
-    printf("total ~%ld ms for %d URLs; the per-URL times add up to ~%ld ms; %d failed\n", round10(total),
-           njobs, round10(sum), failed);
+    printf("total ~%ld ms for %d URLs; the per-URL times add up to ~%ld ms; %d failed\n",
+           round10(total), njobs, round10(sum), failed);
     free(jobs);
     event_base_free(base);
     return failed ? 1 : 0;

@@ -175,7 +175,9 @@ int main(int argc, char **argv)
         case 'p':
             port = strtol(optarg, &end, 10);
             if (*end || end == optarg || port < 0 || port > 65535) {
-                fprintf(stderr, "slow_http_server: --port needs a number from 0 to 65535, not '%s'\n", optarg);
+                fprintf(stderr,
+                        "slow_http_server: --port needs a number from 0 to 65535, not '%s'\n",
+                        optarg);
                 usage(stderr);
                 return 2;
             }
@@ -195,7 +197,8 @@ int main(int argc, char **argv)
     CHECK(http);
     evhttp_set_gencb(http, handle, NULL);
     // [bind]
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", (uint16_t)port);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(http, "127.0.0.1", (uint16_t)port);
     if (!bound)
         die("cannot listen on 127.0.0.1:%ld: %s", port, strerror(errno));
     struct sockaddr_in sin;

@@ -104,12 +104,13 @@ int main(int argc, char **argv)
     event_free(rd);
     if (!leak)
         event_free(tm);
-    event_free(sg);  /* a pending signal event: event_free deletes it first */
+    event_free(sg); /* a pending signal event: event_free deletes it first */
     event_base_free(base);
     close(fds[0]);
     close(fds[1]);
     libevent_global_shutdown();
     // [/free-all]
-    printf("done: %s\n", leak ? "one event was not freed" : "every event, the base, and libevent's globals freed");
+    printf("done: %s\n", leak ? "one event was not freed"
+                              : "every event, the base, and libevent's globals freed");
     return 0;
 }

@@ -24,10 +24,7 @@
 
 #include "../lesson.h"
 
-static void nothing(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
-}
+static void nothing(evutil_socket_t fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
 
 static struct timeval one_sec = {1, 0};
 
@@ -174,9 +171,11 @@ int main(int argc, char **argv)
         return 2;
     }
 #ifdef __SANITIZE_ADDRESS__
-    printf("(built with AddressSanitizer: a child may report the sanitizer's diagnostic instead)\n");
+    printf(
+        "(built with AddressSanitizer: a child may report the sanitizer's diagnostic instead)\n");
 #endif
-    printf("debug mode in the children: %s; libevent's messages go to stderr\n", debug ? "on" : "off");
+    printf("debug mode in the children: %s; libevent's messages go to stderr\n",
+           debug ? "on" : "off");
     int k = 0;
     for (size_t i = 0; i < n; i++) {
         if (only && strcmp(only, mistakes[i].name) != 0)

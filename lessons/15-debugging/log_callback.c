@@ -38,16 +38,14 @@ static void my_log(int severity, const char *msg)
 // [fatal-cb]
 static void my_fatal(int err)
 {
-    printf("  my fatal callback: err=0x%x; cleaning up what I can, then libevent ends the process\n",
-           (unsigned)err);
+    printf(
+        "  my fatal callback: err=0x%x; cleaning up what I can, then libevent ends the process\n",
+        (unsigned)err);
     fflush(stdout);
 }
 // [/fatal-cb]
 
-static void nothing(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
-}
+static void nothing(evutil_socket_t fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
 
 static void usage(FILE *to)
 {

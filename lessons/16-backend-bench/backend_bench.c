@@ -24,7 +24,7 @@
 
 struct bench {
     int nfds, active, writes;
-    int (*pairs)[2];          /* pairs[i][0] is written, pairs[i][1] is watched */
+    int (*pairs)[2]; /* pairs[i][0] is written, pairs[i][1] is watched */
     int fired, writes_left;
 };
 
@@ -35,7 +35,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (read(fd, &byte, 1) == 1)
         b->fired++;
-    if (b->writes_left > 0) {      /* chain: pass the byte on to another pair */
+    if (b->writes_left > 0) { /* chain: pass the byte on to another pair */
         int next = (int)((fd + b->writes_left * 7919L) % b->nfds);
         if (write(b->pairs[next][0], "e", 1) == 1)
             b->writes_left--;
@@ -174,10 +174,10 @@ static int parse_sizes(const char *list, int *sizes, int max)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"fds", required_argument, NULL, 'n'},   {"active", required_argument, NULL, 'a'},
+        {"fds", required_argument, NULL, 'n'},    {"active", required_argument, NULL, 'a'},
         {"writes", required_argument, NULL, 'w'}, {"rounds", required_argument, NULL, 'r'},
-        {"csv", required_argument, NULL, 'c'},   {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+        {"csv", required_argument, NULL, 'c'},    {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int sizes[32] = {10, 100, 1000}, nsizes = 3;
     int active = 1, writes = 100, rounds = 15;
     const char *csv_path = NULL;
@@ -200,7 +200,8 @@ int main(int argc, char **argv)
     if (csv)
         fprintf(csv, "method,fds,active,writes,usec\n");
 
-    step("1. median microseconds per round (%d active, %d writes, %d rounds)", active, writes, rounds);
+    step("1. median microseconds per round (%d active, %d writes, %d rounds)", active, writes,
+         rounds);
     /* Copy the list: each call of event_get_supported_methods() frees the
      * array it returned before, and base_for_method() calls it again. */
     const char *methods[8] = {NULL};
@@ -214,7 +215,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsizes; i++) {
         int n = sizes[i];
         if (!raise_fd_limit((rlim_t)n * 2 + 64)) {
-            printf("%8d   skipped: needs %d open fds, more than 'ulimit -n' allows\n", n, n * 2 + 64);
+            printf("%8d   skipped: needs %d open fds, more than 'ulimit -n' allows\n", n,
+                   n * 2 + 64);
             continue;
         }
         double base_us = 0;

@@ -90,7 +90,8 @@ static long number(const char *s, const char *flag)
     char *end;
     long v = strtol(s, &end, 10);
     if (*s == '\0' || *end != '\0' || v < 0 || v > 1 << 30) {
-        fprintf(stderr, "bev_variants: %s needs a number from 0 to %d, not '%s'\n", flag, 1 << 30, s);
+        fprintf(stderr, "bev_variants: %s needs a number from 0 to %d, not '%s'\n", flag, 1 << 30,
+                s);
         exit(2);
     }
     return v;
@@ -99,9 +100,9 @@ static long number(const char *s, const char *flag)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},      {"copy", no_argument, NULL, 'c'},
-        {"max-read", required_argument, NULL, 'm'},  {"high-water", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"port", required_argument, NULL, 'p'},     {"copy", no_argument, NULL, 'c'},
+        {"max-read", required_argument, NULL, 'm'}, {"high-water", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     long port = -1;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -113,7 +114,10 @@ int main(int argc, char **argv)
         case 'h':
             puts("usage: bev_variants --port N [--copy] [--max-read BYTES] [--high-water BYTES]");
             return 0;
-        default: fputs("usage: bev_variants --port N [--copy] [--max-read BYTES] [--high-water BYTES]\n", stderr); return 2;
+        default:
+            fputs("usage: bev_variants --port N [--copy] [--max-read BYTES] [--high-water BYTES]\n",
+                  stderr);
+            return 2;
         }
     }
     if (port < 0 || port > 65535)

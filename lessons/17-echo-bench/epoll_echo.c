@@ -30,13 +30,17 @@
 
 struct conn {
     int fd;
-    char *pending;        /* echoed bytes the kernel has not accepted yet */
+    char *pending; /* echoed bytes the kernel has not accepted yet */
     size_t len, cap;
 };
 
 static volatile sig_atomic_t stop;
-static size_t read_size = 65536;   /* --read-size */
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static size_t read_size = 65536; /* --read-size */
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 
 static void drop(int ep, struct conn *c)
 {
@@ -68,8 +72,8 @@ static int flush(int ep, struct conn *c)
 static int on_readable(int ep, struct conn *c)
 {
     char buf[65536];
-    ssize_t n = recv(c->fd, buf, read_size, 0);   /* 65536, or 4096 as libevent 2.1 reads */
-// [/read_size]
+    ssize_t n = recv(c->fd, buf, read_size, 0); /* 65536, or 4096 as libevent 2.1 reads */
+                                                // [/read_size]
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return -1;
     if (n < 0)
@@ -92,7 +96,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--read-size") == 0 && i + 1 < argc) {
             long n = atol(argv[++i]);
             if (n < 1 || n > 65536) {
-                fprintf(stderr, "epoll_echo: --read-size needs 1 to 65536 bytes, not '%s'\n", argv[i]);
+                fprintf(stderr, "epoll_echo: --read-size needs 1 to 65536 bytes, not '%s'\n",
+                        argv[i]);
                 return 2;
             }
             read_size = (size_t)n;
@@ -102,7 +107,10 @@ int main(int argc, char **argv)
                  "  --read-size BYTES  at most this much per recv(); default 65536");
             return 0;
         } else {
-            fprintf(stderr, "epoll_echo: unknown argument '%s'\nusage: epoll_echo --port N [--read-size BYTES]\n", argv[i]);
+            fprintf(stderr,
+                    "epoll_echo: unknown argument '%s'\nusage: epoll_echo --port N [--read-size "
+                    "BYTES]\n",
+                    argv[i]);
             return 2;
         }
     }

@@ -23,7 +23,7 @@
 #include <ev.h>
 
 struct conn {
-    ev_io io;             /* first member: the watcher pointer is the conn pointer */
+    ev_io io; /* first member: the watcher pointer is the conn pointer */
     char *pending;
     size_t len, cap;
 };

@@ -200,7 +200,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             connected++;
         else
             idle_connected++; /* idle connections stay silent */
-        return; /* on_tick starts the load once everyone is in */
+        return;               /* on_tick starts the load once everyone is in */
     }
     fprintf(stderr, "load_gen: connection error: %s\n",
             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -236,14 +236,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: load_gen --port N [--conns C] [--depth K] [--size S] [--seconds T]\n"
-                "                [--pingpong] [--help]\n"
-                "  --conns    connections (default 10)    --depth  messages in flight each (default 1)\n"
-                "  --size     bytes per message (64)      --seconds  how long to send (1)\n"
-                "  --pingpong the same as --depth 1\n"
-                "  --idle N   also hold N idle connections open during the run\n"
-                "  --server-pid PID  report the server's RSS per idle connection\n"
-                "prints a summary and a RESULT line; exits 1 if any byte went missing or changed\n");
+    fprintf(
+        to,
+        "usage: load_gen --port N [--conns C] [--depth K] [--size S] [--seconds T]\n"
+        "                [--pingpong] [--help]\n"
+        "  --conns    connections (default 10)    --depth  messages in flight each (default 1)\n"
+        "  --size     bytes per message (64)      --seconds  how long to send (1)\n"
+        "  --pingpong the same as --depth 1\n"
+        "  --idle N   also hold N idle connections open during the run\n"
+        "  --server-pid PID  report the server's RSS per idle connection\n"
+        "prints a summary and a RESULT line; exits 1 if any byte went missing or changed\n");
 }
 
 static int number(const char *s, const char *flag, long lo, long hi)
@@ -260,11 +262,11 @@ static int number(const char *s, const char *flag, long lo, long hi)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},  {"conns", required_argument, NULL, 'c'},
-        {"depth", required_argument, NULL, 'k'}, {"size", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 'p'},    {"conns", required_argument, NULL, 'c'},
+        {"depth", required_argument, NULL, 'k'},   {"size", required_argument, NULL, 's'},
         {"seconds", required_argument, NULL, 't'}, {"pingpong", no_argument, NULL, '1'},
-        {"idle", required_argument, NULL, 'i'},  {"server-pid", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+        {"idle", required_argument, NULL, 'i'},    {"server-pid", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {

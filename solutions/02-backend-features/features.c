@@ -19,7 +19,7 @@ static const struct {
     {EV_FEATURE_ET, "ET"},
     {EV_FEATURE_O1, "O1"},
     {EV_FEATURE_FDS, "FDS"},
-    {EV_FEATURE_EARLY_CLOSE, "EARLY_CLOSE"},   /* the one seed 000 forgets */
+    {EV_FEATURE_EARLY_CLOSE, "EARLY_CLOSE"}, /* the one seed 000 forgets */
 };
 
 int describe_features(int features, char *buf, size_t len)
@@ -35,7 +35,8 @@ int describe_features(int features, char *buf, size_t len)
         rest &= ~(unsigned)names[i].bit;
     }
     if (rest)
-        snprintf(text + strlen(text), sizeof text - strlen(text), "%s0x%x", text[0] ? "|" : "", rest);
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s0x%x", text[0] ? "|" : "",
+                 rest);
     return snprintf(buf, len, "%s", text[0] ? text : "none");
 }
 
@@ -51,7 +52,7 @@ const char *method_with(int required, const char *avoid)
     struct event_base *base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (!base)
-        return NULL;              /* no backend has all of `required` */
+        return NULL; /* no backend has all of `required` */
     /* The name points into libevent's static backend table: it stays valid
      * after the base is gone. */
     const char *name = event_base_get_method(base);
@@ -76,7 +77,7 @@ int method_features(const char *method)
     struct event_base *base = known ? event_base_new_with_config(cfg) : NULL;
     event_config_free(cfg);
     if (!base)
-        return -1;                /* unknown here, or disabled by EVENT_NO* */
+        return -1; /* unknown here, or disabled by EVENT_NO* */
     int f = event_base_get_features(base);
     event_base_free(base);
     return f;

@@ -19,8 +19,11 @@ const char *event_state(const struct event *ev, char *buf, size_t len)
     static const struct {
         short bit;
         const char *name;
-    } names[] = {{EV_TIMEOUT, "TIMEOUT"}, {EV_READ, "READ"}, {EV_WRITE, "WRITE"},
-                 {EV_SIGNAL, "SIGNAL"},   {EV_CLOSED, "CLOSED"}};
+    } names[] = {{EV_TIMEOUT, "TIMEOUT"},
+                 {EV_READ, "READ"},
+                 {EV_WRITE, "WRITE"},
+                 {EV_SIGNAL, "SIGNAL"},
+                 {EV_CLOSED, "CLOSED"}};
     /* First: event_pending() on a zeroed struct complains ("no event_base set"). */
     if (!event_initialized(ev)) {
         snprintf(buf, len, "not initialized");
@@ -55,7 +58,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (++t->ticks == t->max_ticks)
-        event_del(t->ev);     /* EV_PERSIST keeps it pending: only event_del stops it */
+        event_del(t->ev); /* EV_PERSIST keeps it pending: only event_del stops it */
 }
 
 struct ticker *ticker_start(struct event_base *base, int interval_ms, int max_ticks)
@@ -75,20 +78,14 @@ struct ticker *ticker_start(struct event_base *base, int interval_ms, int max_ti
     return t;
 }
 
-int ticker_ticks(const struct ticker *t)
-{
-    return t->ticks;
-}
+int ticker_ticks(const struct ticker *t) { return t->ticks; }
 
-struct event *ticker_event(struct ticker *t)
-{
-    return t->ev;
-}
+struct event *ticker_event(struct ticker *t) { return t->ev; }
 
 void ticker_free(struct ticker *t)
 {
     if (!t)
         return;
-    event_free(t->ev);        /* fine while pending: it is deleted first */
+    event_free(t->ev); /* fine while pending: it is deleted first */
     free(t);
 }

@@ -42,7 +42,8 @@ static int each_deck(void (*fn)(const char *slug))
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".md") || e->d_name[0] < '0' || e->d_name[0] > '9')
+        if (len < 4 || strcmp(e->d_name + len - 3, ".md") || e->d_name[0] < '0' ||
+            e->d_name[0] > '9')
             continue;
         char slug[256];
         snprintf(slug, sizeof slug, "%.*s", (int)(len - 3), e->d_name);
@@ -63,11 +64,23 @@ static struct evt_run chromium(const char *what, const char *arg, const char *sl
     cr_assert_not_null(getcwd(cwd, sizeof cwd));
     snprintf(url, sizeof url, "file://%s/build/slides/%s.html", cwd, slug);
     struct evt_run r;
-    const char *const argv[] = {CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", profile_arg, "--enable-logging=stderr",
-        "--v=0", "--window-size=1280,720", "--virtual-time-budget=2000", what, arg ? arg : url,
-        arg ? url : NULL, NULL};
+    const char *const argv[] = {CHROMIUM,
+                                "--headless",
+                                "--no-sandbox",
+                                "--disable-gpu",
+                                "--disable-background-networking",
+                                "--disable-component-update",
+                                "--disable-sync",
+                                "--no-first-run",
+                                profile_arg,
+                                "--enable-logging=stderr",
+                                "--v=0",
+                                "--window-size=1280,720",
+                                "--virtual-time-budget=2000",
+                                what,
+                                arg ? arg : url,
+                                arg ? url : NULL,
+                                NULL};
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 60), 0);
     struct evt_run rm;
     evt_run(&rm, EVT_ARGV("/bin/rm", "-rf", profile), NULL, NULL, 30);
@@ -89,7 +102,8 @@ static void check_deck(const char *slug)
     struct evt_run r = chromium("--dump-dom", NULL, slug);
     cr_assert_eq(r.exit_code, 0, "%s: chromium failed: %s", slug, r.err);
     int slides = evt_count(r.out, "<section");
-    cr_assert_eq(slides, expected, "%s: %d slides rendered, the source has %d", slug, slides, expected);
+    cr_assert_eq(slides, expected, "%s: %d slides rendered, the source has %d", slug, slides,
+                 expected);
     cr_assert_eq(evt_count(r.err, ":CONSOLE"), 0, "%s: console output:\n%s", slug, r.err);
     /* every <pre><code ...>...</code> holds text */
     for (const char *c = strstr(r.out, "<pre"); c; c = strstr(c + 1, "<pre")) {
@@ -130,7 +144,8 @@ static void check_handout(const char *slug)
     snprintf(pdf, sizeof pdf, "build/handouts/%s.pdf", slug);
     snprintf(readme, sizeof readme, "lessons/%s/README.md", slug);
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV("/usr/bin/pdftotext", "-layout", pdf, "-"), NULL, NULL, 30), 0);
+    cr_assert_eq(evt_run(&r, EVT_ARGV("/usr/bin/pdftotext", "-layout", pdf, "-"), NULL, NULL, 30),
+                 0);
     cr_assert_eq(r.exit_code, 0, "%s: pdftotext failed: %s", pdf, r.err);
     cr_assert(evt_count(r.out, "\f") >= 1, "%s has no pages", pdf);
     squeeze(r.out);
@@ -146,8 +161,11 @@ static void check_handout(const char *slug)
     struct evt_run grep;
     char pattern[512];
     snprintf(pattern, sizeof pattern, "lessons/%s", slug);
-    cr_assert_eq(evt_run(&grep, EVT_ARGV("/bin/grep", "-rh", "-A1", "--include=*.c", "^ *// \\[[a-z0-9_-]*\\]$", pattern),
-                         NULL, NULL, 10), 0);
+    cr_assert_eq(evt_run(&grep,
+                         EVT_ARGV("/bin/grep", "-rh", "-A1", "--include=*.c",
+                                  "^ *// \\[[a-z0-9_-]*\\]$", pattern),
+                         NULL, NULL, 10),
+                 0);
     int snippets = 0;
     for (char *line = strtok(grep.out, "\n"); line; line = strtok(NULL, "\n")) {
         if (strstr(line, "// [") || strcmp(line, "--") == 0)
@@ -156,7 +174,7 @@ static void check_handout(const char *slug)
             line++;
         char probe[24];
         squeeze(line);
-        snprintf(probe, sizeof probe, "%s", line);  /* a short prefix survives line wrapping */
+        snprintf(probe, sizeof probe, "%s", line); /* a short prefix survives line wrapping */
         cr_assert(strstr(r.out, probe), "%s lacks the snippet line '%s'", pdf, line);
         snippets++;
     }

@@ -93,49 +93,61 @@ static void check_run(const char *const env[], const char *const args[], int ign
 
     struct evt_run r;
     cr_assert_eq(evt_run(&r, argv, env, NULL, 10), 0, "could not run %s", PROG);
-    cr_assert_eq(r.term_signal, 0, "%s was killed by signal %d (%s); stderr: %.300s", cmd, r.term_signal,
-                 strsignal(r.term_signal),  r.err);
+    cr_assert_eq(r.term_signal, 0, "%s was killed by signal %d (%s); stderr: %.300s", cmd,
+                 r.term_signal, strsignal(r.term_signal), r.err);
     const char *want = truth_pick(avoid, ignore_env);
     char list[256], ver[128];
     truth_list(list, sizeof list);
     snprintf(ver, sizeof ver, "version: %s", event_get_version());
     const char *v = line_of(r.out, "version:"), *s = line_of(r.out, "supported:");
-    cr_assert(v && strcmp(v, ver) == 0, "%s: expected the line \"%s\", got \"%s\"", cmd, ver, v ? v : "(none)");
-    cr_assert(s && strcmp(s, list) == 0, "%s: expected the line \"%s\" (event_get_supported_methods() "
-              "lists what this build has; neither --avoid nor EVENT_NO* changes it), got \"%s\"", cmd, list,
-              s ? s : "(none)");
+    cr_assert(v && strcmp(v, ver) == 0, "%s: expected the line \"%s\", got \"%s\"", cmd, ver,
+              v ? v : "(none)");
+    cr_assert(s && strcmp(s, list) == 0,
+              "%s: expected the line \"%s\" (event_get_supported_methods() "
+              "lists what this build has; neither --avoid nor EVENT_NO* changes it), got \"%s\"",
+              cmd, list, s ? s : "(none)");
     if (want) {
         char pick[128];
         snprintf(pick, sizeof pick, "picked: %s", want);
         const char *p = line_of(r.out, "picked:");
-        cr_assert_eq(r.exit_code, 0, "%s: expected exit code 0, got %d; stderr: %.300s", cmd, r.exit_code, r.err);
-        cr_assert(p && strcmp(p, pick) == 0, "%s: expected \"%s\", got \"%s\"", cmd, pick, p ? p : "(none)");
+        cr_assert_eq(r.exit_code, 0, "%s: expected exit code 0, got %d; stderr: %.300s", cmd,
+                     r.exit_code, r.err);
+        cr_assert(p && strcmp(p, pick) == 0, "%s: expected \"%s\", got \"%s\"", cmd, pick,
+                  p ? p : "(none)");
     } else {
-        cr_assert_eq(r.exit_code, 3, "%s: no backend is left, so the exit code must be 3; it was %d "
-                     "(event_base_new_with_config() returns NULL: check it before using the base)", cmd,
-                     r.exit_code);
-        cr_assert_null(line_of(r.out, "picked:"), "%s: no backend is left, so there must be no \"picked:\" "
-                       "line; got \"%s\"", cmd, line_of(r.out, "picked:"));
-        cr_assert(strstr(r.err, "methods:"), "%s: say on stderr, in a line starting \"methods:\", that no "
-                  "backend is left; stderr was: %.300s", cmd, r.err);
+        cr_assert_eq(r.exit_code, 3,
+                     "%s: no backend is left, so the exit code must be 3; it was %d "
+                     "(event_base_new_with_config() returns NULL: check it before using the base)",
+                     cmd, r.exit_code);
+        cr_assert_null(line_of(r.out, "picked:"),
+                       "%s: no backend is left, so there must be no \"picked:\" "
+                       "line; got \"%s\"",
+                       cmd, line_of(r.out, "picked:"));
+        cr_assert(strstr(r.err, "methods:"),
+                  "%s: say on stderr, in a line starting \"methods:\", that no "
+                  "backend is left; stderr was: %.300s",
+                  cmd, r.err);
     }
     evt_run_free(&r);
 }
 
-GRADED(supported_methods, avoid_one, 3, 10.0, "--avoid NAME: the next backend is picked; the list stays")
+GRADED(supported_methods, avoid_one, 3, 10.0,
+       "--avoid NAME: the next backend is picked; the list stays")
 {
     check_run(NULL, EVT_ARGV("--avoid", "epoll"), 0);
     check_run(NULL, EVT_ARGV("--avoid", "poll"), 0);
     check_run(NULL, EVT_ARGV("--avoid", "select"), 0);
 }
 
-GRADED(supported_methods, avoid_and_environment, 2, 10.0, "--avoid and EVENT_NOEPOLL/EVENT_NOPOLL together")
+GRADED(supported_methods, avoid_and_environment, 2, 10.0,
+       "--avoid and EVENT_NOEPOLL/EVENT_NOPOLL together")
 {
     check_run(EVT_ENV("EVENT_NOEPOLL=1"), EVT_ARGV("--avoid", "poll"), 0);
     check_run(EVT_ENV("EVENT_NOPOLL=1"), EVT_ARGV("--avoid", "epoll"), 0);
 }
 
-GRADED(supported_methods, nothing_left_exits_3, 3, 10.0, "no backend left: exit 3 and a message, no crash")
+GRADED(supported_methods, nothing_left_exits_3, 3, 10.0,
+       "no backend left: exit 3 and a message, no crash")
 {
     check_run(NULL, EVT_ARGV("--avoid", "epoll", "--avoid", "poll", "--avoid", "select"), 0);
     check_run(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"), NULL, 0);
@@ -143,20 +155,26 @@ GRADED(supported_methods, nothing_left_exits_3, 3, 10.0, "no backend left: exit 
 
 GRADED(supported_methods, ignore_env, 2, 10.0, "--ignore-env: EVENT_BASE_FLAG_IGNORE_ENV")
 {
-    check_run(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"), EVT_ARGV("--ignore-env"), 1);
+    check_run(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"),
+              EVT_ARGV("--ignore-env"), 1);
     check_run(EVT_ENV("EVENT_NOEPOLL=1"), EVT_ARGV("--ignore-env", "--avoid", "poll"), 1);
 }
 
-GRADED(supported_methods, unknown_method_exits_2, 1, 10.0, "--avoid with a name this build lacks: exit 2")
+GRADED(supported_methods, unknown_method_exits_2, 1, 10.0,
+       "--avoid with a name this build lacks: exit 2")
 {
     const char *names[] = {"kqueue", "bogus", "EPOLL"};
     for (int i = 0; i < 3; i++) {
         struct evt_run r;
         cr_assert_eq(evt_run(&r, EVT_ARGV(PROG, "--avoid", names[i]), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 2, "methods --avoid %s: this libevent has no method \"%s\", so the exit "
-                     "code must be 2 (it was %d)", names[i], names[i], r.exit_code);
-        cr_assert(strstr(r.err, names[i]), "methods --avoid %s: name the bad method on stderr; stderr was: "
-                  "%.300s", names[i], r.err);
+        cr_assert_eq(r.exit_code, 2,
+                     "methods --avoid %s: this libevent has no method \"%s\", so the exit "
+                     "code must be 2 (it was %d)",
+                     names[i], names[i], r.exit_code);
+        cr_assert(strstr(r.err, names[i]),
+                  "methods --avoid %s: name the bad method on stderr; stderr was: "
+                  "%.300s",
+                  names[i], r.err);
         evt_run_free(&r);
     }
 }

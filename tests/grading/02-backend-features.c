@@ -20,7 +20,9 @@ typedef int (*method_features_fn)(const char *);
 static const struct {
     int bit;
     const char *name;
-} fnames[] = {{EV_FEATURE_ET, "ET"}, {EV_FEATURE_O1, "O1"}, {EV_FEATURE_FDS, "FDS"},
+} fnames[] = {{EV_FEATURE_ET, "ET"},
+              {EV_FEATURE_O1, "O1"},
+              {EV_FEATURE_FDS, "FDS"},
               {EV_FEATURE_EARLY_CLOSE, "EARLY_CLOSE"}};
 
 static void expected_text(int features, char *out)
@@ -107,23 +109,28 @@ static void check_describe(describe_fn f, int features, const char *why)
     expected_text(features, want);
     memset(got, 0, sizeof got);
     int n = f(features, got, sizeof got);
-    cr_assert(strcmp(got, want) == 0, "describe_features(0x%x) wrote \"%s\", expected \"%s\"%s%s", features,
-              got, want, why ? ": " : "", why ? why : "");
-    cr_assert_eq(n, (int)strlen(want), "describe_features(0x%x) returned %d, expected %zu (the length, "
-                 "like snprintf)", features, n, strlen(want));
+    cr_assert(strcmp(got, want) == 0, "describe_features(0x%x) wrote \"%s\", expected \"%s\"%s%s",
+              features, got, want, why ? ": " : "", why ? why : "");
+    cr_assert_eq(n, (int)strlen(want),
+                 "describe_features(0x%x) returned %d, expected %zu (the length, "
+                 "like snprintf)",
+                 features, n, strlen(want));
 }
 
-GRADED(backend_features, describe_each_flag, 2, 10.0, "describe_features: all four EV_FEATURE_* flags")
+GRADED(backend_features, describe_each_flag, 2, 10.0,
+       "describe_features: all four EV_FEATURE_* flags")
 {
     describe_fn f = gb_sym(gb_load("features.so"), "describe_features");
     check_describe(f, EV_FEATURE_ET, NULL);
     check_describe(f, EV_FEATURE_O1, NULL);
     check_describe(f, EV_FEATURE_FDS, NULL);
-    check_describe(f, EV_FEATURE_EARLY_CLOSE, "EV_FEATURE_EARLY_CLOSE (0x08) is the fourth flag, the one "
+    check_describe(f, EV_FEATURE_EARLY_CLOSE,
+                   "EV_FEATURE_EARLY_CLOSE (0x08) is the fourth flag, the one "
                    "seed 000's program does not check");
 }
 
-GRADED(backend_features, describe_real_backends, 2, 10.0, "describe_features: what epoll, poll and select report")
+GRADED(backend_features, describe_real_backends, 2, 10.0,
+       "describe_features: what epoll, poll and select report")
 {
     describe_fn f = gb_sym(gb_load("features.so"), "describe_features");
     const char **all = methods();
@@ -135,7 +142,8 @@ GRADED(backend_features, describe_real_backends, 2, 10.0, "describe_features: wh
             check_describe(f, feat, why);
         }
     }
-    check_describe(f, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE, "names joined by '|', lowest bit first");
+    check_describe(f, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE,
+                   "names joined by '|', lowest bit first");
     check_describe(f, 0, "no feature at all is \"none\"");
     check_describe(f, 0x30, "bits with no name, as one hex number");
     check_describe(f, EV_FEATURE_FDS | 0x100, "named bits first, then the rest in hex");
@@ -148,25 +156,29 @@ static void check_pick(method_with_fn f, int required, const char *avoid)
     char req[128];
     expected_text(required, req);
     if (!want)
-        cr_assert_null(got, "method_with(%s, %s%s%s) returned \"%s\", but no backend here has %s%s: "
-                       "return NULL when event_base_new_with_config() does", req, avoid ? "\"" : "",
-                       avoid ? avoid : "NULL", avoid ? "\"" : "", got, req,
+        cr_assert_null(got,
+                       "method_with(%s, %s%s%s) returned \"%s\", but no backend here has %s%s: "
+                       "return NULL when event_base_new_with_config() does",
+                       req, avoid ? "\"" : "", avoid ? avoid : "NULL", avoid ? "\"" : "", got, req,
                        avoid ? " without the avoided one" : "");
     else
-        cr_assert(got && strcmp(got, want) == 0, "method_with(%s, %s%s%s) returned %s%s%s, expected \"%s\" "
-                  "(the first backend in event_get_supported_methods() order that is not avoided, not "
-                  "disabled by EVENT_NO*, and has every required feature)", req, avoid ? "\"" : "",
-                  avoid ? avoid : "NULL", avoid ? "\"" : "", got ? "\"" : "", got ? got : "NULL",
-                  got ? "\"" : "", want);
+        cr_assert(
+            got && strcmp(got, want) == 0,
+            "method_with(%s, %s%s%s) returned %s%s%s, expected \"%s\" "
+            "(the first backend in event_get_supported_methods() order that is not avoided, not "
+            "disabled by EVENT_NO*, and has every required feature)",
+            req, avoid ? "\"" : "", avoid ? avoid : "NULL", avoid ? "\"" : "", got ? "\"" : "",
+            got ? got : "NULL", got ? "\"" : "", want);
 }
 
-GRADED(backend_features, method_with_requirements, 3, 10.0, "method_with: event_config_require_features")
+GRADED(backend_features, method_with_requirements, 3, 10.0,
+       "method_with: event_config_require_features")
 {
     method_with_fn f = gb_sym(gb_load("features.so"), "method_with");
     check_pick(f, EV_FEATURE_FDS, NULL);
     check_pick(f, EV_FEATURE_ET, NULL);
     check_pick(f, EV_FEATURE_EARLY_CLOSE, NULL);
-    check_pick(f, EV_FEATURE_O1 | EV_FEATURE_FDS, NULL);   /* nothing on Linux */
+    check_pick(f, EV_FEATURE_O1 | EV_FEATURE_FDS, NULL); /* nothing on Linux */
     check_pick(f, 0, NULL);
 }
 
@@ -178,10 +190,11 @@ GRADED(backend_features, method_with_avoid, 3, 10.0, "method_with: event_config_
     check_pick(f, EV_FEATURE_ET, "epoll");
     check_pick(f, 0, "poll");
     check_pick(f, 0, "select");
-    check_pick(f, 0, "kqueue");                              /* not here: avoids nothing */
+    check_pick(f, 0, "kqueue"); /* not here: avoids nothing */
 }
 
-GRADED(backend_features, method_with_follows_environment, 2, 10.0, "method_with: EVENT_NOEPOLL/EVENT_NOPOLL count")
+GRADED(backend_features, method_with_follows_environment, 2, 10.0,
+       "method_with: EVENT_NOEPOLL/EVENT_NOPOLL count")
 {
     method_with_fn f = gb_sym(gb_load("features.so"), "method_with");
     setenv("EVENT_NOEPOLL", "1", 1);
@@ -192,7 +205,8 @@ GRADED(backend_features, method_with_follows_environment, 2, 10.0, "method_with:
     check_pick(f, EV_FEATURE_EARLY_CLOSE, NULL);
 }
 
-GRADED(backend_features, method_features_per_backend, 3, 10.0, "method_features: the features of one named backend")
+GRADED(backend_features, method_features_per_backend, 3, 10.0,
+       "method_features: the features of one named backend")
 {
     method_features_fn f = gb_sym(gb_load("features.so"), "method_features");
     const char **all = methods();
@@ -201,15 +215,17 @@ GRADED(backend_features, method_features_per_backend, 3, 10.0, "method_features:
         char w[128], g[128];
         expected_text(want, w);
         expected_text(got, g);
-        cr_assert_eq(got, want, "method_features(\"%s\") returned %d (%s), expected %d (%s)%s", all[i], got,
-                     got >= 0 ? g : "-", want, want >= 0 ? w : "-",
+        cr_assert_eq(got, want, "method_features(\"%s\") returned %d (%s), expected %d (%s)%s",
+                     all[i], got, got >= 0 ? g : "-", want, want >= 0 ? w : "-",
                      want < 0 ? ": this backend is disabled by the environment here" : "");
     }
-    cr_assert_eq(f("kqueue"), -1, "method_features(\"kqueue\") must be -1: this libevent has no kqueue");
+    cr_assert_eq(f("kqueue"), -1,
+                 "method_features(\"kqueue\") must be -1: this libevent has no kqueue");
     cr_assert_eq(f("bogus"), -1, "method_features(\"bogus\") must be -1");
 }
 
-GRADED(backend_features, nothing_left_behind, 3, 30.0, "method_with/method_features free their config and base")
+GRADED(backend_features, nothing_left_behind, 3, 30.0,
+       "method_with/method_features free their config and base")
 {
     void *lib = gb_load("features.so");
     method_with_fn mw = gb_sym(lib, "method_with");
@@ -223,16 +239,22 @@ GRADED(backend_features, nothing_left_behind, 3, 30.0, "method_with/method_featu
     size_t heap = gb_heap_in_use();
     for (int i = 0; i < 2000; i++) {
         const char *m = mw(EV_FEATURE_FDS, NULL);
-        cr_assert(m && want_m && strcmp(m, want_m) == 0, "call %d: method_with(FDS, NULL) returned %s, "
-                  "expected %s", i, m ? m : "NULL", want_m ? want_m : "NULL");
+        cr_assert(m && want_m && strcmp(m, want_m) == 0,
+                  "call %d: method_with(FDS, NULL) returned %s, "
+                  "expected %s",
+                  i, m ? m : "NULL", want_m ? want_m : "NULL");
         int got_f = mf(first);
-        cr_assert_eq(got_f, want_f, "call %d: method_features(\"%s\") returned %d, expected %d", i, first,
-                     got_f, want_f);
+        cr_assert_eq(got_f, want_f, "call %d: method_features(\"%s\") returned %d, expected %d", i,
+                     first, got_f, want_f);
     }
     int fds_after = open_fds();
     long grew = (long)gb_heap_in_use() - (long)heap;
-    cr_assert(fds_after <= fds, "after 2000 calls of each function %d more fds are open: every "
-              "event_base holds an fd (epoll's, or a signal pipe) until event_base_free()", fds_after - fds);
-    cr_assert(grew < 64 * 1024, "after 2000 calls of each function the heap grew by %ld bytes: "
-              "event_config_free() the config and event_base_free() the base before returning", grew);
+    cr_assert(fds_after <= fds,
+              "after 2000 calls of each function %d more fds are open: every "
+              "event_base holds an fd (epoll's, or a signal pipe) until event_base_free()",
+              fds_after - fds);
+    cr_assert(grew < 64 * 1024,
+              "after 2000 calls of each function the heap grew by %ld bytes: "
+              "event_config_free() the config and event_base_free() the base before returning",
+              grew);
 }

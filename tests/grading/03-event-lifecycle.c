@@ -24,13 +24,14 @@ typedef int (*ticks_fn)(const struct ticker *);
 typedef struct event *(*tev_fn)(struct ticker *);
 typedef void (*tfree_fn)(struct ticker *);
 
-static void expect_state(state_fn f, const struct event *ev, const char *want, const char *situation)
+static void expect_state(state_fn f, const struct event *ev, const char *want,
+                         const char *situation)
 {
     char buf[128];
     memset(buf, 0, sizeof buf);
     const char *got = f(ev, buf, sizeof buf);
-    cr_assert(got && strcmp(got, want) == 0, "%s: event_state() gave \"%s\", expected \"%s\"", situation,
-              got ? got : "(NULL)", want);
+    cr_assert(got && strcmp(got, want) == 0, "%s: event_state() gave \"%s\", expected \"%s\"",
+              situation, got ? got : "(NULL)", want);
 }
 
 static void noop(evutil_socket_t fd, short what, void *arg)
@@ -40,7 +41,8 @@ static void noop(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
-GRADED(event_lifecycle, state_outside_the_loop, 3, 10.0, "event_state: not initialized, not pending, pending on ...")
+GRADED(event_lifecycle, state_outside_the_loop, 3, 10.0,
+       "event_state: not initialized, not pending, pending on ...")
 {
     state_fn f = gb_sym(gb_load("lifecycle.so"), "event_state");
     struct event *zeroed = calloc(1, event_get_struct_event_size());
@@ -56,14 +58,16 @@ GRADED(event_lifecycle, state_outside_the_loop, 3, 10.0, "event_state: not initi
     expect_state(f, ev, "pending on READ", "after event_add(ev, NULL) of an EV_READ event");
     struct timeval tv = {5, 0};
     event_add(ev, &tv);
-    expect_state(f, ev, "pending on TIMEOUT|READ", "after event_add() with a timeout (names lowest bit first)");
+    expect_state(f, ev, "pending on TIMEOUT|READ",
+                 "after event_add() with a timeout (names lowest bit first)");
     event_del(ev);
     expect_state(f, ev, "not pending", "after event_del()");
     event_free(ev);
 
     ev = event_new(base, sv[0], EV_READ | EV_WRITE | EV_PERSIST, noop, NULL);
     event_add(ev, NULL);
-    expect_state(f, ev, "pending on READ|WRITE", "an added EV_READ|EV_WRITE|EV_PERSIST event (PERSIST is not "
+    expect_state(f, ev, "pending on READ|WRITE",
+                 "an added EV_READ|EV_WRITE|EV_PERSIST event (PERSIST is not "
                  "something an event is pending on)");
     event_free(ev);
 
@@ -81,8 +85,10 @@ GRADED(event_lifecycle, state_outside_the_loop, 3, 10.0, "event_state: not initi
     memset(small, '#', sizeof small);
     ev = evtimer_new(base, noop, NULL);
     f(ev, small, 5);
-    cr_assert(small[4] == '\0' && small[5] == '#', "event_state(ev, buf, 5) must write at most 5 bytes, the "
-              "last one a NUL (got \"%.5s\")", small);
+    cr_assert(small[4] == '\0' && small[5] == '#',
+              "event_state(ev, buf, 5) must write at most 5 bytes, the "
+              "last one a NUL (got \"%.5s\")",
+              small);
     event_free(ev);
     close(sv[0]);
     close(sv[1]);
@@ -103,7 +109,8 @@ static void look_inside(evutil_socket_t fd, short what, void *arg)
     in->f(in->ev, in->seen, sizeof in->seen);
 }
 
-GRADED(event_lifecycle, state_inside_the_callback, 2, 10.0, "event_state: one-shot vs persistent, in its own callback")
+GRADED(event_lifecycle, state_inside_the_callback, 2, 10.0,
+       "event_state: one-shot vs persistent, in its own callback")
 {
     state_fn f = gb_sym(gb_load("lifecycle.so"), "event_state");
     struct event_base *base = event_base_new();
@@ -114,16 +121,21 @@ GRADED(event_lifecycle, state_inside_the_callback, 2, 10.0, "event_state: one-sh
     in.ev = event_new(base, sv[0], EV_READ, look_inside, &in);
     event_add(in.ev, NULL);
     event_base_loop(base, EVLOOP_ONCE);
-    cr_assert(strcmp(in.seen, "not pending") == 0, "inside the callback of a one-shot EV_READ event, "
-              "event_state() gave \"%s\", expected \"not pending\" (libevent deletes a non-persistent event "
-              "before it runs the callback)", in.seen);
+    cr_assert(strcmp(in.seen, "not pending") == 0,
+              "inside the callback of a one-shot EV_READ event, "
+              "event_state() gave \"%s\", expected \"not pending\" (libevent deletes a "
+              "non-persistent event "
+              "before it runs the callback)",
+              in.seen);
     event_free(in.ev);
     in.seen[0] = '\0';
     in.ev = event_new(base, sv[0], EV_READ | EV_PERSIST, look_inside, &in);
     event_add(in.ev, NULL);
     event_base_loop(base, EVLOOP_ONCE);
-    cr_assert(strcmp(in.seen, "pending on READ") == 0, "inside the callback of an EV_READ|EV_PERSIST event, "
-              "event_state() gave \"%s\", expected \"pending on READ\" (a persistent event stays pending)",
+    cr_assert(strcmp(in.seen, "pending on READ") == 0,
+              "inside the callback of an EV_READ|EV_PERSIST event, "
+              "event_state() gave \"%s\", expected \"pending on READ\" (a persistent event stays "
+              "pending)",
               in.seen);
     event_free(in.ev);
     close(sv[0]);
@@ -141,20 +153,24 @@ struct tk {
 static struct tk load_ticker(void)
 {
     void *lib = gb_load("lifecycle.so");
-    struct tk t = {gb_sym(lib, "ticker_start"), gb_sym(lib, "ticker_ticks"), gb_sym(lib, "ticker_event"),
-                   gb_sym(lib, "ticker_free")};
+    struct tk t = {gb_sym(lib, "ticker_start"), gb_sym(lib, "ticker_ticks"),
+                   gb_sym(lib, "ticker_event"), gb_sym(lib, "ticker_free")};
     return t;
 }
 
 static void expect_timer_pending(struct tk *k, struct ticker *t, const char *when)
 {
     struct event *ev = k->event(t);
-    cr_assert_not_null(ev, "%s: ticker_event() returned NULL: ticker_start() must create the timer event", when);
-    cr_assert(event_pending(ev, EV_TIMEOUT, NULL), "%s: the ticker's event is not pending on a timeout: "
-              "event_add() it with the interval", when);
+    cr_assert_not_null(
+        ev, "%s: ticker_event() returned NULL: ticker_start() must create the timer event", when);
+    cr_assert(event_pending(ev, EV_TIMEOUT, NULL),
+              "%s: the ticker's event is not pending on a timeout: "
+              "event_add() it with the interval",
+              when);
 }
 
-GRADED(event_lifecycle, ticker_counts_then_stops, 3, 10.0, "ticker: N ticks of a persistent timer, then not pending")
+GRADED(event_lifecycle, ticker_counts_then_stops, 3, 10.0,
+       "ticker: N ticks of a persistent timer, then not pending")
 {
     struct tk k = load_ticker();
     struct event_base *base = event_base_new();
@@ -164,17 +180,23 @@ GRADED(event_lifecycle, ticker_counts_then_stops, 3, 10.0, "ticker: N ticks of a
     double t0 = evt_now();
     int rc = event_base_dispatch(base);
     double took = evt_now() - t0;
-    cr_assert_eq(k.ticks(t), 5, "ticker_start(base, 30, 5) and event_base_dispatch(): %d ticks, expected 5%s",
+    cr_assert_eq(k.ticks(t), 5,
+                 "ticker_start(base, 30, 5) and event_base_dispatch(): %d ticks, expected 5%s",
                  k.ticks(t), k.ticks(t) == 1 ? " (a timer without EV_PERSIST fires once)" : "");
-    cr_assert_eq(rc, 1, "event_base_dispatch() returned %d, expected 1: after the 5th tick no event may be "
-                 "left (event_del() the timer in the callback)", rc);
+    cr_assert_eq(
+        rc, 1,
+        "event_base_dispatch() returned %d, expected 1: after the 5th tick no event may be "
+        "left (event_del() the timer in the callback)",
+        rc);
     cr_assert(took >= 0.14 && took < 3, "5 ticks 30 ms apart took %.0f ms", took * 1000);
-    cr_assert_eq(event_pending(k.event(t), EV_TIMEOUT, NULL), 0, "after the last tick the event must not be pending");
+    cr_assert_eq(event_pending(k.event(t), EV_TIMEOUT, NULL), 0,
+                 "after the last tick the event must not be pending");
     k.free(t);
     event_base_free(base);
 }
 
-GRADED(event_lifecycle, ticker_free_while_pending, 2, 10.0, "ticker_free on a pending timer: it is gone from the base")
+GRADED(event_lifecycle, ticker_free_while_pending, 2, 10.0,
+       "ticker_free on a pending timer: it is gone from the base")
 {
     struct tk k = load_ticker();
     struct event_base *base = event_base_new();
@@ -182,18 +204,22 @@ GRADED(event_lifecycle, ticker_free_while_pending, 2, 10.0, "ticker_free on a pe
     cr_assert_not_null(t, "ticker_start(base, 10, 1000) returned NULL");
     event_base_loop(base, EVLOOP_ONCE);
     event_base_loop(base, EVLOOP_ONCE);
-    cr_assert_eq(k.ticks(t), 2, "two rounds of EVLOOP_ONCE with a 10 ms ticker: %d ticks, expected 2", k.ticks(t));
+    cr_assert_eq(k.ticks(t), 2,
+                 "two rounds of EVLOOP_ONCE with a 10 ms ticker: %d ticks, expected 2", k.ticks(t));
     expect_timer_pending(&k, t, "between ticks");
     k.free(t);
     double t0 = evt_now();
     int rc = event_base_loop(base, EVLOOP_NONBLOCK);
-    cr_assert_eq(rc, 1, "after ticker_free() of a pending ticker the base must have no event left "
-                 "(event_base_loop returned %d): event_free() the event, which also deletes it", rc);
+    cr_assert_eq(rc, 1,
+                 "after ticker_free() of a pending ticker the base must have no event left "
+                 "(event_base_loop returned %d): event_free() the event, which also deletes it",
+                 rc);
     cr_assert(evt_now() - t0 < 1.0);
     event_base_free(base);
 }
 
-GRADED(event_lifecycle, ticker_leaves_nothing, 2, 20.0, "ticker_start/ticker_free: no memory left behind")
+GRADED(event_lifecycle, ticker_leaves_nothing, 2, 20.0,
+       "ticker_start/ticker_free: no memory left behind")
 {
     struct tk k = load_ticker();
     struct event_base *base = event_base_new();
@@ -206,7 +232,9 @@ GRADED(event_lifecycle, ticker_leaves_nothing, 2, 20.0, "ticker_start/ticker_fre
         k.free(t);
     }
     long grew = (long)gb_heap_in_use() - (long)before;
-    cr_assert(grew < 64 * 1024, "3000 ticker_start/ticker_free pairs made the heap grow by %ld bytes: free the "
-              "event and the struct", grew);
+    cr_assert(grew < 64 * 1024,
+              "3000 ticker_start/ticker_free pairs made the heap grow by %ld bytes: free the "
+              "event and the struct",
+              grew);
     event_base_free(base);
 }

@@ -24,8 +24,8 @@ static const struct {
     short bit;
     const char *name;
 } want_names[] = {
-    {EV_TIMEOUT, "EV_TIMEOUT"}, {EV_READ, "EV_READ"},         {EV_WRITE, "EV_WRITE"},
-    {EV_SIGNAL, "EV_SIGNAL"},   {EV_PERSIST, "EV_PERSIST"},   {EV_ET, "EV_ET"},
+    {EV_TIMEOUT, "EV_TIMEOUT"},   {EV_READ, "EV_READ"},       {EV_WRITE, "EV_WRITE"},
+    {EV_SIGNAL, "EV_SIGNAL"},     {EV_PERSIST, "EV_PERSIST"}, {EV_ET, "EV_ET"},
     {EV_FINALIZE, "EV_FINALIZE"}, {EV_CLOSED, "EV_CLOSED"},
 };
 
@@ -63,18 +63,22 @@ static void check_to_string(to_string_fn f, short flags, const char *why)
     int n = f(flags, got, sizeof got);
     cr_assert(strcmp(got, want) == 0, "flags_to_string(0x%x) wrote \"%.100s\", expected \"%s\"%s%s",
               (unsigned short)flags, got, want, why ? ": " : "", why ? why : "");
-    cr_assert_eq(n, (int)strlen(want), "flags_to_string(0x%x) returned %d, expected %zu (the length "
-                 "of \"%s\", like snprintf)", (unsigned short)flags, n, strlen(want), want);
+    cr_assert_eq(n, (int)strlen(want),
+                 "flags_to_string(0x%x) returned %d, expected %zu (the length "
+                 "of \"%s\", like snprintf)",
+                 (unsigned short)flags, n, strlen(want), want);
 }
 
 GRADED(event_flags, to_string_single_bits, 2, 10.0, "flags_to_string: each EV_* bit by name")
 {
     to_string_fn f = gb_sym(gb_load("flags.so"), "flags_to_string");
     for (size_t i = 0; i < sizeof want_names / sizeof want_names[0]; i++)
-        check_to_string(f, want_names[i].bit, "every one of the eight EV_* bits in <event2/event.h> has a name");
+        check_to_string(f, want_names[i].bit,
+                        "every one of the eight EV_* bits in <event2/event.h> has a name");
 }
 
-GRADED(event_flags, to_string_combined, 2, 10.0, "flags_to_string: several bits, lowest first, joined by |")
+GRADED(event_flags, to_string_combined, 2, 10.0,
+       "flags_to_string: several bits, lowest first, joined by |")
 {
     to_string_fn f = gb_sym(gb_load("flags.so"), "flags_to_string");
     check_to_string(f, EV_READ | EV_PERSIST, "names go lowest bit first, joined by '|'");
@@ -83,34 +87,42 @@ GRADED(event_flags, to_string_combined, 2, 10.0, "flags_to_string: several bits,
     check_to_string(f, EV_SIGNAL | EV_PERSIST, NULL);
 }
 
-GRADED(event_flags, to_string_zero_and_unknown, 2, 10.0, "flags_to_string: 0, and bits with no name as one hex number")
+GRADED(event_flags, to_string_zero_and_unknown, 2, 10.0,
+       "flags_to_string: 0, and bits with no name as one hex number")
 {
     to_string_fn f = gb_sym(gb_load("flags.so"), "flags_to_string");
     check_to_string(f, 0, "no bits set is \"0\"");
     check_to_string(f, 0x100, "a bit with no name is written as hex");
     check_to_string(f, 0x0300, "all the unnamed bits together, as one hex number");
     check_to_string(f, (short)(EV_READ | 0x4000), "named bits first, then the rest in hex");
-    check_to_string(f, (short)0x8012, "flags is a short: 0x8000 is its sign bit, not a negative number to print");
+    check_to_string(f, (short)0x8012,
+                    "flags is a short: 0x8000 is its sign bit, not a negative number to print");
 }
 
 GRADED(event_flags, to_string_truncates_safely, 2, 10.0, "flags_to_string: never writes past len")
 {
     to_string_fn f = gb_sym(gb_load("flags.so"), "flags_to_string");
     char buf[32];
-    const short fl = EV_READ | EV_WRITE | EV_PERSIST;       /* "EV_READ|EV_WRITE|EV_PERSIST", 27 */
+    const short fl = EV_READ | EV_WRITE | EV_PERSIST; /* "EV_READ|EV_WRITE|EV_PERSIST", 27 */
     for (size_t len = 1; len <= 12; len++) {
         memset(buf, '#', sizeof buf);
         int n = f(fl, buf, len);
-        cr_assert_eq(n, 27, "flags_to_string(EV_READ|EV_WRITE|EV_PERSIST, buf, %zu) returned %d: it "
-                     "must return the full length, 27, even when the text does not fit", len, n);
-        cr_assert_eq(buf[len - 1], '\0', "with len=%zu the last byte, buf[%zu], must be the "
-                     "terminating NUL", len, len - 1);
+        cr_assert_eq(n, 27,
+                     "flags_to_string(EV_READ|EV_WRITE|EV_PERSIST, buf, %zu) returned %d: it "
+                     "must return the full length, 27, even when the text does not fit",
+                     len, n);
+        cr_assert_eq(buf[len - 1], '\0',
+                     "with len=%zu the last byte, buf[%zu], must be the "
+                     "terminating NUL",
+                     len, len - 1);
         cr_assert(strncmp(buf, "EV_READ|EV_WRITE|EV_PERSIST", len - 1) == 0,
                   "with len=%zu the buffer must hold the first %zu characters; got \"%.*s\"", len,
                   len - 1, (int)(len - 1), buf);
         for (size_t k = len; k < sizeof buf; k++)
-            cr_assert_eq(buf[k], '#', "with len=%zu, flags_to_string wrote buf[%zu], past the end "
-                         "of the buffer it was given", len, k);
+            cr_assert_eq(buf[k], '#',
+                         "with len=%zu, flags_to_string wrote buf[%zu], past the end "
+                         "of the buffer it was given",
+                         len, k);
     }
     memset(buf, '#', sizeof buf);
     int n = f(fl, buf, 0);
@@ -118,7 +130,8 @@ GRADED(event_flags, to_string_truncates_safely, 2, 10.0, "flags_to_string: never
     cr_assert_eq(buf[0], '#', "with len=0, flags_to_string must not write at all");
 }
 
-GRADED(event_flags, from_string_roundtrip, 2, 10.0, "flags_from_string(flags_to_string(x)) == x for all 256 values")
+GRADED(event_flags, from_string_roundtrip, 2, 10.0,
+       "flags_from_string(flags_to_string(x)) == x for all 256 values")
 {
     void *lib = gb_load("flags.so");
     to_string_fn to = gb_sym(lib, "flags_to_string");
@@ -132,23 +145,29 @@ GRADED(event_flags, from_string_roundtrip, 2, 10.0, "flags_from_string(flags_to_
     }
     cr_assert_eq(from(" EV_READ | EV_PERSIST "), EV_READ | EV_PERSIST,
                  "spaces around the names are allowed: \" EV_READ | EV_PERSIST \" is 0x12");
-    cr_assert_eq(from("EV_PERSIST|EV_READ"), EV_READ | EV_PERSIST, "the order of the names does not matter");
+    cr_assert_eq(from("EV_PERSIST|EV_READ"), EV_READ | EV_PERSIST,
+                 "the order of the names does not matter");
 }
 
-GRADED(event_flags, from_string_rejects_bad_text, 2, 10.0, "flags_from_string: -1 for anything that is not flags")
+GRADED(event_flags, from_string_rejects_bad_text, 2, 10.0,
+       "flags_from_string: -1 for anything that is not flags")
 {
     from_string_fn from = gb_sym(gb_load("flags.so"), "flags_from_string");
     cr_assert_eq(from("EV_READ|EV_PERSIST"), EV_READ | EV_PERSIST,
                  "flags_from_string(\"EV_READ|EV_PERSIST\") must be 0x12 (it returned %d)",
                  from("EV_READ|EV_PERSIST"));
-    static const char *bad[] = {"",       "EV_READIEV_PERSIST", "EV_READ||EV_WRITE", "EV_READ|",
-                                "|EV_READ", "EV_read",          "READ",              "EV_READ EV_WRITE",
-                                "EV_READX", "EV_REA",           "0|EV_READ",         "1"};
+    static const char *bad[] = {
+        "",     "EV_READIEV_PERSIST", "EV_READ||EV_WRITE", "EV_READ|", "|EV_READ",  "EV_read",
+        "READ", "EV_READ EV_WRITE",   "EV_READX",          "EV_REA",   "0|EV_READ", "1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int r = from(bad[i]);
-        cr_assert_eq(r, -1, "flags_from_string(\"%s\") returned %d; expected -1 (not a valid list of "
-                     "EV_* names)%s", bad[i], r,
-                     strcmp(bad[i], "EV_READIEV_PERSIST") == 0 ? ": this is seed 000's OCR error for EV_READ|EV_PERSIST" : "");
+        cr_assert_eq(r, -1,
+                     "flags_from_string(\"%s\") returned %d; expected -1 (not a valid list of "
+                     "EV_* names)%s",
+                     bad[i], r,
+                     strcmp(bad[i], "EV_READIEV_PERSIST") == 0
+                         ? ": this is seed 000's OCR error for EV_READ|EV_PERSIST"
+                         : "");
     }
 }
 
@@ -184,7 +203,8 @@ static void check_what(int got, int want, const char *situation)
     cr_assert_eq(got, want, "%s: observe() returned %d (%s), expected %s", situation, got, g, w);
 }
 
-GRADED(event_flags, observe_read_and_write, 3, 10.0, "observe: EV_READ and EV_WRITE as the callback sees them")
+GRADED(event_flags, observe_read_and_write, 3, 10.0,
+       "observe: EV_READ and EV_WRITE as the callback sees them")
 {
     struct rig r;
     rig_up(&r);
@@ -194,7 +214,8 @@ GRADED(event_flags, observe_read_and_write, 3, 10.0, "observe: EV_READ and EV_WR
     check_what(r.observe(r.base, r.sv[0], EV_READ, 2000), EV_READ,
                "asked for EV_READ on a socket with one unread byte");
     check_what(r.observe(r.base, r.sv[0], EV_READ | EV_WRITE, 2000), EV_READ | EV_WRITE,
-               "asked for EV_READ|EV_WRITE on a socket that is readable and writable: one callback gets both bits");
+               "asked for EV_READ|EV_WRITE on a socket that is readable and writable: one callback "
+               "gets both bits");
     char c;
     cr_assert_eq(read(r.sv[0], &c, 1), 1);
     check_what(r.observe(r.base, r.sv[0], EV_READ | EV_WRITE, 2000), EV_WRITE,
@@ -202,46 +223,58 @@ GRADED(event_flags, observe_read_and_write, 3, 10.0, "observe: EV_READ and EV_WR
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_timeout, 3, 10.0, "observe: EV_TIMEOUT comes back as a result after timeout_ms")
+GRADED(event_flags, observe_timeout, 3, 10.0,
+       "observe: EV_TIMEOUT comes back as a result after timeout_ms")
 {
     struct rig r;
     rig_up(&r);
     double t0 = evt_now();
     int got = r.observe(r.base, r.sv[0], EV_READ, 150);
     double took = evt_now() - t0;
-    check_what(got, EV_TIMEOUT, "asked for EV_READ with a 150 ms timeout on a socket where nothing arrives");
-    cr_assert(took >= 0.12 && took < 3.0, "the timeout was 150 ms but observe() returned after %.0f ms: "
-              "pass timeout_ms to event_add() as a struct timeval (seconds and microseconds)", took * 1000);
+    check_what(got, EV_TIMEOUT,
+               "asked for EV_READ with a 150 ms timeout on a socket where nothing arrives");
+    cr_assert(took >= 0.12 && took < 3.0,
+              "the timeout was 150 ms but observe() returned after %.0f ms: "
+              "pass timeout_ms to event_add() as a struct timeval (seconds and microseconds)",
+              took * 1000);
     t0 = evt_now();
     got = r.observe(r.base, -1, 0, 1200);
     took = evt_now() - t0;
     check_what(got, EV_TIMEOUT, "a pure timer (fd -1, events 0) with a 1200 ms timeout");
-    cr_assert(took >= 1.1 && took < 4.0, "the timeout was 1200 ms (1 s and 200000 us) but observe() "
-              "returned after %.0f ms", took * 1000);
+    cr_assert(took >= 1.1 && took < 4.0,
+              "the timeout was 1200 ms (1 s and 200000 us) but observe() "
+              "returned after %.0f ms",
+              took * 1000);
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_persist_is_not_a_result, 2, 10.0, "observe: EV_PERSIST events return after one round")
+GRADED(event_flags, observe_persist_is_not_a_result, 2, 10.0,
+       "observe: EV_PERSIST events return after one round")
 {
     struct rig r;
     rig_up(&r);
     cr_assert_eq(write(r.sv[1], "x", 1), 1);
-    check_what(r.observe(r.base, r.sv[0], EV_READ | EV_PERSIST, 2000), EV_READ,
-               "asked for EV_READ|EV_PERSIST on a readable socket (EV_PERSIST is a request, never a result; "
-               "and a persistent event stays pending, so run the loop with EVLOOP_ONCE, not dispatch)");
-    cr_assert_eq(event_base_get_num_events(r.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE), 0,
-                 "after observe() returned, the base still has an event added or active: event_free() "
-                 "the event before returning (it deletes a pending event too)");
+    check_what(
+        r.observe(r.base, r.sv[0], EV_READ | EV_PERSIST, 2000), EV_READ,
+        "asked for EV_READ|EV_PERSIST on a readable socket (EV_PERSIST is a request, never a "
+        "result; "
+        "and a persistent event stays pending, so run the loop with EVLOOP_ONCE, not dispatch)");
+    cr_assert_eq(
+        event_base_get_num_events(r.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE), 0,
+        "after observe() returned, the base still has an event added or active: event_free() "
+        "the event before returning (it deletes a pending event too)");
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_closed, 2, 10.0, "observe: a peer's shutdown as EV_READ, and as EV_CLOSED where the backend can")
+GRADED(event_flags, observe_closed, 2, 10.0,
+       "observe: a peer's shutdown as EV_READ, and as EV_CLOSED where the backend can")
 {
     struct rig r;
     rig_up(&r);
     shutdown(r.sv[1], SHUT_WR);
     check_what(r.observe(r.base, r.sv[0], EV_READ, 2000), EV_READ,
-               "asked for EV_READ after the peer called shutdown(SHUT_WR): end of file is readable (read() returns 0)");
+               "asked for EV_READ after the peer called shutdown(SHUT_WR): end of file is readable "
+               "(read() returns 0)");
     /* select cannot tell a close from data: libevent offers EV_CLOSED only on
      * backends with EV_FEATURE_EARLY_CLOSE (epoll, poll). */
     if (event_base_get_features(r.base) & EV_FEATURE_EARLY_CLOSE)
@@ -255,7 +288,7 @@ GRADED(event_flags, observe_frees_its_event, 3, 20.0, "observe: no memory or eve
     struct rig r;
     rig_up(&r);
     cr_assert_eq(write(r.sv[1], "x", 1), 1);
-    r.observe(r.base, r.sv[0], EV_READ, 1000);          /* warm up libevent's own allocations */
+    r.observe(r.base, r.sv[0], EV_READ, 1000); /* warm up libevent's own allocations */
     size_t before = gb_heap_in_use();
     for (int i = 0; i < 3000; i++) {
         int got = r.observe(r.base, r.sv[0], EV_READ, 1000);
@@ -264,7 +297,9 @@ GRADED(event_flags, observe_frees_its_event, 3, 20.0, "observe: no memory or eve
     }
     size_t after = gb_heap_in_use();
     long grew = (long)after - (long)before;
-    cr_assert(grew < 64 * 1024, "after 3000 calls of observe() the heap grew by %ld bytes (%ld per call): "
-              "event_free() the event that observe() created", grew, grew / 3000);
+    cr_assert(grew < 64 * 1024,
+              "after 3000 calls of observe() the heap grew by %ld bytes (%ld per call): "
+              "event_free() the event that observe() created",
+              grew, grew / 3000);
     rig_down(&r);
 }

@@ -28,25 +28,26 @@ static int start(struct evt_proc *p)
     int port = evt_wait_port(p, 5);
     if (port <= 0) {
         evt_stop(p, SIGKILL, 1);
-        cr_assert_fail("idle_echo --idle-ms " IDLE_MS " --port 0 never printed \"listening on 127.0.0.1:PORT\"; "
-                       "stdout: %.300s stderr: %.300s", p->out, p->err);
+        cr_assert_fail("idle_echo --idle-ms " IDLE_MS
+                       " --port 0 never printed \"listening on 127.0.0.1:PORT\"; "
+                       "stdout: %.300s stderr: %.300s",
+                       p->out, p->err);
     }
     return port;
 }
 
-static void pause_s(double s)
-{
-    poll(NULL, 0, (int)(s * 1000));
-}
+static void pause_s(double s) { poll(NULL, 0, (int)(s * 1000)); }
 
 /* Send `msg` and expect it back; fails the test with `who` in the message. */
 static void echo(int fd, const char *msg, size_t n, const char *who)
 {
     char *got = malloc(n + 1);
-    cr_assert_eq(evt_write_all(fd, msg, n, 3), n, "%s: could not send %zu bytes (the server closed?)", who, n);
+    cr_assert_eq(evt_write_all(fd, msg, n, 3), n,
+                 "%s: could not send %zu bytes (the server closed?)", who, n);
     size_t r = evt_read_n(fd, got, n, 3);
     size_t at = evt_first_diff(got, msg, r);
-    cr_assert(r == n && at == n, "%s: sent %zu bytes, got %zu back%s (first difference at offset %zu)", who, n, r,
+    cr_assert(r == n && at == n,
+              "%s: sent %zu bytes, got %zu back%s (first difference at offset %zu)", who, n, r,
               r < n ? ": the connection closed or stalled" : "", at);
     free(got);
 }
@@ -66,18 +67,26 @@ GRADED(timeouts, idle_client_closed, 3, 10.0, "a client silent for --idle-ms is 
     echo(fd, "hi\n", 3, "client");
     double t0 = evt_now();
     double t = eof_after(fd, t0, 3);
-    cr_assert(t >= 0, "the client sent nothing for 3 s and the connection is still open: it must be closed "
+    cr_assert(t >= 0,
+              "the client sent nothing for 3 s and the connection is still open: it must be closed "
               "after " IDLE_MS " ms of silence");
-    cr_assert(t >= IDLE - 0.05, "the connection closed %.0f ms after the client's last bytes; the idle limit "
-              "is " IDLE_MS " ms", t * 1000);
-    cr_assert(t <= IDLE + 1.5, "the connection closed only %.0f ms after the client went quiet "
-              "(--idle-ms " IDLE_MS ")", t * 1000);
+    cr_assert(t >= IDLE - 0.05,
+              "the connection closed %.0f ms after the client's last bytes; the idle limit "
+              "is " IDLE_MS " ms",
+              t * 1000);
+    cr_assert(t <= IDLE + 1.5,
+              "the connection closed only %.0f ms after the client went quiet "
+              "(--idle-ms " IDLE_MS ")",
+              t * 1000);
     close(fd);
     evt_drain(&p, 0.1);
-    cr_assert(strstr(p.out, "idle: closed a client"), "print \"idle: closed a client\" when you close one; "
-              "stdout: %.300s", p.out);
+    cr_assert(strstr(p.out, "idle: closed a client"),
+              "print \"idle: closed a client\" when you close one; "
+              "stdout: %.300s",
+              p.out);
     int st = evt_stop(&p, SIGTERM, 3);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM must end the server with exit 0 (as the "
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "SIGTERM must end the server with exit 0 (as the "
               "starter does)");
     evt_proc_free(&p);
 }
@@ -93,7 +102,8 @@ GRADED(timeouts, active_client_kept, 3, 10.0, "every byte received restarts the 
     for (int i = 0; i < 12; i++) {
         char msg[32], who[64];
         snprintf(msg, sizeof msg, "ping %d\n", i);
-        snprintf(who, sizeof who, "message %d, %.0f ms after the first", i, (evt_now() - t0) * 1000);
+        snprintf(who, sizeof who, "message %d, %.0f ms after the first", i,
+                 (evt_now() - t0) * 1000);
         echo(fd, msg, strlen(msg), who);
         pause_s(0.1);
     }
@@ -103,12 +113,15 @@ GRADED(timeouts, active_client_kept, 3, 10.0, "every byte received restarts the 
     echo(fd, data, big, "256 KiB of random bytes (binary, with NULs) after the pings");
     free(data);
     double t = eof_after(fd, evt_now(), 3);
-    cr_assert(t >= 0, "after the client went quiet the connection stayed open for 3 s (--idle-ms " IDLE_MS ")");
+    cr_assert(t >= 0,
+              "after the client went quiet the connection stayed open for 3 s (--idle-ms " IDLE_MS
+              ")");
     close(fd);
     evt_proc_free(&p);
 }
 
-GRADED(timeouts, each_client_has_its_own_clock, 2, 10.0, "an idle client is closed while an active one stays")
+GRADED(timeouts, each_client_has_its_own_clock, 2, 10.0,
+       "an idle client is closed while an active one stays")
 {
     struct evt_proc p;
     int port = start(&p);
@@ -118,24 +131,27 @@ GRADED(timeouts, each_client_has_its_own_clock, 2, 10.0, "an idle client is clos
     echo(b, "b\n", 2, "client B");
     double t0 = evt_now();
     bool b_closed = false;
-    for (int i = 0; i < 10; i++) {             /* A talks every 100 ms for 1 s; B is silent */
+    for (int i = 0; i < 10; i++) { /* A talks every 100 ms for 1 s; B is silent */
         pause_s(0.1);
         char who[80];
-        snprintf(who, sizeof who, "client A, which sends every 100 ms (%.0f ms in)", (evt_now() - t0) * 1000);
+        snprintf(who, sizeof who, "client A, which sends every 100 ms (%.0f ms in)",
+                 (evt_now() - t0) * 1000);
         echo(a, "ping\n", 5, who);
         if (!b_closed)
             b_closed = evt_wait_eof(b, 0);
     }
     if (!b_closed)
         b_closed = evt_wait_eof(b, 1.0);
-    cr_assert(b_closed, "client B was silent for over 1 s while client A kept talking, and B's connection is "
+    cr_assert(b_closed,
+              "client B was silent for over 1 s while client A kept talking, and B's connection is "
               "still open: each connection needs its own idle clock");
     close(a);
     close(b);
     evt_proc_free(&p);
 }
 
-GRADED(timeouts, closed_clients_leave_no_fd, 2, 15.0, "connections closed for idleness free their fds")
+GRADED(timeouts, closed_clients_leave_no_fd, 2, 15.0,
+       "connections closed for idleness free their fds")
 {
     struct evt_proc p;
     int port = start(&p);
@@ -156,7 +172,9 @@ GRADED(timeouts, closed_clients_leave_no_fd, 2, 15.0, "connections closed for id
     int after = -1;
     for (double end = evt_now() + 2; evt_now() < end && (after = evt_count_fds(p.pid)) > before;)
         pause_s(0.02);
-    cr_assert(after <= before, "the server had %d fds open before 30 idle clients came, and %d after all of "
-              "them had been closed for idleness: free each connection (and its socket)", before, after);
+    cr_assert(after <= before,
+              "the server had %d fds open before 30 idle clients came, and %d after all of "
+              "them had been closed for idleness: free each connection (and its socket)",
+              before, after);
     evt_proc_free(&p);
 }

@@ -37,14 +37,19 @@ GRADED(connect, connects, 3, 10, "connects to a listening port: exit 0 and \"con
     struct evt_run r = run(EVT_ARGV(PROG, "127.0.0.1", ps), 8);
     bool seen = listener_got_connection(lfd);
     close(lfd);
-    cr_assert(!r.timed_out, "connect_check 127.0.0.1 %d did not exit within 8 s (a listener was there): "
-              "stop the loop once the event callback has the outcome", port);
-    cr_assert_eq(r.exit_code, 0, "connect_check 127.0.0.1 %d, with a listener on that port, exited %d "
-                 "(want 0). stderr: %.300s", port, r.exit_code, r.err);
-    cr_assert(strstr(r.out, want), "expected the line \"connected to 127.0.0.1:%d\" on stdout, got \"%s\"",
-              port, gx_show(r.out, r.out_len));
+    cr_assert(!r.timed_out,
+              "connect_check 127.0.0.1 %d did not exit within 8 s (a listener was there): "
+              "stop the loop once the event callback has the outcome",
+              port);
+    cr_assert_eq(r.exit_code, 0,
+                 "connect_check 127.0.0.1 %d, with a listener on that port, exited %d "
+                 "(want 0). stderr: %.300s",
+                 port, r.exit_code, r.err);
+    cr_assert(strstr(r.out, want),
+              "expected the line \"connected to 127.0.0.1:%d\" on stdout, got \"%s\"", port,
+              gx_show(r.out, r.out_len));
     cr_assert(seen, "exit 0, but the listener never saw a connection: report success only on "
-              "BEV_EVENT_CONNECTED");
+                    "BEV_EVENT_CONNECTED");
     evt_run_free(&r);
 }
 
@@ -54,15 +59,22 @@ GRADED(connect, refused, 3, 10, "a refused port: exit 1 and \"Connection refused
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
     struct evt_run r = run(EVT_ARGV(PROG, "127.0.0.1", ps), 8);
-    cr_assert(!r.timed_out, "connect_check 127.0.0.1 %d (nobody listening) did not exit within 8 s", port);
-    cr_assert(!strstr(r.out, "connected to"), "nobody listens on port %d, yet it printed \"%s\": "
-              "bufferevent_socket_connect() returning 0 only means the connect has started; wait for "
-              "the event callback", port, gx_show(r.out, r.out_len));
-    cr_assert_eq(r.exit_code, 1, "connect_check 127.0.0.1 %d with nobody listening exited %d (want 1)",
-                 port, r.exit_code);
-    cr_assert(strstr(r.err, "Connection refused"),
-              "expected stderr to give the reason, \"Connection refused\" (from EVUTIL_SOCKET_ERROR() in "
-              "the event callback), got \"%s\"", gx_show(r.err, r.err_len));
+    cr_assert(!r.timed_out, "connect_check 127.0.0.1 %d (nobody listening) did not exit within 8 s",
+              port);
+    cr_assert(
+        !strstr(r.out, "connected to"),
+        "nobody listens on port %d, yet it printed \"%s\": "
+        "bufferevent_socket_connect() returning 0 only means the connect has started; wait for "
+        "the event callback",
+        port, gx_show(r.out, r.out_len));
+    cr_assert_eq(r.exit_code, 1,
+                 "connect_check 127.0.0.1 %d with nobody listening exited %d (want 1)", port,
+                 r.exit_code);
+    cr_assert(
+        strstr(r.err, "Connection refused"),
+        "expected stderr to give the reason, \"Connection refused\" (from EVUTIL_SOCKET_ERROR() in "
+        "the event callback), got \"%s\"",
+        gx_show(r.err, r.err_len));
     evt_run_free(&r);
 }
 
@@ -76,20 +88,22 @@ GRADED(connect, hostname, 2, 10, "HOST may be a name: localhost")
     struct evt_run r = run(EVT_ARGV(PROG, "localhost", ps), 8);
     close(lfd);
     cr_assert(r.exit_code == 0 && strstr(r.out, want),
-              "connect_check localhost %d (listening on 127.0.0.1) exited %d with stdout \"%s\" and stderr "
-              "\"%s\": a name needs resolving (bufferevent_socket_connect_hostname)", port, r.exit_code,
-              gx_show(r.out, r.out_len), gx_show(r.err, r.err_len));
+              "connect_check localhost %d (listening on 127.0.0.1) exited %d with stdout \"%s\" "
+              "and stderr "
+              "\"%s\": a name needs resolving (bufferevent_socket_connect_hostname)",
+              port, r.exit_code, gx_show(r.out, r.out_len), gx_show(r.err, r.err_len));
     int cport = closed_port();
     snprintf(ps, sizeof ps, "%d", cport);
     evt_run_free(&r);
     r = run(EVT_ARGV(PROG, "localhost", ps), 8);
     cr_assert(r.exit_code == 1 && strstr(r.err, "Connection refused"),
-              "connect_check localhost %d (nobody listening) exited %d, stderr \"%s\"", cport, r.exit_code,
-              gx_show(r.err, r.err_len));
+              "connect_check localhost %d (nobody listening) exited %d, stderr \"%s\"", cport,
+              r.exit_code, gx_show(r.err, r.err_len));
     evt_run_free(&r);
 }
 
-GRADED(connect, timeout, 2, 10, "--timeout-ms 500 against a port that never answers: exit 1, \"timed out\"")
+GRADED(connect, timeout, 2, 10,
+       "--timeout-ms 500 against a port that never answers: exit 1, \"timed out\"")
 {
     /* A listener with a full accept queue: the kernel drops further SYNs, so
      * a connect to it neither succeeds nor fails. */
@@ -113,12 +127,14 @@ GRADED(connect, timeout, 2, 10, "--timeout-ms 500 against a port that never answ
     for (int i = 0; i < 3; i++)
         close(fill[i]);
     close(lfd);
-    cr_assert(!r.timed_out, "with --timeout-ms 500 against a port that never completes the handshake, "
+    cr_assert(!r.timed_out,
+              "with --timeout-ms 500 against a port that never completes the handshake, "
               "connect_check was still running after 6 s: bound the connect with a write timeout "
               "(bufferevent_set_timeouts)");
-    cr_assert(r.exit_code == 1 && strstr(r.err, "timed out") && !strstr(r.out, "connected"),
-              "expected exit 1 and \"timed out\" on stderr, got exit %d, stdout \"%s\", stderr \"%s\"",
-              r.exit_code, gx_show(r.out, r.out_len), gx_show(r.err, r.err_len));
+    cr_assert(
+        r.exit_code == 1 && strstr(r.err, "timed out") && !strstr(r.out, "connected"),
+        "expected exit 1 and \"timed out\" on stderr, got exit %d, stdout \"%s\", stderr \"%s\"",
+        r.exit_code, gx_show(r.out, r.out_len), gx_show(r.err, r.err_len));
     cr_assert(r.seconds < 3, "it took %.1f s to give up with --timeout-ms 500", r.seconds);
     evt_run_free(&r);
 }
@@ -134,13 +150,19 @@ GRADED(connect, usage, 1, 10, "bad arguments: exit 2 with a usage message")
         EVT_ARGV(PROG, "127.0.0.1", "80", "extra"),
         EVT_ARGV(PROG, "--bogus", "127.0.0.1", "80"),
     };
-    const char *names[] = {"no arguments", "no port", "port \"http\"", "port 0", "port 70000",
-                           "an extra argument", "an unknown option --bogus"};
+    const char *names[] = {"no arguments",
+                           "no port",
+                           "port \"http\"",
+                           "port 0",
+                           "port 70000",
+                           "an extra argument",
+                           "an unknown option --bogus"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct evt_run r = run(cases[i], 5);
-        cr_assert(r.exit_code == 2 && r.err_len > 0,
-                  "with %s: expected exit 2 and a usage message on stderr, got exit %d, stderr \"%s\"",
-                  names[i], r.exit_code, gx_show(r.err, r.err_len));
+        cr_assert(
+            r.exit_code == 2 && r.err_len > 0,
+            "with %s: expected exit 2 and a usage message on stderr, got exit %d, stderr \"%s\"",
+            names[i], r.exit_code, gx_show(r.err, r.err_len));
         cr_assert(!strstr(r.out, "connected"), "with %s it tried to connect", names[i]);
         evt_run_free(&r);
     }
@@ -153,7 +175,8 @@ GRADED(connect, memory, 1, 30, "no leak and no memory error (valgrind/LSan), bot
     char ps[16], cps[16];
     snprintf(ps, sizeof ps, "%d", port);
     snprintf(cps, sizeof cps, "%d", closed_port());
-    const char *const *cases[] = {EVT_ARGV(PROG, "127.0.0.1", ps), EVT_ARGV(PROG, "127.0.0.1", cps)};
+    const char *const *cases[] = {EVT_ARGV(PROG, "127.0.0.1", ps),
+                                  EVT_ARGV(PROG, "127.0.0.1", cps)};
     const int want[] = {0, 1};
     for (int i = 0; i < 2; i++) {
         struct gx_mem m;
@@ -162,9 +185,10 @@ GRADED(connect, memory, 1, 30, "no leak and no memory error (valgrind/LSan), bot
         struct evt_run r;
         cr_assert_eq(evt_run(&r, m.argv, NULL, NULL, 25), 0);
         const char *rep = gx_mem_report(&m, r.err);
-        cr_assert(r.exit_code == want[i], "under %s, connecting to a %s port exited %d (want %d):\n%s",
-                  m.valgrind ? "valgrind" : "the sanitizer", i ? "closed" : "listening", r.exit_code,
-                  want[i], rep);
+        cr_assert(r.exit_code == want[i],
+                  "under %s, connecting to a %s port exited %d (want %d):\n%s",
+                  m.valgrind ? "valgrind" : "the sanitizer", i ? "closed" : "listening",
+                  r.exit_code, want[i], rep);
         evt_run_free(&r);
     }
     close(lfd);

@@ -16,7 +16,8 @@ static void expect(int port, const char *req, const char *want)
 }
 
 /* Send req, expect exactly `want` and then the server closing the connection. */
-static void expect_then_close(int port, const char *req, size_t req_n, const char *want, const char *why)
+static void expect_then_close(int port, const char *req, size_t req_n, const char *want,
+                              const char *why)
 {
     int fd = evt_connect(port, 3);
     cr_assert(fd >= 0);
@@ -25,9 +26,11 @@ static void expect_then_close(int port, const char *req, size_t req_n, const cha
     size_t r = gx_duplex(fd, req, req_n, got, wn, 4, &w, false);
     bool eof = r == wn && evt_wait_eof(fd, 3);
     close(fd);
-    cr_assert(r == wn && memcmp(got, want, wn) == 0, "%s: expected \"%s\", got \"%s\" (sent %zu of %zu bytes)",
-              why, gx_show(want, wn), gx_show(got, r), w, req_n);
-    cr_assert(eof, "%s: the reply \"%s\" came, but the server did not close the connection within 3 s",
+    cr_assert(r == wn && memcmp(got, want, wn) == 0,
+              "%s: expected \"%s\", got \"%s\" (sent %zu of %zu bytes)", why, gx_show(want, wn),
+              gx_show(got, r), w, req_n);
+    cr_assert(eof,
+              "%s: the reply \"%s\" came, but the server did not close the connection within 3 s",
               why, gx_show(want, wn));
 }
 
@@ -91,11 +94,13 @@ GRADED(watermarks, pipelined, 3, 15, "20000 commands in one write: 20000 replies
         size_t line = 0;
         for (size_t i = 0; i < d && i < wn; i++)
             line += want[i] == '\n';
-        cr_assert_fail("sent %d commands in one go (%zu bytes): expected %zu bytes of replies, got %zu; the "
-                       "first difference is at offset %zu, in reply %zu (got \"%s\"). A read returns any "
-                       "number of bytes: keep the end of a line that has not arrived yet in the input "
-                       "buffer (evbuffer_readln leaves it there).", N, rn, wn, r, d, line + 1,
-                       gx_show(got + (d > 8 ? d - 8 : 0), r > d ? (r - d < 24 ? r - d + 8 : 32) : 0));
+        cr_assert_fail(
+            "sent %d commands in one go (%zu bytes): expected %zu bytes of replies, got %zu; the "
+            "first difference is at offset %zu, in reply %zu (got \"%s\"). A read returns any "
+            "number of bytes: keep the end of a line that has not arrived yet in the input "
+            "buffer (evbuffer_readln leaves it there).",
+            N, rn, wn, r, d, line + 1,
+            gx_show(got + (d > 8 ? d - 8 : 0), r > d ? (r - d < 24 ? r - d + 8 : 32) : 0));
     }
     free(req);
     free(want);
@@ -115,14 +120,18 @@ GRADED(watermarks, half_close, 2, 10, "half-close: replies still arrive, then th
     bool eof = evt_wait_eof(fd, 3);
     close(fd);
     cr_assert(r == sizeof want - 1 && memcmp(got, want, r) == 0,
-              "sent \"%s\" then shutdown(SHUT_WR): expected \"%s\", got \"%s\". EOF only means the client "
-              "sends no more: queued replies must still go out", gx_show(req, sizeof req - 1),
-              gx_show(want, sizeof want - 1), gx_show(got, r));
-    cr_assert(eof, "after the client half-closed and got its replies, the server did not close within 3 s");
+              "sent \"%s\" then shutdown(SHUT_WR): expected \"%s\", got \"%s\". EOF only means the "
+              "client "
+              "sends no more: queued replies must still go out",
+              gx_show(req, sizeof req - 1), gx_show(want, sizeof want - 1), gx_show(got, r));
+    cr_assert(
+        eof,
+        "after the client half-closed and got its replies, the server did not close within 3 s");
     gx_free(&s);
 }
 
-GRADED(watermarks, quit, 1, 10, "QUIT: BYE, then the server closes (nothing after QUIT is answered)")
+GRADED(watermarks, quit, 1, 10,
+       "QUIT: BYE, then the server closes (nothing after QUIT is answered)")
 {
     struct gx_srv s;
     start(&s);
@@ -131,14 +140,16 @@ GRADED(watermarks, quit, 1, 10, "QUIT: BYE, then the server closes (nothing afte
     gx_free(&s);
 }
 
-GRADED(watermarks, max_line, 3, 10, "--max-line 32: 32 bytes pass, 33 get ERR line too long + close")
+GRADED(watermarks, max_line, 3, 10,
+       "--max-line 32: 32 bytes pass, 33 get ERR line too long + close")
 {
     struct gx_srv s;
     gx_start(&s, EVT_ARGV(PROG, "--port", "0", "--max-line", "32"));
     /* 32 bytes before the "\n" (spaces between fields are allowed) */
     expect(s.port, "SUM 1             2             \n", "3\n");
-    const char longer[] = "SUM 1              2             \n";   /* 33 + \n */
-    expect_then_close(s.port, longer, sizeof longer - 1, "ERR line too long\n", "a 33-byte line with --max-line 32");
+    const char longer[] = "SUM 1              2             \n"; /* 33 + \n */
+    expect_then_close(s.port, longer, sizeof longer - 1, "ERR line too long\n",
+                      "a 33-byte line with --max-line 32");
     char msg[1024];
     cr_assert(gx_exchange(s.port, "PING\n", "PONG\n", 3, msg, sizeof msg),
               "other clients go on after one sent a long line: %s", msg);
@@ -163,14 +174,18 @@ GRADED(watermarks, endless_line, 4, 15,
     bool eof = r == sizeof want - 1 && evt_wait_eof(fd, 3);
     close(fd);
     free(junk);
-    cr_assert(r == sizeof want - 1 && memcmp(got, want, r) == 0,
-              "a client sent %zu bytes with no newline (max line 64): expected \"ERR line too long\\n\" "
-              "within 4 s, got \"%s\". Check the length of what is buffered even when no complete line "
-              "has arrived, and cap the input with a read high watermark.", w, gx_show(got, r));
+    cr_assert(
+        r == sizeof want - 1 && memcmp(got, want, r) == 0,
+        "a client sent %zu bytes with no newline (max line 64): expected \"ERR line too long\\n\" "
+        "within 4 s, got \"%s\". Check the length of what is buffered even when no complete line "
+        "has arrived, and cap the input with a read high watermark.",
+        w, gx_show(got, r));
     cr_assert(eof, "after \"ERR line too long\" the server must close the connection");
-    cr_assert(rss1 - rss0 < 4096, "while a client sent %zu bytes without a newline the server's memory grew "
-              "by %ld KiB: set a read high watermark (bufferevent_setwatermark(bev, EV_READ, 0, max+2))",
-              w, rss1 - rss0);
+    cr_assert(
+        rss1 - rss0 < 4096,
+        "while a client sent %zu bytes without a newline the server's memory grew "
+        "by %ld KiB: set a read high watermark (bufferevent_setwatermark(bev, EV_READ, 0, max+2))",
+        w, rss1 - rss0);
     gx_free(&s);
 }
 
@@ -203,11 +218,15 @@ GRADED(watermarks, never_reading_client, 3, 20,
     if (getenv("GX_DEBUG"))
         fprintf(stderr, "sent %zu rss %ld -> %ld\n", sent, rss0, rss1);
     close(a);
-    cr_assert(ok, "while client A pipelined %zu bytes of PINGs and never read, client B: %s", sent, msg);
+    cr_assert(ok, "while client A pipelined %zu bytes of PINGs and never read, client B: %s", sent,
+              msg);
     cr_assert(rss1 - rss0 < 4 * 1024,
-              "client A sent %zu bytes of PINGs without reading a single PONG, and the server's memory grew "
-              "by %ld KiB: stop reading from a client whose replies pile up (bufferevent_disable EV_READ), "
-              "and read again from the write callback (write low watermark)", sent, rss1 - rss0);
+              "client A sent %zu bytes of PINGs without reading a single PONG, and the server's "
+              "memory grew "
+              "by %ld KiB: stop reading from a client whose replies pile up (bufferevent_disable "
+              "EV_READ), "
+              "and read again from the write callback (write low watermark)",
+              sent, rss1 - rss0);
     gx_free(&s);
 }
 

@@ -9,7 +9,8 @@
 static void start(struct gx_srv *s) { gx_start(s, ARGV); }
 
 /* Echo n random bytes on one connection; optionally half-close after writing. */
-static void echo_random(struct gx_srv *s, size_t n, unsigned seed, bool half_close, double timeout_s)
+static void echo_random(struct gx_srv *s, size_t n, unsigned seed, bool half_close,
+                        double timeout_s)
 {
     int fd = evt_connect(s->port, 3);
     cr_assert(fd >= 0, "could not connect to the server");
@@ -23,9 +24,10 @@ static void echo_random(struct gx_srv *s, size_t n, unsigned seed, bool half_clo
     free(out);
     free(in);
     bool alive = gx_alive(s);
-    cr_assert(ok, "%s (sent %zu of %zu)%s%s", msg, w, n, alive ? "" : "; the server died: ",
-              alive ? "" : gx_death(s));
-    cr_assert(eof, "after the client half-closed (shutdown SHUT_WR) and got everything back, the server "
+    cr_assert(ok, "%s (sent %zu of %zu)%s%s", msg, w, n,
+              alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+    cr_assert(eof,
+              "after the client half-closed (shutdown SHUT_WR) and got everything back, the server "
               "did not close its side within 3 s: recv() returning 0 means the client is done");
 }
 
@@ -79,7 +81,8 @@ GRADED(echo_server, half_close, 2, 10, "half-close: everything comes back, then 
     close(fd);
     free(in);
     cr_assert(ok, "%s", msg);
-    cr_assert(eof, "after the client half-closed (shutdown SHUT_WR) and got everything back, the server "
+    cr_assert(eof,
+              "after the client half-closed (shutdown SHUT_WR) and got everything back, the server "
               "did not close its side within 3 s: recv() returning 0 means the client is done");
     gx_free(&s);
 }
@@ -107,7 +110,7 @@ GRADED(echo_server, never_reading_client, 4, 15,
     size_t n = 32u << 20;
     char *bulk = malloc(n);
     memset(bulk, 'z', n);
-    size_t sent = evt_write_all(a, bulk, n, 1.5);   /* A never reads its echo */
+    size_t sent = evt_write_all(a, bulk, n, 1.5); /* A never reads its echo */
     free(bulk);
     char msg[1024];
     double t0 = evt_now();
@@ -115,13 +118,17 @@ GRADED(echo_server, never_reading_client, 4, 15,
     double dt = evt_now() - t0;
     long rss1 = gx_rss_kb(s.p.pid);
     close(a);
-    cr_assert(ok, "client A sent %zu bytes and never read its echo; then client B was not served: %s "
-              "(%.1f s). The loop is stuck: a blocking send() to A waits for A to read. Make sockets "
-              "non-blocking and wait for EV_WRITE instead.", sent, msg, dt);
-    cr_assert(rss1 - rss0 < 8 * 1024,
-              "client A sent %zu bytes without reading its echo and the server's memory grew by %ld KiB: "
-              "stop reading from a client while its unsent echo is waiting (back-pressure)",
-              sent, rss1 - rss0);
+    cr_assert(
+        ok,
+        "client A sent %zu bytes and never read its echo; then client B was not served: %s "
+        "(%.1f s). The loop is stuck: a blocking send() to A waits for A to read. Make sockets "
+        "non-blocking and wait for EV_WRITE instead.",
+        sent, msg, dt);
+    cr_assert(
+        rss1 - rss0 < 8 * 1024,
+        "client A sent %zu bytes without reading its echo and the server's memory grew by %ld KiB: "
+        "stop reading from a client while its unsent echo is waiting (back-pressure)",
+        sent, rss1 - rss0);
     gx_free(&s);
 }
 
@@ -157,7 +164,8 @@ GRADED(echo_server, memory_errors, 3, 40, "no overflow: full 1 KiB reads under v
     gx_check_memory(ARGV, false, 5, req, sizeof req, sizeof req);
 }
 
-GRADED(echo_server, memory_leak, 3, 40, "no leak per connection (valgrind/LSan), clean exit on SIGTERM")
+GRADED(echo_server, memory_leak, 3, 40,
+       "no leak per connection (valgrind/LSan), clean exit on SIGTERM")
 {
     const char req[] = "leak check\n";
     gx_check_memory(ARGV, true, 20, req, sizeof req - 1, sizeof req - 1);

@@ -20,9 +20,10 @@ static void fx_start(struct fx *f)
     cr_assert_eq(evt_spawn(&f->p, EVT_ARGV(PROG, f->path), NULL), 0);
     if (!evt_wait_line(&f->p, "waiting on", 5)) {
         evt_stop(&f->p, SIGKILL, 1);
-        cr_assert_fail("fifo_reader %s never printed \"waiting on %s\" within 5 s (print it once the FIFO is "
-                       "open and watched, and flush stdout). stdout: \"%s\", stderr: \"%s\"", f->path, f->path,
-                       gx_show(f->p.out, f->p.out_len), gx_show(f->p.err, f->p.err_len));
+        cr_assert_fail(
+            "fifo_reader %s never printed \"waiting on %s\" within 5 s (print it once the FIFO is "
+            "open and watched, and flush stdout). stdout: \"%s\", stderr: \"%s\"",
+            f->path, f->path, gx_show(f->p.out, f->p.out_len), gx_show(f->p.err, f->p.err_len));
     }
 }
 
@@ -38,10 +39,13 @@ static void fx_write(struct fx *f, const char *data, size_t n, bool close_after,
 {
     double deadline = evt_now() + 3;
     int fd;
-    while ((fd = open(f->path, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO && evt_now() < deadline)
-        gx_pause_ms(5);        /* ENXIO: no reader has it open at this instant */
-    cr_assert(fd >= 0, "could not open the FIFO %s for writing within 3 s (%s): is the reader keeping it "
-              "open (O_RDONLY|O_NONBLOCK), and re-opening it after a writer leaves?", f->path, strerror(errno));
+    while ((fd = open(f->path, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO &&
+           evt_now() < deadline)
+        gx_pause_ms(5); /* ENXIO: no reader has it open at this instant */
+    cr_assert(fd >= 0,
+              "could not open the FIFO %s for writing within 3 s (%s): is the reader keeping it "
+              "open (O_RDONLY|O_NONBLOCK), and re-opening it after a writer leaves?",
+              f->path, strerror(errno));
     fcntl(fd, F_SETFL, 0);
     size_t done = 0;
     while (done < n) {
@@ -71,7 +75,8 @@ GRADED(fifo, prints_lines, 3, 10, "each line a writer sends is printed as \"line
     fx_write(&f, "hello\nworld\n", 12, true, NULL);
     fx_expect(&f, "line: world", "after a writer sent \"hello\\nworld\\n\"");
     const char *h = strstr(f.p.out, "line: hello\n"), *w = strstr(f.p.out, "line: world\n");
-    cr_assert(h && w && h < w, "expected \"line: hello\" then \"line: world\", one per line; got:\n%s",
+    cr_assert(h && w && h < w,
+              "expected \"line: hello\" then \"line: world\", one per line; got:\n%s",
               gx_show(f.p.out, f.p.out_len));
     fx_free(&f);
 }
@@ -86,13 +91,15 @@ GRADED(fifo, split_writes, 2, 10, "a line written in two pieces is printed once,
     cr_assert_eq(write(fd, "lo\nnext\n", 8), 8);
     close(fd);
     fx_expect(&f, "line: next", "after \"hel\", a pause, then \"lo\\nnext\\n\"");
-    cr_assert(strstr(f.p.out, "line: hello\n") && !strstr(f.p.out, "line: hel\n"),
-              "a read returns whatever has arrived, not a line: collect bytes until \"\\n\". Output:\n%s",
-              gx_show(f.p.out, f.p.out_len));
+    cr_assert(
+        strstr(f.p.out, "line: hello\n") && !strstr(f.p.out, "line: hel\n"),
+        "a read returns whatever has arrived, not a line: collect bytes until \"\\n\". Output:\n%s",
+        gx_show(f.p.out, f.p.out_len));
     fx_free(&f);
 }
 
-GRADED(fifo, reopens_for_next_writer, 3, 10, "writers come and go: every writer's lines are printed")
+GRADED(fifo, reopens_for_next_writer, 3, 10,
+       "writers come and go: every writer's lines are printed")
 {
     struct fx f;
     fx_start(&f);
@@ -106,12 +113,14 @@ GRADED(fifo, reopens_for_next_writer, 3, 10, "writers come and go: every writer'
     fx_free(&f);
 }
 
-GRADED(fifo, last_line_without_newline, 2, 10, "a last line without \"\\n\" is printed when its writer closes")
+GRADED(fifo, last_line_without_newline, 2, 10,
+       "a last line without \"\\n\" is printed when its writer closes")
 {
     struct fx f;
     fx_start(&f);
     fx_write(&f, "one\nno newline", 14, true, NULL);
-    fx_expect(&f, "line: no newline", "a writer sent \"one\\nno newline\" and closed the FIFO (EOF)");
+    fx_expect(&f, "line: no newline",
+              "a writer sent \"one\\nno newline\" and closed the FIFO (EOF)");
     fx_free(&f);
 }
 
@@ -136,8 +145,10 @@ GRADED(fifo, long_line, 1, 10, "a 100000-byte line is printed whole")
     size_t got = 0;
     if (s)
         got = (size_t)(strchr(s, '\n') ? strchr(s, '\n') - s : (long)strlen(s)) - 6;
-    cr_assert(got == n, "expected one line of %zu bytes, got %zu bytes in the first \"line: \" line: do not "
-              "cut lines at your read buffer's size", n, got);
+    cr_assert(got == n,
+              "expected one line of %zu bytes, got %zu bytes in the first \"line: \" line: do not "
+              "cut lines at your read buffer's size",
+              n, got);
     free(data);
     fx_free(&f);
 }
@@ -158,7 +169,9 @@ static long read_calls(pid_t pid)
     return n;
 }
 
-struct idle { long ticks, reads; };
+struct idle {
+    long ticks, reads;
+};
 
 /* CPU ticks (1/100 s) and read() calls of the reader over 1 s. A process that
  * spins on a readable fd shows one or the other (some kernels and sandboxes
@@ -172,7 +185,8 @@ static struct idle one_second(pid_t pid)
     return i;
 }
 
-GRADED(fifo, no_spin_without_writer, 4, 15, "no busy loop: idle before and after a writer (CPU and reads via /proc)")
+GRADED(fifo, no_spin_without_writer, 4, 15,
+       "no busy loop: idle before and after a writer (CPU and reads via /proc)")
 {
     struct fx f;
     fx_start(&f);
@@ -181,13 +195,18 @@ GRADED(fifo, no_spin_without_writer, 4, 15, "no busy loop: idle before and after
     fx_expect(&f, "line: bye", "a writer sent \"bye\\n\" and closed");
     gx_pause_ms(100);
     struct idle after = one_second(f.p.pid);
-    cr_assert(before.ticks < 20 && before.reads < 200, "with no writer yet, the reader used %ld%% of a CPU and "
-              "called read() %ld times in one second: it should be asleep in the event loop", before.ticks,
-              before.reads);
-    cr_assert(after.ticks < 20 && after.reads < 200, "after the writer closed, the reader used %ld%% of a CPU and "
-              "called read() %ld times in one second while nobody was writing: at EOF a FIFO stays readable "
-              "and read() returns 0 again and again, so a persistent read event spins. Re-open the FIFO at "
-              "EOF.", after.ticks, after.reads);
+    cr_assert(before.ticks < 20 && before.reads < 200,
+              "with no writer yet, the reader used %ld%% of a CPU and "
+              "called read() %ld times in one second: it should be asleep in the event loop",
+              before.ticks, before.reads);
+    cr_assert(after.ticks < 20 && after.reads < 200,
+              "after the writer closed, the reader used %ld%% of a CPU and "
+              "called read() %ld times in one second while nobody was writing: at EOF a FIFO stays "
+              "readable "
+              "and read() returns 0 again and again, so a persistent read event spins. Re-open the "
+              "FIFO at "
+              "EOF.",
+              after.ticks, after.reads);
     fx_free(&f);
 }
 
@@ -203,8 +222,8 @@ static void check_signal(int sig)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "after %s the reader should exit 0, but %s %d",
               strsignal(sig), WIFEXITED(st) ? "it exited with" : "it was killed by signal",
               WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-    cr_assert(gone, "after %s the FIFO %s is still there: remove it (unlink) before exiting", strsignal(sig),
-              f.path);
+    cr_assert(gone, "after %s the FIFO %s is still there: remove it (unlink) before exiting",
+              strsignal(sig), f.path);
     fx_free(&f);
 }
 
@@ -218,12 +237,15 @@ GRADED(fifo, sigint_removes_fifo, 1, 10, "SIGINT: the FIFO is removed, exit 0")
     check_signal(SIGINT);
 }
 
-GRADED(fifo, usage_and_errors, 1, 10, "no PATH: exit 2; PATH already a regular file: exit 1, file kept")
+GRADED(fifo, usage_and_errors, 1, 10,
+       "no PATH: exit 2; PATH already a regular file: exit 1, file kept")
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(PROG), NULL, NULL, 5), 0);
-    cr_assert(r.exit_code == 2 && r.err_len > 0, "with no argument: expected exit 2 and usage on stderr, got "
-              "exit %d", r.exit_code);
+    cr_assert(r.exit_code == 2 && r.err_len > 0,
+              "with no argument: expected exit 2 and usage on stderr, got "
+              "exit %d",
+              r.exit_code);
     evt_run_free(&r);
     char dir[] = "/tmp/evlab-fifo-XXXXXX", path[64];
     cr_assert(mkdtemp(dir));
@@ -236,10 +258,14 @@ GRADED(fifo, usage_and_errors, 1, 10, "no PATH: exit 2; PATH already a regular f
     bool kept = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
     unlink(path);
     rmdir(dir);
-    cr_assert(r.exit_code == 1 && r.err_len > 0, "PATH is an existing regular file: expected an error on "
-              "stderr and exit 1, got exit %d%s", r.exit_code, r.timed_out ? " (it hung)" : "");
-    cr_assert(kept, "PATH was an existing regular file and it is gone or changed: never remove what you did "
-              "not create");
+    cr_assert(r.exit_code == 1 && r.err_len > 0,
+              "PATH is an existing regular file: expected an error on "
+              "stderr and exit 1, got exit %d%s",
+              r.exit_code, r.timed_out ? " (it hung)" : "");
+    cr_assert(
+        kept,
+        "PATH was an existing regular file and it is gone or changed: never remove what you did "
+        "not create");
     evt_run_free(&r);
 }
 
@@ -258,8 +284,10 @@ GRADED(fifo, fd_leak, 1, 15, "no fd leak: 30 writers come and go")
         fx_expect(&f, want, "writers one after another");
     }
     int after = gx_wait_fds(f.p.pid, before, 2);
-    cr_assert(after <= before, "the reader had %d fds open after the first writer and %d after 30 more: "
-              "close the old fd when you re-open the FIFO", before, after);
+    cr_assert(after <= before,
+              "the reader had %d fds open after the first writer and %d after 30 more: "
+              "close the old fd when you re-open the FIFO",
+              before, after);
     fx_free(&f);
 }
 
@@ -276,7 +304,8 @@ GRADED(fifo, memory, 1, 40, "no leak or memory error (valgrind/LSan), exit 0 on 
     snprintf(f.dir, sizeof f.dir, "%s", dir);
     snprintf(f.path, sizeof f.path, "%s", path);
     cr_assert_eq(evt_spawn(&f.p, m.argv, NULL), 0);
-    cr_assert(evt_wait_line(&f.p, "waiting on", 20), "under valgrind it never printed \"waiting on\"");
+    cr_assert(evt_wait_line(&f.p, "waiting on", 20),
+              "under valgrind it never printed \"waiting on\"");
     for (int i = 0; i < 5; i++) {
         char line[32], want[32];
         snprintf(line, sizeof line, i == 4 ? "m%d\nrest" : "m%d\n", i);
@@ -287,9 +316,11 @@ GRADED(fifo, memory, 1, 40, "no leak or memory error (valgrind/LSan), exit 0 on 
     gx_pause_ms(200);
     int st = evt_stop(&f.p, SIGTERM, 20);
     const char *rep = gx_mem_report(&m, f.p.err);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(rep, "definitely lost") && !strstr(rep, "Invalid "),
-              "under %s, after 5 writers and SIGTERM: %s %d\n%s", m.valgrind ? "valgrind" : "the sanitizer",
-              WIFEXITED(st) ? "exit code" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-              rep);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(rep, "definitely lost") &&
+                  !strstr(rep, "Invalid "),
+              "under %s, after 5 writers and SIGTERM: %s %d\n%s",
+              m.valgrind ? "valgrind" : "the sanitizer",
+              WIFEXITED(st) ? "exit code" : "killed by signal",
+              WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), rep);
     fx_free(&f);
 }

@@ -33,10 +33,12 @@ GRADED(blocking_callbacks, second_client_while_first_stalls, 4, 10,
     bool ok = gx_exchange(s.port, "B here\n", "B here\n", 2, msg, sizeof msg);
     double dt = evt_now() - t0;
     close(a);
-    cr_assert(ok, "client A is connected and has stopped sending; client B must still be answered. %s "
-              "(after %.1f s). Some callback is waiting for A (a sleep, or a read loop on a blocking "
-              "socket): return to the loop instead, and let a read event call you when A sends more.",
-              msg, dt);
+    cr_assert(
+        ok,
+        "client A is connected and has stopped sending; client B must still be answered. %s "
+        "(after %.1f s). Some callback is waiting for A (a sleep, or a read loop on a blocking "
+        "socket): return to the loop instead, and let a read event call you when A sends more.",
+        msg, dt);
     gx_free(&s);
 }
 
@@ -69,7 +71,8 @@ GRADED(blocking_callbacks, twenty_clients_at_once, 4, 15,
     double dt = evt_now() - t0;
     for (int i = 0; i < 20; i++)
         close(fds[i]);
-    cr_assert_eq(answered, 20, "20 clients connected at once and each sent one line; %d of them got "
+    cr_assert_eq(answered, 20,
+                 "20 clients connected at once and each sent one line; %d of them got "
                  "their echo within 3 s (%.1f s in all). The seed's conclusion that one thread "
                  "serves one client at a time is wrong: accept, register a read event, return.",
                  answered, dt);
@@ -91,7 +94,8 @@ GRADED(blocking_callbacks, clients_interleave, 2, 10,
         size_t r = evt_read_n(fd, got, 3, 3);
         cr_assert(r == 3 && memcmp(got, who[i], 3) == 0,
                   "turn %d: client %c sent \"%s\" and got \"%s\" back within 3 s, while the other "
-                  "client stayed connected", i + 1, i % 2 ? 'B' : 'A', gx_show(who[i], 3), gx_show(got, r));
+                  "client stayed connected",
+                  i + 1, i % 2 ? 'B' : 'A', gx_show(who[i], 3), gx_show(got, r));
     }
     close(a);
     close(b);
@@ -123,12 +127,14 @@ GRADED(blocking_callbacks, big_echo, 2, 15, "echoes 2 MiB of random binary data 
     free(out);
     free(in);
     cr_assert(ok, "%s", msg);
-    cr_assert(eof, "the client half-closed after sending and got everything back, but the server did not "
-              "close the connection within 3 s: on EOF, finish writing, then close");
+    cr_assert(
+        eof, "the client half-closed after sending and got everything back, but the server did not "
+             "close the connection within 3 s: on EOF, finish writing, then close");
     gx_free(&s);
 }
 
-GRADED(blocking_callbacks, reset_mid_reply, 2, 15, "clients that reset mid-reply do not kill the server")
+GRADED(blocking_callbacks, reset_mid_reply, 2, 15,
+       "clients that reset mid-reply do not kill the server")
 {
     struct gx_srv s;
     start(&s);
@@ -156,7 +162,8 @@ GRADED(blocking_callbacks, fd_leak, 2, 15, "no fd leak: 200 clients come and go"
     gx_free(&s);
 }
 
-GRADED(blocking_callbacks, memory_leak, 2, 40, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
+GRADED(blocking_callbacks, memory_leak, 2, 40,
+       "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
 {
     const char req[] = "leak?\n";
     gx_check_memory(ARGV, true, 20, req, sizeof req - 1, sizeof req - 1);

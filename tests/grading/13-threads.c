@@ -44,8 +44,10 @@ GRADED(threads, reply_names_worker, 2, 10, "a line gets \"worker K: line\" back"
     char reply[256];
     int k = ask(fd, "hello there", 3, reply, sizeof reply);
     close(fd);
-    cr_assert(k >= 0 && k < 3, "sent \"hello there\\n\" to a server with --workers 3: expected "
-              "\"worker K: hello there\\n\" with K in 0..2, got \"%s\"", gx_show(reply, strlen(reply)));
+    cr_assert(k >= 0 && k < 3,
+              "sent \"hello there\\n\" to a server with --workers 3: expected "
+              "\"worker K: hello there\\n\" with K in 0..2, got \"%s\"",
+              gx_show(reply, strlen(reply)));
     gx_free(&s);
 }
 
@@ -59,20 +61,24 @@ GRADED(threads, round_robin, 3, 10, "6 connections on 3 workers: each worker ser
         fds[i] = evt_connect(s.port, 3);
         cr_assert(fds[i] >= 0);
         ids[i] = ask(fds[i], "who", 3, reply, sizeof reply);
-        cr_assert(ids[i] >= 0 && ids[i] < 3, "connection %d: expected \"worker K: who\" with K in 0..2, got "
-                  "\"%s\"", i, gx_show(reply, strlen(reply)));
+        cr_assert(ids[i] >= 0 && ids[i] < 3,
+                  "connection %d: expected \"worker K: who\" with K in 0..2, got "
+                  "\"%s\"",
+                  i, gx_show(reply, strlen(reply)));
         count[ids[i]]++;
     }
     for (int i = 0; i < 6; i++)
         close(fds[i]);
-    cr_assert(count[0] == 2 && count[1] == 2 && count[2] == 2,
-              "6 connections (kept open) on --workers 3 were served by workers %d %d %d %d %d %d: hand "
-              "each new connection to the next worker, round robin", ids[0], ids[1], ids[2], ids[3],
-              ids[4], ids[5]);
+    cr_assert(
+        count[0] == 2 && count[1] == 2 && count[2] == 2,
+        "6 connections (kept open) on --workers 3 were served by workers %d %d %d %d %d %d: hand "
+        "each new connection to the next worker, round robin",
+        ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
     gx_free(&s);
 }
 
-GRADED(threads, one_worker_per_connection, 1, 10, "every line of a connection is served by the same worker")
+GRADED(threads, one_worker_per_connection, 1, 10,
+       "every line of a connection is served by the same worker")
 {
     struct gx_srv s;
     start(&s, "4");
@@ -86,8 +92,10 @@ GRADED(threads, one_worker_per_connection, 1, 10, "every line of a connection is
         cr_assert(k >= 0, "line %d: got \"%s\"", i, gx_show(reply, strlen(reply)));
         if (first < 0)
             first = k;
-        cr_assert_eq(k, first, "the first line was served by worker %d, line %d by worker %d: a connection "
-                     "belongs to one worker's base", first, i, k);
+        cr_assert_eq(k, first,
+                     "the first line was served by worker %d, line %d by worker %d: a connection "
+                     "belongs to one worker's base",
+                     first, i, k);
     }
     close(fd);
     gx_free(&s);
@@ -102,8 +110,10 @@ GRADED(threads, threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
     ask(fd, "hi", 3, reply, sizeof reply);
     int n = gx_threads(s.p.pid);
     close(fd);
-    cr_assert(n >= 5, "with --workers 4 the process has %d thread(s): start one thread per worker (each "
-              "running its own event_base) besides the dispatcher", n);
+    cr_assert(n >= 5,
+              "with --workers 4 the process has %d thread(s): start one thread per worker (each "
+              "running its own event_base) besides the dispatcher",
+              n);
     gx_free(&s);
 }
 
@@ -126,22 +136,29 @@ GRADED(threads, workers_run_in_parallel, 4, 15,
             kb = k;
         }
     }
-    cr_assert(kb >= 0, "4 more connections were all served by worker %d, the same as the first: "
-              "connections must be spread over the workers", ka);
+    cr_assert(kb >= 0,
+              "4 more connections were all served by worker %d, the same as the first: "
+              "connections must be spread over the workers",
+              ka);
     cr_assert_eq(evt_write_all(a, "sleep 1500\n", 11, 1), 11);
-    gx_pause_ms(100);                     /* let worker A start sleeping */
+    gx_pause_ms(100); /* let worker A start sleeping */
     double t0 = evt_now();
     int k = ask(b, "quick", 3, reply, sizeof reply);
     double dt = evt_now() - t0;
-    cr_assert(k == kb && dt < 1.0,
-              "worker %d is busy for 1.5 s (\"sleep 1500\"); a client of worker %d sent \"quick\" and got "
-              "\"%s\" after %.2f s: each worker needs its own thread and its own event_base, so one busy "
-              "worker cannot hold up the others", ka, kb, gx_show(reply, strlen(reply)), dt);
+    cr_assert(
+        k == kb && dt < 1.0,
+        "worker %d is busy for 1.5 s (\"sleep 1500\"); a client of worker %d sent \"quick\" and "
+        "got "
+        "\"%s\" after %.2f s: each worker needs its own thread and its own event_base, so one busy "
+        "worker cannot hold up the others",
+        ka, kb, gx_show(reply, strlen(reply)), dt);
     char slept[64] = "";
     size_t want = strlen("worker 0: sleep 1500\n");
     size_t r = evt_read_n(a, slept, want, 4);
-    cr_assert(r == want && strstr(slept, "sleep 1500"), "the sleeping worker never answered \"sleep 1500\" "
-              "(got \"%s\")", gx_show(slept, r));
+    cr_assert(r == want && strstr(slept, "sleep 1500"),
+              "the sleeping worker never answered \"sleep 1500\" "
+              "(got \"%s\")",
+              gx_show(slept, r));
     close(a);
     for (int i = 0; i < 4; i++)
         if (tries[i] >= 0)
@@ -168,9 +185,13 @@ GRADED(threads, half_close, 1, 10, "half-close: replies still arrive, then the s
     size_t w = 0, r = gx_duplex(fd, req, sizeof req - 1, got, sizeof want - 1, 4, &w, true);
     bool eof = evt_wait_eof(fd, 3);
     close(fd);
-    cr_assert(r == sizeof want - 1 && memcmp(got, want, r) == 0, "sent \"one\\ntwo\\n\" then shutdown(SHUT_WR) "
-              "on --workers 1: expected \"%s\", got \"%s\"", gx_show(want, sizeof want - 1), gx_show(got, r));
-    cr_assert(eof, "after the client half-closed and got its replies, the server did not close within 3 s");
+    cr_assert(r == sizeof want - 1 && memcmp(got, want, r) == 0,
+              "sent \"one\\ntwo\\n\" then shutdown(SHUT_WR) "
+              "on --workers 1: expected \"%s\", got \"%s\"",
+              gx_show(want, sizeof want - 1), gx_show(got, r));
+    cr_assert(
+        eof,
+        "after the client half-closed and got its replies, the server did not close within 3 s");
     gx_free(&s);
 }
 

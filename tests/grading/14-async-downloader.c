@@ -105,7 +105,7 @@ static void *reset_thread(void *arg)
         char buf[1024];
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, 2000) > 0)
-            (void)!recv(fd, buf, sizeof buf, 0);   /* the request, then RST */
+            (void)!recv(fd, buf, sizeof buf, 0); /* the request, then RST */
         evt_reset_close(fd);
     }
     return NULL;
@@ -132,7 +132,7 @@ static int start_silent_server(void)
               getsockname(lfd, (struct sockaddr *)&sin, &len) == 0);
     for (int i = 0; i < 3; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(fd, (struct sockaddr *)&sin, sizeof sin);   /* kept open: fills the queue */
+        connect(fd, (struct sockaddr *)&sin, sizeof sin); /* kept open: fills the queue */
     }
     gx_pause_ms(50);
     return ntohs(sin.sin_port);
@@ -187,16 +187,18 @@ static void expect_ok(struct evt_run *r, const char *u, int status, size_t bytes
     char want[256];
     snprintf(want, sizeof want, "OK %s %d %zu", u, status, bytes);
     const char *l = line_for(r, u);
-    cr_assert(l && strcmp(l, want) == 0, "expected the line \"%s\", got \"%s\". Whole output:\n%s\nstderr: %.300s",
-              want, l ? l : "(no line for this URL)", gx_show(r->out, r->out_len), r->err);
+    cr_assert(l && strcmp(l, want) == 0,
+              "expected the line \"%s\", got \"%s\". Whole output:\n%s\nstderr: %.300s", want,
+              l ? l : "(no line for this URL)", gx_show(r->out, r->out_len), r->err);
 }
 
 static void expect_fail(struct evt_run *r, const char *u, const char *reason, const char *what)
 {
     const char *l = line_for(r, u);
-    cr_assert(l && strncmp(l, "FAIL ", 5) == 0 && strstr(l, reason),
-              "%s: expected a line \"FAIL %s ...\" containing \"%s\", got \"%s\". Whole output:\n%s", what, u,
-              reason, l ? l : "(no line for this URL)", gx_show(r->out, r->out_len));
+    cr_assert(
+        l && strncmp(l, "FAIL ", 5) == 0 && strstr(l, reason),
+        "%s: expected a line \"FAIL %s ...\" containing \"%s\", got \"%s\". Whole output:\n%s",
+        what, u, reason, l ? l : "(no line for this URL)", gx_show(r->out, r->out_len));
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -207,23 +209,28 @@ GRADED(downloader, single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
     const char *u = LOCAL(0, "/bytes/1000");
     struct evt_run r = run(EVT_ARGV(PROG, u), 8);
     expect_ok(&r, u, 200, 1000);
-    cr_assert_eq(r.exit_code, 0, "every URL was OK, so the exit code must be 0, got %d", r.exit_code);
+    cr_assert_eq(r.exit_code, 0, "every URL was OK, so the exit code must be 0, got %d",
+                 r.exit_code);
     evt_run_free(&r);
 }
 
-GRADED(downloader, status_and_big_body, 2, 15, "a 404 is reported with its status; a 3 MB body counts exactly")
+GRADED(downloader, status_and_big_body, 2, 15,
+       "a 404 is reported with its status; a 3 MB body counts exactly")
 {
     start_http();
     const char *a = LOCAL(0, "/nothing-here"), *b = LOCAL(1, "/bytes/3000000");
     struct evt_run r = run(EVT_ARGV(PROG, a, b), 12);
     const char *l = line_for(&r, a);
-    cr_assert(l && strncmp(l, "OK ", 3) == 0 && strstr(l, " 404 "), "a 404 response is still a response: "
-              "expected \"OK %s 404 BYTES\", got \"%s\"", a, l ? l : "(nothing)");
+    cr_assert(l && strncmp(l, "OK ", 3) == 0 && strstr(l, " 404 "),
+              "a 404 response is still a response: "
+              "expected \"OK %s 404 BYTES\", got \"%s\"",
+              a, l ? l : "(nothing)");
     expect_ok(&r, b, 200, 3000000);
     evt_run_free(&r);
 }
 
-GRADED(downloader, concurrent, 5, 15, "5 URLs that each take 1 s: done in well under 5 s, all 5 in flight")
+GRADED(downloader, concurrent, 5, 15,
+       "5 URLs that each take 1 s: done in well under 5 s, all 5 in flight")
 {
     start_http();
     const char *u[5];
@@ -236,9 +243,13 @@ GRADED(downloader, concurrent, 5, 15, "5 URLs that each take 1 s: done in well u
     for (int i = 0; i < 5; i++)
         expect_ok(&r, u[i], 200, (size_t)(100 + i));
     int most = atomic_load(&max_inflight);
-    cr_assert(most == 5, "the server saw at most %d request(s) in flight at once (want 5): start every download "
-              "before waiting for any (one event loop, a bufferevent per URL)", most);
-    cr_assert(r.seconds < 3.0, "5 downloads of 1 s each took %.1f s: they should overlap (about 1 s in all)",
+    cr_assert(
+        most == 5,
+        "the server saw at most %d request(s) in flight at once (want 5): start every download "
+        "before waiting for any (one event loop, a bufferevent per URL)",
+        most);
+    cr_assert(r.seconds < 3.0,
+              "5 downloads of 1 s each took %.1f s: they should overlap (about 1 s in all)",
               r.seconds);
     evt_run_free(&r);
 }
@@ -266,7 +277,8 @@ GRADED(downloader, fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s
 GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the others are OK; exit 1")
 {
     start_http();
-    const char *a = LOCAL(0, "/bytes/10"), *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
+    const char *a = LOCAL(0, "/bytes/10"),
+               *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
                *c = LOCAL(2, "/slow/200/20");
     struct evt_run r = run(EVT_ARGV(PROG, a, b, c), 8);
     expect_fail(&r, b, "Connection refused", "nobody listens on that port");
@@ -279,7 +291,8 @@ GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the oth
 GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; the others are OK")
 {
     start_http();
-    const char *a = LOCAL(0, "/slow/300/30"), *b = url(1, "http://127.0.0.1:%d%s", start_reset_server(), "/r");
+    const char *a = LOCAL(0, "/slow/300/30"),
+               *b = url(1, "http://127.0.0.1:%d%s", start_reset_server(), "/r");
     struct evt_run r = run(EVT_ARGV(PROG, a, b), 8);
     expect_fail(&r, b, "reset", "the server read the request and reset the connection");
     expect_ok(&r, a, 200, 30);
@@ -287,12 +300,15 @@ GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; th
     evt_run_free(&r);
 }
 
-GRADED(downloader, timeout, 2, 10, "--timeout-ms 500: a silent server gives FAIL \"timed out\"; others are OK")
+GRADED(downloader, timeout, 2, 10,
+       "--timeout-ms 500: a silent server gives FAIL \"timed out\"; others are OK")
 {
     start_http();
-    const char *a = url(0, "http://127.0.0.1:%d%s", start_silent_server(), "/never"), *b = LOCAL(1, "/slow/200/5");
+    const char *a = url(0, "http://127.0.0.1:%d%s", start_silent_server(), "/never"),
+               *b = LOCAL(1, "/slow/200/5");
     struct evt_run r = run(EVT_ARGV(PROG, "--timeout-ms", "500", a, b), 8);
-    cr_assert(!r.timed_out, "with --timeout-ms 500 and a server that never answers, the downloader was still "
+    cr_assert(!r.timed_out,
+              "with --timeout-ms 500 and a server that never answers, the downloader was still "
               "running after 8 s: set read and write timeouts on each bufferevent");
     expect_fail(&r, a, "timed out", "a connect that never completes, with --timeout-ms 500");
     expect_ok(&r, b, 200, 5);
@@ -307,8 +323,10 @@ GRADED(downloader, errors_do_not_stop_others, 3, 15,
     const char *ok1 = LOCAL(0, "/slow/1000/11"), *ok2 = LOCAL(1, "/slow/1000/22"),
                *ref = url(2, "http://127.0.0.1:%d%s", closed_port(), "/a"),
                *rst = url(3, "http://127.0.0.1:%d%s", start_reset_server(), "/b"),
-               *sil = url(4, "http://127.0.0.1:%d%s", start_silent_server(), "/c"), *bad = "not-a-url";
-    struct evt_run r = run(EVT_ARGV(PROG, "--timeout-ms", "1500", ref, ok1, rst, bad, sil, ok2), 10);
+               *sil = url(4, "http://127.0.0.1:%d%s", start_silent_server(), "/c"),
+               *bad = "not-a-url";
+    struct evt_run r =
+        run(EVT_ARGV(PROG, "--timeout-ms", "1500", ref, ok1, rst, bad, sil, ok2), 10);
     expect_ok(&r, ok1, 200, 11);
     expect_ok(&r, ok2, 200, 22);
     expect_fail(&r, ref, "refused", "refused");
@@ -316,22 +334,24 @@ GRADED(downloader, errors_do_not_stop_others, 3, 15,
     expect_fail(&r, sil, "timed out", "silent");
     expect_fail(&r, bad, "bad URL", "not a URL");
     cr_assert_eq(r.exit_code, 1);
-    cr_assert(r.seconds < 3.0, "took %.1f s: the downloads (and the 1.5 s timeout) should all overlap", r.seconds);
+    cr_assert(r.seconds < 3.0,
+              "took %.1f s: the downloads (and the 1.5 s timeout) should all overlap", r.seconds);
     evt_run_free(&r);
 }
 
 GRADED(downloader, usage, 1, 10, "no URL: exit 2 with a usage message")
 {
     struct evt_run r = run(EVT_ARGV(PROG), 5);
-    cr_assert(r.exit_code == 2 && r.err_len > 0, "with no URL: expected exit 2 and usage on stderr, got exit %d",
-              r.exit_code);
+    cr_assert(r.exit_code == 2 && r.err_len > 0,
+              "with no URL: expected exit 2 and usage on stderr, got exit %d", r.exit_code);
     evt_run_free(&r);
 }
 
 GRADED(downloader, memory, 1, 40, "no leak or memory error (valgrind/LSan) with OK and failed URLs")
 {
     start_http();
-    const char *a = LOCAL(0, "/bytes/5000"), *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
+    const char *a = LOCAL(0, "/bytes/5000"),
+               *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
                *c = url(2, "http://127.0.0.1:%d%s", start_reset_server(), "/y");
     struct gx_mem m;
     if (!gx_mem_argv(&m, EVT_ARGV(PROG, a, b, c, "bad"), true))
@@ -340,8 +360,8 @@ GRADED(downloader, memory, 1, 40, "no leak or memory error (valgrind/LSan) with 
     cr_assert_eq(evt_run(&r, m.argv, NULL, NULL, 30), 0);
     const char *rep = gx_mem_report(&m, r.err);
     cr_assert(r.exit_code == 1 && !strstr(rep, "definitely lost") && !strstr(rep, "Invalid "),
-              "under %s: exit %d (want 1: some URLs fail)\n%s", m.valgrind ? "valgrind" : "the sanitizer",
-              r.exit_code, rep);
+              "under %s: exit %d (want 1: some URLs fail)\n%s",
+              m.valgrind ? "valgrind" : "the sanitizer", r.exit_code, rep);
     expect_ok(&r, a, 200, 5000);
     evt_run_free(&r);
 }

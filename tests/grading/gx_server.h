@@ -47,9 +47,9 @@ struct gx_srv {
     pthread_t th;
     volatile int stop;
     bool thread_on;
-    char errtail[4096];      /* last bytes of stderr, for messages */
+    char errtail[4096]; /* last bytes of stderr, for messages */
     size_t errlen;
-    char outhead[4096];      /* first bytes of stdout after the port line */
+    char outhead[4096]; /* first bytes of stdout after the port line */
     size_t outlen;
 };
 
@@ -84,15 +84,19 @@ static inline void *gx_drain_thread(void *arg)
             if (n <= 0) {
                 if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                     close(pf[i].fd);
-                    if (i == 0) s->p.out_fd = -1; else s->p.err_fd = -1;
+                    if (i == 0)
+                        s->p.out_fd = -1;
+                    else
+                        s->p.err_fd = -1;
                 }
                 continue;
             }
             if (i == 1)
                 gx_keep_tail(s->errtail, &s->errlen, sizeof s->errtail, buf, (size_t)n);
             else if (s->outlen < sizeof s->outhead - 1) {
-                size_t k = (size_t)n < sizeof s->outhead - 1 - s->outlen ? (size_t)n
-                                                                          : sizeof s->outhead - 1 - s->outlen;
+                size_t k = (size_t)n < sizeof s->outhead - 1 - s->outlen
+                               ? (size_t)n
+                               : sizeof s->outhead - 1 - s->outlen;
                 memcpy(s->outhead + s->outlen, buf, k);
                 s->outlen += k;
                 s->outhead[s->outlen] = '\0';
@@ -105,7 +109,7 @@ static inline void *gx_drain_thread(void *arg)
 /* Start argv (its last args should include "--port", "0"); wait for the port.
  * On failure the test fails with what the program printed. */
 static inline void gx_start_env(struct gx_srv *s, const char *const argv[], const char *const env[],
-                         double timeout_s)
+                                double timeout_s)
 {
     memset(s, 0, sizeof *s);
     signal(SIGPIPE, SIG_IGN);
@@ -114,7 +118,8 @@ static inline void gx_start_env(struct gx_srv *s, const char *const argv[], cons
     if (s->port <= 0) {
         evt_stop(&s->p, SIGKILL, 1);
         cr_assert_fail("%s never printed 'listening on 127.0.0.1:PORT' (within %.0f s).\n"
-                       "stdout: %.600s\nstderr: %.600s", argv[0], timeout_s, s->p.out, s->p.err);
+                       "stdout: %.600s\nstderr: %.600s",
+                       argv[0], timeout_s, s->p.out, s->p.err);
     }
     pthread_create(&s->th, NULL, gx_drain_thread, s);
     s->thread_on = true;
@@ -162,7 +167,7 @@ static inline bool gx_alive(struct gx_srv *s)
     return false;
 }
 
-static inline const char * gx_death(struct gx_srv *s)
+static inline const char *gx_death(struct gx_srv *s)
 {
     static char why[256];
     int st = s->p.status;
@@ -252,7 +257,7 @@ static inline void gx_pause_ms(int ms)
  * cannot deadlock. If shut_after, half-close once everything is written.
  * Returns bytes read; *written gets bytes written. */
 static inline size_t gx_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_n,
-                        double timeout_s, size_t *written, bool shut_after)
+                               double timeout_s, size_t *written, bool shut_after)
 {
     double deadline = evt_now() + timeout_s;
     size_t w = 0, r = 0;
@@ -277,7 +282,7 @@ static inline size_t gx_duplex(int fd, const void *out, size_t out_n, void *in, 
             if (k > 0)
                 w += (size_t)k;
             else if (k < 0 && errno != EAGAIN && errno != EINTR)
-                out_n = w;               /* the peer is gone: stop writing */
+                out_n = w; /* the peer is gone: stop writing */
         }
         if (pf.revents & (POLLIN | POLLHUP | POLLERR) && r < in_n) {
             ssize_t k = recv(fd, (char *)in + r, in_n - r, MSG_DONTWAIT);
@@ -297,24 +302,28 @@ static inline size_t gx_duplex(int fd, const void *out, size_t out_n, void *in, 
 
 /* Describe how `got` differs from `want`, into msg. Returns true if equal. */
 static inline bool gx_compare(const char *what, const void *want, size_t want_n, const void *got,
-                       size_t got_n, char *msg, size_t msgsz)
+                              size_t got_n, char *msg, size_t msgsz)
 {
     size_t n = want_n < got_n ? want_n : got_n;
     size_t d = evt_first_diff(want, got, n);
     if (got_n == want_n && d == n)
         return true;
     if (d < n)
-        snprintf(msg, msgsz, "%s: expected %zu bytes back, got %zu; the first difference is at offset %zu "
-                 "(expected byte 0x%02x, got 0x%02x)", what, want_n, got_n, d,
-                 ((const unsigned char *)want)[d], ((const unsigned char *)got)[d]);
+        snprintf(msg, msgsz,
+                 "%s: expected %zu bytes back, got %zu; the first difference is at offset %zu "
+                 "(expected byte 0x%02x, got 0x%02x)",
+                 what, want_n, got_n, d, ((const unsigned char *)want)[d],
+                 ((const unsigned char *)got)[d]);
     else
-        snprintf(msg, msgsz, "%s: expected %zu bytes back, got %zu (what came back was correct as far "
-                 "as it went)", what, want_n, got_n);
+        snprintf(msg, msgsz,
+                 "%s: expected %zu bytes back, got %zu (what came back was correct as far "
+                 "as it went)",
+                 what, want_n, got_n);
     return false;
 }
 
 /* A printable copy of a reply, for messages. */
-static inline const char * gx_show(const char *s, size_t n)
+static inline const char *gx_show(const char *s, size_t n)
 {
     static char buf[4][512];
     static int next;
@@ -322,18 +331,24 @@ static inline const char * gx_show(const char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n && o < sizeof buf[0] - 8; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\n') { b[o++] = '\\'; b[o++] = 'n'; }
-        else if (c == '\r') { b[o++] = '\\'; b[o++] = 'r'; }
-        else if (c < 32 || c > 126) o += (size_t)snprintf(b + o, 8, "\\x%02x", c);
-        else b[o++] = (char)c;
+        if (c == '\n') {
+            b[o++] = '\\';
+            b[o++] = 'n';
+        } else if (c == '\r') {
+            b[o++] = '\\';
+            b[o++] = 'r';
+        } else if (c < 32 || c > 126)
+            o += (size_t)snprintf(b + o, 8, "\\x%02x", c);
+        else
+            b[o++] = (char)c;
     }
     b[o] = '\0';
     return b;
 }
 
 /* One request, one exact reply, on a new connection. */
-static inline bool gx_exchange(int port, const char *req, const char *want, double timeout_s, char *msg,
-                        size_t msgsz)
+static inline bool gx_exchange(int port, const char *req, const char *want, double timeout_s,
+                               char *msg, size_t msgsz)
 {
     int fd = evt_connect(port, timeout_s);
     if (fd < 0) {
@@ -346,7 +361,8 @@ static inline bool gx_exchange(int port, const char *req, const char *want, doub
     close(fd);
     bool ok = r == wn && memcmp(got, want, wn) == 0;
     if (!ok)
-        snprintf(msg, msgsz, "sent \"%s\", expected \"%s\" back within %.1f s, got \"%s\" (%zu of %zu bytes)",
+        snprintf(msg, msgsz,
+                 "sent \"%s\", expected \"%s\" back within %.1f s, got \"%s\" (%zu of %zu bytes)",
                  gx_show(req, strlen(req)), gx_show(want, wn), timeout_s, gx_show(got, r), r, wn);
     free(got);
     return ok;
@@ -385,10 +401,7 @@ static inline bool gx_is_asan(const char *path)
     return found;
 }
 
-static inline bool gx_have_valgrind(void)
-{
-    return access("/usr/bin/valgrind", X_OK) == 0;
-}
+static inline bool gx_have_valgrind(void) { return access("/usr/bin/valgrind", X_OK) == 0; }
 
 struct gx_mem {
     const char *argv[32];
@@ -406,7 +419,8 @@ static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], 
     if (!gx_is_asan(prog_argv[0])) {
         if (!gx_have_valgrind())
             return false;
-        snprintf(m->log, sizeof m->log, "/tmp/evlab-vg-%d-%ld.log", (int)getpid(), (long)time(NULL));
+        snprintf(m->log, sizeof m->log, "/tmp/evlab-vg-%d-%ld.log", (int)getpid(),
+                 (long)time(NULL));
         static char logarg[300];
         snprintf(logarg, sizeof logarg, "--log-file=%s", m->log);
         m->argv[i++] = "/usr/bin/valgrind";
@@ -425,7 +439,7 @@ static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], 
 }
 
 /* What valgrind said (or the sanitizer's stderr), trimmed, for a message. */
-static inline const char * gx_mem_report(struct gx_mem *m, const char *stderr_text)
+static inline const char *gx_mem_report(struct gx_mem *m, const char *stderr_text)
 {
     static char out[2048];
     out[0] = '\0';
@@ -443,7 +457,6 @@ static inline const char * gx_mem_report(struct gx_mem *m, const char *stderr_te
     }
     return out;
 }
-
 
 /* ---- ready-made hostile-client checks (they assert) ---------------------------- */
 
@@ -507,9 +520,11 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
     if (bad >= 0) {
         snprintf(req, sizeof req, req_fmt, bad);
         alive = gx_alive(s);
-        cr_assert_fail("with %d connections open at once, connection %d sent \"%s\" and expected \"%s\", "
-                       "got \"%s\"%s%s", n, bad, gx_show(req, strlen(req)), gx_show(want, strlen(want)),
-                       gx_show(got, r), alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+        cr_assert_fail(
+            "with %d connections open at once, connection %d sent \"%s\" and expected \"%s\", "
+            "got \"%s\"%s%s",
+            n, bad, gx_show(req, strlen(req)), gx_show(want, strlen(want)), gx_show(got, r),
+            alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
     }
 }
 
@@ -530,16 +545,16 @@ static inline void gx_check_idle(struct gx_srv *s, const char *req, const char *
 
 /* Client A sends a request and resets the connection before reading the
  * reply; repeat; the server must survive and serve client B. */
-static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bulk_n, size_t read_first,
-                           const char *req, const char *want)
+static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bulk_n,
+                                  size_t read_first, const char *req, const char *want)
 {
     for (int round = 0; round < 20; round++) {
         int fd = evt_connect(s->port, 3);
         if (fd < 0) {
             gx_pause_ms(100);
             bool alive = gx_alive(s);
-            cr_assert_fail("could not connect after %d clients closed or reset mid-reply%s%s", round,
-                           alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
+            cr_assert_fail("could not connect after %d clients closed or reset mid-reply%s%s",
+                           round, alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
         }
         char *tmp = malloc(read_first + 1);
         size_t w = 0;
@@ -563,8 +578,10 @@ static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bul
     char msg[1024];
     bool ok = gx_exchange(s->port, req, want, 3, msg, sizeof msg);
     bool alive = gx_alive(s);
-    cr_assert(alive, "20 clients closed or reset their connection in the middle of a reply and the "
-              "server died: %s", gx_death(s));
+    cr_assert(alive,
+              "20 clients closed or reset their connection in the middle of a reply and the "
+              "server died: %s",
+              gx_death(s));
     cr_assert(ok, "after 20 clients reset in the middle of a reply: %s", msg);
 }
 
@@ -589,15 +606,17 @@ static inline void gx_check_fd_leak(struct gx_srv *s, const char *req, const cha
             close(fd);
     }
     int after = gx_wait_fds(s->p.pid, before, 3);
-    cr_assert(after <= before, "the server had %d fds open before 200 clients came and went, and %d "
+    cr_assert(after <= before,
+              "the server had %d fds open before 200 clients came and went, and %d "
               "after they had all closed (waited 3 s): close() each connection's socket when "
-              "the client goes (EOF or error)", before, after);
+              "the client goes (EOF or error)",
+              before, after);
 }
 
 /* Run argv under valgrind (or LSan), do `rounds` exchanges on fresh
  * connections (closed by the client), then SIGTERM: the exit must be clean. */
 static inline void gx_check_memory(const char *const argv[], bool leaks, int rounds,
-                            const char *req, size_t req_n, size_t reply_n)
+                                   const char *req, size_t req_n, size_t reply_n)
 {
     struct gx_mem m;
     if (!gx_mem_argv(&m, argv, leaks))
@@ -613,22 +632,25 @@ static inline void gx_check_memory(const char *const argv[], bool leaks, int rou
         if (r != reply_n || !gx_alive(&s)) {
             gx_stop(&s, SIGKILL, 2);
             const char *rep = gx_mem_report(&m, s.errtail);
-            cr_assert_fail("connection %d: expected %zu bytes back, got %zu under %s.\n%s", i, reply_n, r,
-                           m.valgrind ? "valgrind" : "the sanitizer", rep);
+            cr_assert_fail("connection %d: expected %zu bytes back, got %zu under %s.\n%s", i,
+                           reply_n, r, m.valgrind ? "valgrind" : "the sanitizer", rep);
         }
     }
     free(got);
-    gx_pause_ms(200);              /* let it see the last EOFs before the signal */
+    gx_pause_ms(200); /* let it see the last EOFs before the signal */
     int st = gx_stop(&s, SIGTERM, 20);
     const char *rep = gx_mem_report(&m, s.errtail);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(rep, "definitely lost") &&
         !strstr(rep, "Invalid ") && !strstr(rep, "ERROR: "))
         return;
-    bool found = strstr(rep, "definitely lost") || strstr(rep, "Invalid ") || strstr(rep, "ERROR: ");
+    bool found =
+        strstr(rep, "definitely lost") || strstr(rep, "Invalid ") || strstr(rep, "ERROR: ");
     if (WIFSIGNALED(st) && !found)
-        cr_assert_fail("after SIGTERM the server died of signal %d instead of freeing everything and "
-                       "exiting 0, so its memory cannot be checked: handle SIGINT/SIGTERM with "
-                       "evsignal_new() and break the loop.\n%s", WTERMSIG(st), rep);
+        cr_assert_fail(
+            "after SIGTERM the server died of signal %d instead of freeing everything and "
+            "exiting 0, so its memory cannot be checked: handle SIGINT/SIGTERM with "
+            "evsignal_new() and break the loop.\n%s",
+            WTERMSIG(st), rep);
     cr_assert_fail("%s found %s after %d connections and SIGTERM (exit code %d):\n%s",
                    m.valgrind ? "valgrind" : "the sanitizer",
                    leaks ? "leaked memory or memory errors" : "memory errors", rounds,

@@ -55,7 +55,8 @@ Test(supported_methods, show_method_logs_the_choice)
 
 Test(supported_methods, all_disabled_is_a_clear_error_not_a_crash)
 {
-    struct evt_run r = run_with(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"), NULL);
+    struct evt_run r =
+        run_with(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"), NULL);
     cr_assert_eq(r.term_signal, 0, "must not crash");
     cr_assert_eq(r.exit_code, 1);
     cr_assert(strstr(r.err, "no event mechanism available"), "libevent's own warning: %s", r.err);
@@ -65,8 +66,8 @@ Test(supported_methods, all_disabled_is_a_clear_error_not_a_crash)
 
 Test(supported_methods, ignore_env_flag_overrides_the_environment)
 {
-    struct evt_run r = run_with(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"),
-                                "--ignore-env");
+    struct evt_run r =
+        run_with(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1", "EVENT_NOSELECT=1"), "--ignore-env");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "the new base uses: epoll"), "%s", r.out);
     evt_run_free(&r);

@@ -16,7 +16,8 @@ static struct evt_run run(const char *const argv[], const char *const env[])
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, argv, env, NULL, 10), 0, "could not start %s", argv[0]);
-    cr_assert_eq(r.term_signal, 0, "%s died of signal %d\nstderr: %s", argv[0], r.term_signal, r.err);
+    cr_assert_eq(r.term_signal, 0, "%s died of signal %d\nstderr: %s", argv[0], r.term_signal,
+                 r.err);
     return r;
 }
 
@@ -34,8 +35,8 @@ static void expect_method(const char *out, const char *method, const char *mask,
         const char *f = strstr(at, names[i]);
         cr_assert(f, "%s missing after %s", names[i], line);
         const char *v = f + strspn(f + strlen(names[i]), " ") + strlen(names[i]);
-        cr_assert(strncmp(v, yes_no[i], strlen(yes_no[i])) == 0, "%s on %s: expected %s, line: %.80s",
-                  names[i], method, yes_no[i], f);
+        cr_assert(strncmp(v, yes_no[i], strlen(yes_no[i])) == 0,
+                  "%s on %s: expected %s, line: %.80s", names[i], method, yes_no[i], f);
     }
 }
 
@@ -76,10 +77,12 @@ Test(backend_features, fds_flag_regular_file_refused_only_by_epoll)
         struct evt_run r = run(EVT_ARGV(FEATURES, "--method", m[i]), NULL);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         if (i == 0) {
-            cr_assert(strstr(r.out, "a regular file: event_add -> -1 Operation not permitted"), "%s", r.out);
+            cr_assert(strstr(r.out, "a regular file: event_add -> -1 Operation not permitted"),
+                      "%s", r.out);
             cr_assert(strstr(r.err, "Epoll ADD"), "libevent's warning: %s", r.err);
         } else {
-            cr_assert(strstr(r.out, "a regular file: event_add -> 0 (accepted)"), "%s: %s", m[i], r.out);
+            cr_assert(strstr(r.out, "a regular file: event_add -> 0 (accepted)"), "%s: %s", m[i],
+                      r.out);
         }
         evt_run_free(&r);
     }
@@ -94,8 +97,10 @@ Test(backend_features, env_disables_epoll_and_show_method_logs_each_base)
 
     r = run(EVT_ARGV(FEATURES), EVT_ENV("EVENT_SHOW_METHOD=1"));
     cr_assert_eq(evt_count(r.err, "[msg] libevent using: "), 3, "one line per base:\n%s", r.err);
-    cr_assert(strstr(r.err, "[msg] libevent using: epoll") && strstr(r.err, "[msg] libevent using: poll") &&
-              strstr(r.err, "[msg] libevent using: select"), "%s", r.err);
+    cr_assert(strstr(r.err, "[msg] libevent using: epoll") &&
+                  strstr(r.err, "[msg] libevent using: poll") &&
+                  strstr(r.err, "[msg] libevent using: select"),
+              "%s", r.err);
     evt_run_free(&r);
 }
 

@@ -20,7 +20,8 @@ static const char *const methods[] = {"epoll", "poll", "select"};
 static struct evt_run run_life(const char *method, bool persist)
 {
     struct evt_run r;
-    const char *const argv[] = {PROG, "--method", method, persist ? "--step" : "--no-persist", NULL};
+    const char *const argv[] = {PROG, "--method", method, persist ? "--step" : "--no-persist",
+                                NULL};
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 10), 0);
     cr_assert_eq(r.term_signal, 0, "crashed: %s", r.err);
     cr_assert_eq(r.exit_code, 0, "%s: exit %d\n%s", method, r.exit_code, r.err);
@@ -86,10 +87,12 @@ Test(lifecycle, initialized_self_cbarg_and_pending_flags)
         cr_assert(strstr(s1, ":  event_initialized -> 1"), "%s", s1);
         cr_assert(strstr(s1, "callback arg is the event itself: yes"), "%s", s1);
         cr_assert(strstr(s1, "after event_new: event_pending -> 0 (not pending)"), "%s", s1);
-        cr_assert(strstr(s2, "after event_add: event_pending -> EV_TIMEOUT|EV_READ (timeout in 5 s)"),
-                  "%s: %s", methods[m], s2);
+        cr_assert(
+            strstr(s2, "after event_add: event_pending -> EV_TIMEOUT|EV_READ (timeout in 5 s)"),
+            "%s: %s", methods[m], s2);
         cr_assert(strstr(s2, "event_pending(ev, EV_WRITE) -> 0"), "%s", s2);
-        cr_assert_eq(added_after(s2, "after event_add:"), 2, "one event with a timeout counts 2:\n%s", s2);
+        cr_assert_eq(added_after(s2, "after event_add:"), 2,
+                     "one event with a timeout counts 2:\n%s", s2);
         free(s1), free(s2);
         evt_run_free(&r);
     }
@@ -118,10 +121,12 @@ Test(lifecycle, active_is_seen_before_the_callback_and_in_both_dump_lists)
             cr_assert_eq(added_after(s3, "[peek]:"), predicted(s3), "%s", s3);
             cr_assert(strstr(s3, "what=EV_READ, arg==event: yes, read 1 byte"), "%s", s3);
             if (p)
-                cr_assert(strstr(s3, "inside the callback: event_pending -> EV_TIMEOUT|EV_READ (timeout in 5 s)"),
+                cr_assert(strstr(s3, "inside the callback: event_pending -> EV_TIMEOUT|EV_READ "
+                                     "(timeout in 5 s)"),
                           "%s", s3);
             else
-                cr_assert(strstr(s3, "inside the callback: event_pending -> 0 (not pending)"), "%s", s3);
+                cr_assert(strstr(s3, "inside the callback: event_pending -> 0 (not pending)"), "%s",
+                          s3);
             char *s4 = step_text(r.out, 4);
             cr_assert(strstr(s4, p ? "after the loop: event_pending -> EV_TIMEOUT|EV_READ"
                                    : "after the loop: event_pending -> 0 (not pending)"),
@@ -138,14 +143,17 @@ Test(lifecycle, del_readd_and_the_persistent_timeout_that_comes_back)
         for (int p = 0; p < 2; p++) {
             struct evt_run r = run_life(methods[m], p);
             char *s5 = step_text(r.out, 5);
-            cr_assert(strstr(s5, "event_del -> 0\n  after event_del: event_pending -> 0"), "%s", s5);
+            cr_assert(strstr(s5, "event_del -> 0\n  after event_del: event_pending -> 0"), "%s",
+                      s5);
             cr_assert(strstr(s5, "event_del again -> 0"), "%s", s5);
-            cr_assert(strstr(s5, "after event_add(ev, NULL): event_pending -> EV_READ\n"), "%s", s5);
+            cr_assert(strstr(s5, "after event_add(ev, NULL): event_pending -> EV_READ\n"), "%s",
+                      s5);
             cr_assert(strstr(s5, "[callback] fd "), "re-added event fires again:\n%s", s5);
             const char *after = strstr(s5, "after the loop: event_pending -> ");
             cr_assert(after);
             if (p)
-                cr_assert(strstr(after, "EV_TIMEOUT|EV_READ (timeout in 5 s)"), "timeout back:\n%s", s5);
+                cr_assert(strstr(after, "EV_TIMEOUT|EV_READ (timeout in 5 s)"), "timeout back:\n%s",
+                          s5);
             else
                 cr_assert(strstr(after, "-> 0 (not pending)"), "%s", s5);
             free(s5);
@@ -191,7 +199,8 @@ Test(lifecycle, dump_names_closed_as_eof_and_timeout_as_result)
     struct event_base *b = event_base_new();
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct event *e = event_new(b, sv[0], EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, nop, NULL);
+    struct event *e =
+        event_new(b, sv[0], EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, nop, NULL);
     event_add(e, NULL);
     event_active(e, EV_READ | EV_TIMEOUT, 0);
     char *buf = NULL;
@@ -219,7 +228,8 @@ Test(lifecycle, reassign_drops_a_persistent_timeout)
     event_add(e, NULL);
     cr_assert_eq(write(sv[1], "xy", 2), 2);
     event_base_loop(b, EVLOOP_ONCE);
-    cr_assert_eq(event_pending(e, EV_READ | EV_TIMEOUT, NULL), EV_READ, "no timeout after event_assign");
+    cr_assert_eq(event_pending(e, EV_READ | EV_TIMEOUT, NULL), EV_READ,
+                 "no timeout after event_assign");
     /* Control: without event_assign the timeout does come back. */
     event_del(e);
     event_add(e, &(struct timeval){5, 0});
@@ -237,7 +247,8 @@ Test(lifecycle, help_bad_flags_and_step)
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(PROG, "--help"), NULL, NULL, 10), 0);
     cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "--no-persist") && strstr(r.out, "--method") && strstr(r.out, "--step"));
+    cr_assert(strstr(r.out, "--no-persist") && strstr(r.out, "--method") &&
+              strstr(r.out, "--step"));
     evt_run_free(&r);
     cr_assert_eq(evt_run(&r, EVT_ARGV(PROG, "--bogus"), NULL, NULL, 10), 0);
     cr_assert_eq(r.exit_code, 2);

@@ -86,7 +86,9 @@ Test(cb_func, timeout_flag_alone_makes_no_timeout)
 {
     for (int m = 0; m < 3; m++) {
         struct evt_run r = run_m(CB_FUNC, methods[m], ARGS("--no-timeout", "--writes", "5"), NULL);
-        cr_assert(strstr(r.out, "ev1 asked for EV_TIMEOUT|EV_READ|EV_PERSIST, pending on EV_READ\n"), "%s", r.out);
+        cr_assert(
+            strstr(r.out, "ev1 asked for EV_TIMEOUT|EV_READ|EV_PERSIST, pending on EV_READ\n"),
+            "%s", r.out);
         cr_assert_eq(evt_count(r.out, " timeout ["), 0, "%s", r.out);
         cr_assert_eq(evt_count(r.out, ": write [Writing event]"), 5, "%s", r.out);
         cr_assert(strstr(r.out, "read returned 0: EOF"), "%s", r.out);
@@ -100,14 +102,21 @@ Test(persist, persistent_vs_one_shot_vs_readd)
 {
     for (int m = 0; m < 3; m++) {
         struct evt_run r = run_m(PERSIST, methods[m], NULL, NULL);
-        cr_assert(strstr(r.out, "read 'a'") && strstr(r.out, "read 'b'") && strstr(r.out, "read 'c'"), "%s", r.out);
-        cr_assert(strstr(r.out, "callback 4: EV_READ, read returned 0 (EOF), event_del"), "%s", r.out);
-        cr_assert(strstr(r.out, "event_base_dispatch -> 1 (no events left), 4 callbacks, 0 bytes unread"), "%s", r.out);
+        cr_assert(strstr(r.out, "read 'a'") && strstr(r.out, "read 'b'") &&
+                      strstr(r.out, "read 'c'"),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "callback 4: EV_READ, read returned 0 (EOF), event_del"), "%s",
+                  r.out);
+        cr_assert(
+            strstr(r.out, "event_base_dispatch -> 1 (no events left), 4 callbacks, 0 bytes unread"),
+            "%s", r.out);
         evt_run_free(&r);
 
         r = run_m(PERSIST, methods[m], ARGS("--no-persist"), NULL);
         cr_assert(strstr(r.out, "callback 1: EV_READ, read 'a' -> pending: 0\n"), "%s", r.out);
-        cr_assert(strstr(r.out, "event_base_dispatch -> 1 (no events left), 1 callback, 2 bytes unread"), "%s", r.out);
+        cr_assert(
+            strstr(r.out, "event_base_dispatch -> 1 (no events left), 1 callback, 2 bytes unread"),
+            "%s", r.out);
         evt_run_free(&r);
 
         r = run_m(PERSIST, methods[m], ARGS("--no-persist", "--readd"), NULL);
@@ -158,13 +167,15 @@ Test(edge_triggered, et_is_accepted_but_level_triggered_on_poll_and_select)
     for (int m = 1; m < 3; m++) {
         struct evt_run r = run_m(EDGE, methods[m], NULL, NULL);
         cr_assert(strstr(r.out, "EV_FEATURE_ET no"), "%s", r.out);
-        cr_assert(strstr(r.out, "[ET] event_new(EV_READ|EV_PERSIST|EV_ET), event_add -> 0"), "%s", r.out);
+        cr_assert(strstr(r.out, "[ET] event_new(EV_READ|EV_PERSIST|EV_ET), event_add -> 0"), "%s",
+                  r.out);
         cr_assert_eq(evt_count(r.err, "warn"), 0, "no warning: %s", r.err);
         int lt[3], et[3];
         row(r.out, "LT", lt);
         row(r.out, "ET", et);
         cr_assert(lt[0] == 5 && lt[2] == 0, "%s", r.out);
-        cr_assert(memcmp(lt, et, sizeof lt) == 0, "%s: ET row must equal LT row:\n%s", methods[m], r.out);
+        cr_assert(memcmp(lt, et, sizeof lt) == 0, "%s: ET row must equal LT row:\n%s", methods[m],
+                  r.out);
         cr_assert_null(strstr(r.out, "what=EV_READ|EV_ET"), "%s", r.out);
         evt_run_free(&r);
     }
@@ -185,18 +196,21 @@ Test(closed, early_close_on_epoll_and_poll_with_unread_data)
     for (int m = 0; m < 2; m++) {
         for (int h = 0; h < 2; h++) {
             /* A 3 s guard: EV_CLOSED must beat it by far. */
-            struct evt_run r = run_m(CLOSED, methods[m],
-                                     how[h] ? ARGS("--timeout-ms", "3000", how[h]) : ARGS("--timeout-ms", "3000"),
-                                     NULL);
+            struct evt_run r = run_m(
+                CLOSED, methods[m],
+                how[h] ? ARGS("--timeout-ms", "3000", how[h]) : ARGS("--timeout-ms", "3000"), NULL);
             cr_assert(strstr(r.out, "EV_FEATURE_EARLY_CLOSE yes"), "%s", r.out);
-            cr_assert(strstr(r.out, "callback 1: what=EV_CLOSED, 3 bytes still unread"), "%s %s:\n%s",
-                      methods[m], how[h] ? how[h] : "", r.out);
-            cr_assert(strstr(r.out, "read -> 3 (the data was still there)\n  read -> 0"), "%s", r.out);
-            cr_assert_lt(r.seconds, 2.0, "EV_CLOSED must come long before the 3 s guard (%.3f s)", r.seconds);
+            cr_assert(strstr(r.out, "callback 1: what=EV_CLOSED, 3 bytes still unread"),
+                      "%s %s:\n%s", methods[m], how[h] ? how[h] : "", r.out);
+            cr_assert(strstr(r.out, "read -> 3 (the data was still there)\n  read -> 0"), "%s",
+                      r.out);
+            cr_assert_lt(r.seconds, 2.0, "EV_CLOSED must come long before the 3 s guard (%.3f s)",
+                         r.seconds);
             evt_run_free(&r);
         }
         struct evt_run r = run_m(CLOSED, methods[m], ARGS("--with-read"), NULL);
-        cr_assert(strstr(r.out, "callback 1: what=EV_READ|EV_CLOSED, 3 bytes still unread"), "%s", r.out);
+        cr_assert(strstr(r.out, "callback 1: what=EV_READ|EV_CLOSED, 3 bytes still unread"), "%s",
+                  r.out);
         evt_run_free(&r);
     }
     struct evt_run r = run_m(CLOSED, NULL, NULL, EVT_ENV("EVENT_NOEPOLL=1"));
@@ -215,7 +229,8 @@ Test(closed, select_never_reports_closed)
     cr_assert_geq(r.seconds, 0.09);
     evt_run_free(&r);
 
-    r = run_m(CLOSED, NULL, ARGS("--with-read", "--close"), EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"));
+    r = run_m(CLOSED, NULL, ARGS("--with-read", "--close"),
+              EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"));
     cr_assert(strstr(r.out, "method select"), "%s", r.out);
     cr_assert(strstr(r.out, "callback 1: what=EV_READ, 3 bytes still unread"), "%s", r.out);
     evt_run_free(&r);
@@ -239,11 +254,13 @@ Test(signal_event, signals_arrive_as_callbacks_counted_per_delivery)
     for (int m = 0; m < 3; m++) {
         struct evt_run r = run_m(SIGNAL, methods[m], NULL, NULL);
         char want[96];
-        snprintf(want, sizeof want, "evsignal_new gave EV_SIGNAL|EV_PERSIST, event_get_fd -> %d (SIGUSR1 is %d)",
+        snprintf(want, sizeof want,
+                 "evsignal_new gave EV_SIGNAL|EV_PERSIST, event_get_fd -> %d (SIGUSR1 is %d)",
                  SIGUSR1, SIGUSR1);
         cr_assert(strstr(r.out, want), "%s", r.out);
         cr_assert(strstr(r.out, "raised; nothing ran yet: 0 callbacks"), "%s", r.out);
-        snprintf(want, sizeof want, "callback 1: fd argument %d (SIGUSR1), what=EV_SIGNAL", SIGUSR1);
+        snprintf(want, sizeof want, "callback 1: fd argument %d (SIGUSR1), what=EV_SIGNAL",
+                 SIGUSR1);
         cr_assert(strstr(r.out, want), "%s", r.out);
         cr_assert(strstr(r.out, "3 callbacks in that turn"), "%s", r.out);
         cr_assert(strstr(r.out, "still pending (EV_PERSIST): EV_SIGNAL"), "%s", r.out);
@@ -257,10 +274,12 @@ Test(signal_event, external_signals_and_sigint_exit_cleanly)
     cr_assert_eq(evt_spawn(&p, EVT_ARGV(SIGNAL, "--wait"), NULL), 0);
     cr_assert(evt_wait_line(&p, "send SIGUSR1", 10), "never waited:\n%s", p.out);
     kill(p.pid, SIGUSR1);
-    cr_assert(evt_wait_line(&p, "callback 5: fd argument", 10), "no callback for kill -USR1:\n%s", p.out);
+    cr_assert(evt_wait_line(&p, "callback 5: fd argument", 10), "no callback for kill -USR1:\n%s",
+              p.out);
     int st = evt_stop(&p, SIGINT, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d\n%s", st, p.out);
-    cr_assert(strstr(p.out, "SIGINT: leaving the loop") && strstr(p.out, "done: 6 callbacks"), "%s", p.out);
+    cr_assert(strstr(p.out, "SIGINT: leaving the loop") && strstr(p.out, "done: 6 callbacks"), "%s",
+              p.out);
     evt_proc_free(&p);
 }
 
@@ -273,7 +292,8 @@ Test(lesson04, help_and_bad_flags)
         struct evt_run r;
         cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--help"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--method") && strstr(r.out, "--step"), "%s", r.out);
+        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--method") && strstr(r.out, "--step"),
+                  "%s", r.out);
         evt_run_free(&r);
         cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--bogus"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);

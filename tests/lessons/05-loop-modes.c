@@ -59,7 +59,8 @@ Test(loop_modes, nonblock_busy_polls_and_the_draining_call_returns_1)
     const char *t50 = strstr(r.out, "callback t50");
     cr_assert(t50);
     const char *ret50 = strstr(t50, " returned ");
-    cr_assert(ret50 && strncmp(ret50, " returned 0 after running 1 callback(s)", 39) == 0, "%s", r.out);
+    cr_assert(ret50 && strncmp(ret50, " returned 0 after running 1 callback(s)", 39) == 0, "%s",
+              r.out);
     const char *t100 = strstr(r.out, "callback t100");
     cr_assert(t100);
     const char *ret = strstr(t100, " returned ");
@@ -116,8 +117,8 @@ Test(exit_vs_break, break_runs_one_and_leaves_two_active)
 {
     struct evt_run r = run(DIR "exit_vs_break", "--stop", "break", NULL, 10);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_assert(strstr(r.out, "loop returned 0: 1 of 3 callbacks ran; got_exit=0 got_break=1"),
-              "%s", r.out);
+    cr_assert(strstr(r.out, "loop returned 0: 1 of 3 callbacks ran; got_exit=0 got_break=1"), "%s",
+              r.out);
     cr_assert(strstr(r.out, "B: still active") && strstr(r.out, "C: still active"), "%s", r.out);
     cr_assert(strstr(r.out, "loop returned 1: 2 more callback(s) ran; got_exit=0 got_break=0"),
               "%s", r.out);
@@ -128,14 +129,14 @@ Test(exit_vs_break, exit_runs_all_three)
 {
     struct evt_run r = run(DIR "exit_vs_break", "--stop", "exit", NULL, 10);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_assert(strstr(r.out, "loop returned 0: 3 of 3 callbacks ran; got_exit=1 got_break=0"),
-              "%s", r.out);
+    cr_assert(strstr(r.out, "loop returned 0: 3 of 3 callbacks ran; got_exit=1 got_break=0"), "%s",
+              r.out);
     cr_assert(strstr(r.out, "loop returned 1: 0 more callback(s) ran; got_exit=0 got_break=0"),
               "%s", r.out);
     evt_run_free(&r);
     r = run(DIR "exit_vs_break", "--stop", "none", NULL, 10);
-    cr_assert(strstr(r.out, "loop returned 1: 3 of 3 callbacks ran; got_exit=0 got_break=0"),
-              "%s", r.out);
+    cr_assert(strstr(r.out, "loop returned 1: 3 of 3 callbacks ran; got_exit=0 got_break=0"), "%s",
+              r.out);
     evt_run_free(&r);
 }
 
@@ -161,10 +162,12 @@ Test(early_stop, early_break_is_lost_early_exit_is_kept)
     cr_assert(strstr(r.out, "got_break=0 (entering the loop cleared it)"), "%s", r.out);
     cr_assert(strstr(r.out, "right after event_base_loopexit(NULL): got_exit=0"), "%s", r.out);
     cr_assert(strstr(r.out, "dispatch returned 0, the timer fired 0 time(s): the exit was kept; "
-                            "got_exit=1"), "%s", r.out);
-    cr_assert(strstr(r.out, "timer still pending: yes"), "%s", r.out);
-    cr_assert(strstr(r.out, "dispatch returned 1, the timer fired 1 time(s); got_exit=0 got_break=0"),
+                            "got_exit=1"),
               "%s", r.out);
+    cr_assert(strstr(r.out, "timer still pending: yes"), "%s", r.out);
+    cr_assert(
+        strstr(r.out, "dispatch returned 1, the timer fired 1 time(s); got_exit=0 got_break=0"),
+        "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -213,7 +216,8 @@ Test(loop_modes, step_mode_waits_for_enter_on_a_tty)
 {
     struct evt_run r;
     /* One Enter, then q: step 2 heading shown, the loop never runs. */
-    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "loop_modes"), "--step"), NULL, "\nq\n", 10), 0);
+    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "loop_modes"), "--step"), NULL, "\nq\n", 10),
+                 0);
     cr_assert_eq(r.exit_code, 0, "output: %s", r.out);
     cr_assert(strstr(r.out, "== 2."), "%s", r.out);
     cr_assert_null(strstr(r.out, "callback pipe"), "q must stop before the loop runs:\n%s", r.out);

@@ -82,13 +82,18 @@ Test(once, base_free_frees_a_never_run_once_event, .timeout = 60)
     if (!have_valgrind() || strstr(evt_build_dir(), "asan"))
         cr_skip_test("valgrind missing, or an ASan build (valgrind cannot run it)");
     struct evt_run r;
-    const char *const argv[] = {"/usr/bin/env", "valgrind", "--error-exitcode=99", "--leak-check=full",
+    const char *const argv[] = {"/usr/bin/env",
+                                "valgrind",
+                                "--error-exitcode=99",
+                                "--leak-check=full",
                                 "--errors-for-leak-kinds=definite,indirect",
-                                evt_prog(DIR "once"), NULL};
+                                evt_prog(DIR "once"),
+                                NULL};
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 50), 0);
     cr_assert_eq(r.exit_code, 0, "valgrind: %s", r.err);
     cr_assert(strstr(r.out, "scheduled for an hour from now"));
-    cr_assert(strstr(r.err, "All heap blocks were freed") || strstr(r.err, "definitely lost: 0 bytes"),
+    cr_assert(strstr(r.err, "All heap blocks were freed") ||
+                  strstr(r.err, "definitely lost: 0 bytes"),
               "%s", r.err);
     evt_run_free(&r);
 }
@@ -105,7 +110,8 @@ Test(common_timeout, queue_keeps_order_heap_does_not)
     cr_assert(strstr(r.out, "tv_usec=0x0000c350"), "%s", r.out);
     const char *o = strstr(r.out, "firing order:");
     cr_assert(o, "%s", r.out);
-    cr_assert_null(strstr(o, "firing order: 0 1 2 3 4 5 6 7\n"), "the heap kept insertion order?\n%s", r.out);
+    cr_assert_null(strstr(o, "firing order: 0 1 2 3 4 5 6 7\n"),
+                   "the heap kept insertion order?\n%s", r.out);
     for (int i = 0; i < 8; i++) {
         char want[8];
         snprintf(want, sizeof want, " %d", i);
@@ -119,9 +125,11 @@ Test(cached_time, cache_stands_still_inside_a_callback)
 {
     struct evt_run r = run(DIR "cached_time", NULL, NULL, NULL, NULL);
     cr_assert(strstr(r.out, "two calls 30 ms apart differ by the full time"), "%s", r.out);
-    cr_assert(strstr(r.out, "gettimeofday moved the full time, the cached time moved 0 ms"), "%s", r.out);
-    cr_assert(strstr(r.out, "after event_base_update_cache_time: the cached time moved the full time"),
-              "%s", r.out);
+    cr_assert(strstr(r.out, "gettimeofday moved the full time, the cached time moved 0 ms"), "%s",
+              r.out);
+    cr_assert(
+        strstr(r.out, "after event_base_update_cache_time: the cached time moved the full time"),
+        "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -133,13 +141,16 @@ Test(cached_time, precise_timer_opens_a_timerfd_on_epoll)
     cr_assert(strstr(r.out, "timerfd open: 0"), "%s", r.out);
     cr_assert(strstr(r.out, "resolution here: "), "%s", r.out);
     evt_run_free(&r);
-    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER=1", "EVENT_NOEPOLL"), NULL, NULL, NULL, NULL);
+    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER=1", "EVENT_NOEPOLL"), NULL, NULL,
+                NULL, NULL);
     cr_assert(strstr(r.out, "timerfd open: 1"), "%s", r.out);
     evt_run_free(&r);
-    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER", "EVENT_NOEPOLL"), "--precise", NULL, NULL, NULL);
+    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER", "EVENT_NOEPOLL"), "--precise",
+                NULL, NULL, NULL);
     cr_assert(strstr(r.out, "timerfd open: 1"), "%s", r.out);
     evt_run_free(&r);
-    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER", "EVENT_NOEPOLL=1"), "--precise", NULL, NULL, NULL);
+    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER", "EVENT_NOEPOLL=1"), "--precise",
+                NULL, NULL, NULL);
     cr_assert(strstr(r.out, "method: poll"), "%s", r.out);
     cr_assert(strstr(r.out, "timerfd open: 0"), "%s", r.out);
     evt_run_free(&r);
@@ -173,7 +184,8 @@ Test(drift, re_adding_accumulates_lateness)
 
 Test(timeouts, help_bad_flags_and_bad_values)
 {
-    const char *progs[] = {"timers", "read_timeout", "once", "common_timeout", "cached_time", "drift"};
+    const char *progs[] = {"timers",         "read_timeout", "once",
+                           "common_timeout", "cached_time",  "drift"};
     char path[256];
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
@@ -188,7 +200,9 @@ Test(timeouts, help_bad_flags_and_bad_values)
         evt_run_free(&r);
     }
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "read_timeout"), "--timeout-ms", "soon"), NULL, NULL, 10), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "read_timeout"), "--timeout-ms", "soon"), NULL, NULL, 10),
+        0);
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "--timeout-ms wants"), "%s", r.err);
     evt_run_free(&r);

@@ -15,8 +15,8 @@
 static void spawn_ready(struct evt_proc *p, const char *const argv[], double timeout)
 {
     cr_assert_eq(evt_spawn(p, argv, NULL), 0);
-    cr_assert(evt_wait_line(p, "ready:", timeout), "never said ready; stdout: %s\nstderr: %s", p->out,
-              p->err);
+    cr_assert(evt_wait_line(p, "ready:", timeout), "never said ready; stdout: %s\nstderr: %s",
+              p->out, p->err);
 }
 
 Test(graceful_shutdown, sighup_keeps_running_sigterm_exits_0)
@@ -47,10 +47,7 @@ Test(graceful_shutdown, sigint_exits_0)
     evt_proc_free(&p);
 }
 
-static bool have_valgrind(void)
-{
-    return access("/usr/bin/valgrind", X_OK) == 0;
-}
+static bool have_valgrind(void) { return access("/usr/bin/valgrind", X_OK) == 0; }
 
 Test(graceful_shutdown, clean_under_valgrind, .timeout = 90)
 {
@@ -64,8 +61,8 @@ Test(graceful_shutdown, clean_under_valgrind, .timeout = 90)
                 60);
     kill(p.pid, SIGTERM); /* valgrind runs the program in this very process */
     int st = evt_wait_exit(&p, 60);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (99: valgrind found errors)\n%s", st,
-              p.err);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (99: valgrind found errors)\n%s",
+              st, p.err);
     cr_assert(strstr(p.err, "All heap blocks were freed"), "%s", p.err);
     cr_assert(strstr(p.err, "ERROR SUMMARY: 0 errors"), "%s", p.err);
     evt_proc_free(&p);
@@ -92,7 +89,8 @@ Test(self_pipe, each_signal_handled_in_the_loop)
 static void check_two_bases(const char *method)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--method", method), NULL, NULL, 15), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--method", method), NULL, NULL, 15), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     char warn[128];
     snprintf(warn, sizeof warn, "Only one can have signals at a time with the %s backend", method);
@@ -103,8 +101,10 @@ static void check_two_bases(const char *method)
     cr_assert(s3 && s4);
     cr_assert(strstr(r.out, "base A: SIGUSR1") < s3, "A got the signal during its own loop");
     cr_assert(strstr(r.out, "base B: SIGUSR1") > s4, "B never saw A's signal late");
-    cr_assert(strstr(r.out, "signals sent: 2; base A saw 1, base B saw 1: each signal reached exactly one base"),
-              "%s", r.out);
+    cr_assert(
+        strstr(r.out,
+               "signals sent: 2; base A saw 1, base B saw 1: each signal reached exactly one base"),
+        "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -147,12 +147,14 @@ Test(signals, help_bad_flags_and_step_mode)
         evt_run_free(&r);
     }
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--method", "kqueue"), NULL, NULL, 10), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--method", "kqueue"), NULL, NULL, 10), 0);
     cr_assert_neq(r.exit_code, 0);
     cr_assert(strstr(r.err, "unknown method 'kqueue'"), "%s", r.err);
     evt_run_free(&r);
     /* step mode: Enter once, then q before the loop ever runs */
-    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), NULL, "\nq\n", 10), 0);
+    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), NULL, "\nq\n", 10),
+                 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.out);
     cr_assert(strstr(r.out, "== 2."), "%s", r.out);
     cr_assert_null(strstr(r.out, "callback ran"), "%s", r.out);

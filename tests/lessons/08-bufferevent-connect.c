@@ -123,7 +123,8 @@ Test(bev_connect, hostname_resolves_from_hosts_and_bad_name_reports_dns_error)
     char *first = strndup(good, (size_t)(bad - good));
     cr_assert(strstr(first, "returned 0") && strstr(first, "BEV_EVENT_CONNECTED"), "%s", first);
     cr_assert(strstr(bad, "returned 0") && strstr(bad, "BEV_EVENT_ERROR"), "%s", bad);
-    cr_assert(strstr(bad, "name lookup failed: nodename nor servname provided, or not known"), "%s", bad);
+    cr_assert(strstr(bad, "name lookup failed: nodename nor servname provided, or not known"), "%s",
+              bad);
     cr_assert_null(strstr(bad, "socket error:"), "a DNS failure has no socket error:\n%s", bad);
     free(first);
     free(s4);
@@ -144,10 +145,13 @@ Test(bev_connect, without_a_nameserver_a_lookup_just_waits)
     const char *bad = strstr(s4, "connect_hostname('no-such-host.invalid'");
     cr_assert(bad, "%s", s4);
     cr_assert(strstr(s4, "BEV_EVENT_CONNECTED") < bad, "localhost comes from /etc/hosts:\n%s", s4);
-    const char *wait = strstr(bad, "no callback within 1 s"), *freed = strstr(bad, "evdns_base_free(dns, 1) fails");
+    const char *wait = strstr(bad, "no callback within 1 s"),
+               *freed = strstr(bad, "evdns_base_free(dns, 1) fails");
     cr_assert(wait && freed && wait < freed, "%s", bad);
-    cr_assert(strstr(bad, "event callback") > freed, "the only callback comes from evdns_base_free:\n%s", bad);
-    cr_assert(strstr(freed, "name lookup failed: non-recoverable failure in name resolution"), "%s", bad);
+    cr_assert(strstr(bad, "event callback") > freed,
+              "the only callback comes from evdns_base_free:\n%s", bad);
+    cr_assert(strstr(freed, "name lookup failed: non-recoverable failure in name resolution"), "%s",
+              bad);
     free(s4);
     evt_run_free(&r);
 
@@ -187,8 +191,9 @@ Test(bev_connect, help_and_bad_arguments)
 {
     struct evt_run r = run(EVT_ARGV(PROG, "--help"));
     cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "--host") && strstr(r.out, "--port") && strstr(r.out, "--no-close-on-free") &&
-              strstr(r.out, "--step"), "%s", r.out);
+    cr_assert(strstr(r.out, "--host") && strstr(r.out, "--port") &&
+                  strstr(r.out, "--no-close-on-free") && strstr(r.out, "--step"),
+              "%s", r.out);
     evt_run_free(&r);
     r = run(EVT_ARGV(PROG, "--bogus"));
     cr_assert_eq(r.exit_code, 2);
@@ -210,7 +215,8 @@ Test(bev_connect, step_mode_waits_for_enter_on_a_tty)
     cr_assert_eq(evt_run_pty(&r, EVT_ARGV(PROG, "--step"), NULL, "\n\nq\n", 10), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.out);
     cr_assert(strstr(r.out, "== 3."), "%s", r.out);
-    cr_assert_null(strstr(r.out, "Connection refused"), "q must stop before step 3 runs:\n%s", r.out);
+    cr_assert_null(strstr(r.out, "Connection refused"), "q must stop before step 3 runs:\n%s",
+                   r.out);
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 3);
     evt_run_free(&r);
 }

@@ -15,7 +15,8 @@ static struct evt_run run(const char *const argv[])
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 15), 0);
-    cr_assert_eq(r.exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", argv[0], r.exit_code, r.out, r.err);
+    cr_assert_eq(r.exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", argv[0], r.exit_code,
+                 r.out, r.err);
     return r;
 }
 
@@ -40,7 +41,8 @@ static long num_after(const char *s, const char *key)
 static int callback_sizes(const char *s, long *sizes, int max)
 {
     int n = 0;
-    for (const char *p = strstr(s, "read callback #"); p && n < max; p = strstr(p + 1, "read callback #")) {
+    for (const char *p = strstr(s, "read callback #"); p && n < max;
+         p = strstr(p + 1, "read callback #")) {
         const char *colon = strchr(p, ':');
         sizes[n++] = strtol(colon + 1, NULL, 10);
     }
@@ -86,7 +88,8 @@ Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
     cr_assert_eq(held, 4096, "the input buffer stops at the mark:\n%s", s);
     cr_assert_gt(sent, 4 * 4096, "the sender wrote far more than the mark:\n%s", s);
     cr_assert_eq(kernel, sent - held, "%s", s);
-    cr_assert(more > 0 && more <= held, "the sender gets back no more room than the reader took:\n%s", s);
+    cr_assert(more > 0 && more <= held,
+              "the sender gets back no more room than the reader took:\n%s", s);
     free(s);
     s = section(r.out, 4);
     cr_assert_eq(num_after(s, "input buffer has "), 4096, "draining restarts reading:\n%s", s);
@@ -96,7 +99,8 @@ Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
     r = run(EVT_ARGV(READ_WM, "--read-high", "0"));
     s = section(r.out, 3);
     sent = num_after(s, "sender: wrote ");
-    cr_assert_eq(num_after(s, "input buffer: "), sent, "no limit: the buffer takes everything:\n%s", s);
+    cr_assert_eq(num_after(s, "input buffer: "), sent, "no limit: the buffer takes everything:\n%s",
+                 s);
     cr_assert_eq(num_after(s, "still in the kernel: "), 0, "%s", s);
     free(s);
     evt_run_free(&r);
@@ -128,7 +132,8 @@ Test(read_watermarks, callback_that_keeps_the_buffer_full_spins)
 static int write_sizes(const char *s, long *sizes, int max)
 {
     int n = 0;
-    for (const char *p = strstr(s, "write callback #"); p && n < max; p = strstr(p + 1, "write callback #"))
+    for (const char *p = strstr(s, "write callback #"); p && n < max;
+         p = strstr(p + 1, "write callback #"))
         sizes[n++] = strtol(strchr(p, ':') + 1, NULL, 10);
     return n;
 }

@@ -34,10 +34,7 @@ static inline const char *LESSON10(const char *name)
     return evt_prog(rel);
 }
 
-static inline bool asan_build(void)
-{
-    return strstr(evt_build_dir(), "asan") != NULL;
-}
+static inline bool asan_build(void) { return strstr(evt_build_dir(), "asan") != NULL; }
 
 /* ---- a server in the background ------------------------------------------------ */
 
@@ -88,8 +85,9 @@ static inline void srv_start(struct srv *s, const char *prog, const char *const 
     memset(s, 0, sizeof *s);
     cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "cannot start %s", prog);
     s->port = evt_wait_port(&s->p, 30);
-    cr_assert_gt(s->port, 0, "%s never printed 'listening on 127.0.0.1:PORT'.\nstdout: %s\nstderr: %s",
-                 prog, s->p.out, s->p.err);
+    cr_assert_gt(s->port, 0,
+                 "%s never printed 'listening on 127.0.0.1:PORT'.\nstdout: %s\nstderr: %s", prog,
+                 s->p.out, s->p.err);
     srv_drain_on(s);
 }
 
@@ -195,15 +193,16 @@ static inline size_t transfer(int fd, const unsigned char *data, size_t n, unsig
             if (slow && room > 16384)
                 room = 16384;
             if (room == 0) {
-                char sink[4096];    /* more than expected: count it, keep nothing */
+                char sink[4096]; /* more than expected: count it, keep nothing */
                 ssize_t r = recv(fd, sink, sizeof sink, 0);
-                if (r <= 0) break;
+                if (r <= 0)
+                    break;
                 got += (size_t)r;
                 continue;
             }
             ssize_t r = recv(fd, back + got, room, 0);
             if (r == 0)
-                break;                                  /* EOF */
+                break; /* EOF */
             if (r < 0 && errno != EAGAIN && errno != EINTR)
                 break;
             if (r > 0)
@@ -245,7 +244,7 @@ static inline unsigned char push_byte(size_t k)
 {
     if (k % 512 == 510)
         return 0;
-    return (k % 64 == 63) ? '\n' : (unsigned char)('0' + k % 8);   /* period divides 64 KiB */
+    return (k % 64 == 63) ? '\n' : (unsigned char)('0' + k % 8); /* period divides 64 KiB */
 }
 
 /* How many bytes a client that never reads can push before the server stops

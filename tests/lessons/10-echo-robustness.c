@@ -8,10 +8,7 @@
 #define LINE "line_echo"
 
 /* 64 MiB in the normal build, 8 MiB under ASan (slower, more memory). */
-static size_t big_size(void)
-{
-    return asan_build() ? (8u << 20) : (64u << 20);
-}
+static size_t big_size(void) { return asan_build() ? (8u << 20) : (64u << 20); }
 
 /* ---- byte-exact echo of a big random payload while the client reads slowly ---- */
 
@@ -26,7 +23,10 @@ static void t_big_slow(const char *prog)
     srv_free(&s);
 }
 Test(fixed_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 60) { t_big_slow(FIXED); }
-Test(bufferevent_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 60) { t_big_slow(BEV); }
+Test(bufferevent_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 60)
+{
+    t_big_slow(BEV);
+}
 
 /* ---- 1000 clients at the same time ------------------------------------------------ */
 
@@ -55,8 +55,9 @@ static void t_thousand(const char *prog)
     double deadline = evt_now() + 30;
     while (done < NCLIENTS && evt_now() < deadline) {
         for (int i = 0; i < NCLIENTS; i++)
-            pf[i] = (struct pollfd){fd[i], (short)(got[i] < MSG ? POLLIN : 0) |
-                                               (short)(sent[i] < MSG ? POLLOUT : 0), 0};
+            pf[i] = (struct pollfd){
+                fd[i], (short)(got[i] < MSG ? POLLIN : 0) | (short)(sent[i] < MSG ? POLLOUT : 0),
+                0};
         poll(pf, NCLIENTS, 100);
         for (int i = 0; i < NCLIENTS; i++) {
             if ((pf[i].revents & POLLOUT) && sent[i] < MSG) {
@@ -64,7 +65,8 @@ static void t_thousand(const char *prog)
                 for (int k = 0; k < MSG; k++)
                     msg[k] = (unsigned char)(k % 2 ? i & 0xff : i >> 8);
                 ssize_t w = send(fd[i], msg + sent[i], MSG - sent[i], MSG_NOSIGNAL);
-                if (w > 0) sent[i] += (size_t)w;
+                if (w > 0)
+                    sent[i] += (size_t)w;
             }
             if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && got[i] < MSG) {
                 ssize_t r = recv(fd[i], back[i] + got[i], MSG - got[i], 0);
@@ -104,7 +106,7 @@ static void t_one_byte(const char *prog)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     unsigned char data[300];
     evt_random_bytes(data, sizeof data, 7);
-    data[10] = 0;                                  /* NUL bytes are data too */
+    data[10] = 0; /* NUL bytes are data too */
     for (size_t i = 0; i < sizeof data; i++) {
         unsigned char b;
         cr_assert_eq(evt_write_all(fd, &data[i], 1, 5), 1);
@@ -155,11 +157,11 @@ static void t_reset(const char *prog)
         cr_assert_geq(fd, 0);
         cr_assert_eq(evt_write_all(fd, data, sizeof data, 10), sizeof data);
         unsigned char b;
-        cr_assert_eq(evt_read_n(fd, &b, 1, 5), 1);  /* the reply has started */
-        evt_reset_close(fd);                        /* RST while it is still sending */
+        cr_assert_eq(evt_read_n(fd, &b, 1, 5), 1); /* the reply has started */
+        evt_reset_close(fd);                       /* RST while it is still sending */
     }
     cr_assert(srv_alive(&s), "the server died (SIGPIPE?): %s", s.p.err);
-    echo_once(s.port, "12345\n", 6);   /* no letters: line_echo echoes it as is */
+    echo_once(s.port, "12345\n", 6); /* no letters: line_echo echoes it as is */
     int after = wait_fds_at_most(s.p.pid, base_fds, 10);
     cr_assert_eq(after, base_fds, "fds: %d before, %d after 20 resets", base_fds, after);
     srv_free(&s);
@@ -180,9 +182,9 @@ static void t_never_read(const char *prog)
     size_t pushed = push_until_stall(fd, limit);
     /* Without back-pressure the server would read (and buffer) all 64 MiB.
      * With it, it stops at its high mark plus what the kernel buffers hold. */
-    cr_assert_lt(pushed, 32u << 20, "a non-reading client pushed %zu bytes: the server kept reading",
-                 pushed);
-    echo_once(s.port, "12345\n", 6);     /* others are served */
+    cr_assert_lt(pushed, 32u << 20,
+                 "a non-reading client pushed %zu bytes: the server kept reading", pushed);
+    echo_once(s.port, "12345\n", 6); /* others are served */
     /* Now read: every byte comes back, and reading resumes on the server. */
     unsigned char *back = malloc(pushed);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -194,9 +196,18 @@ static void t_never_read(const char *prog)
     close(fd);
     srv_free(&s);
 }
-Test(fixed_echo, never_reading_client_is_throttled_others_served, .timeout = 60) { t_never_read(FIXED); }
-Test(bufferevent_echo, never_reading_client_is_throttled_others_served, .timeout = 60) { t_never_read(BEV); }
-Test(line_echo, never_reading_client_is_throttled_others_served, .timeout = 60) { t_never_read(LINE); }
+Test(fixed_echo, never_reading_client_is_throttled_others_served, .timeout = 60)
+{
+    t_never_read(FIXED);
+}
+Test(bufferevent_echo, never_reading_client_is_throttled_others_served, .timeout = 60)
+{
+    t_never_read(BEV);
+}
+Test(line_echo, never_reading_client_is_throttled_others_served, .timeout = 60)
+{
+    t_never_read(LINE);
+}
 
 /* ---- idle connections ------------------------------------------------------------------ */
 
@@ -210,7 +221,8 @@ Test(bufferevent_echo, idle_client_is_closed_after_idle_ms_active_one_is_not)
     for (int i = 0; i < 6; i++) {
         char b[2];
         cr_assert_eq(evt_write_all(busy, "hi", 2, 5), 2);
-        cr_assert_eq(evt_read_n(busy, b, 2, 5), 2, "the active client was cut off after %d rounds", i);
+        cr_assert_eq(evt_read_n(busy, b, 2, 5), 2, "the active client was cut off after %d rounds",
+                     i);
         poll(NULL, 0, 100);
     }
     cr_assert(evt_wait_eof(idle, 5), "the idle client was never closed");
@@ -292,7 +304,7 @@ static void t_shutdown(const char *prog, int sig)
     srv_start(&s, LESSON10(prog), NULL, NULL);
     int a = evt_connect(s.port, 5), b = evt_connect(s.port, 5);
     echo_once(s.port, "42\n", 3);
-    push_until_stall(b, 8u << 20);                 /* one connection with queued output */
+    push_until_stall(b, 8u << 20); /* one connection with queued output */
     cr_assert_eq(evt_write_all(a, "7\n", 2, 5), 2);
     char c[2];
     cr_assert_eq(evt_read_n(a, c, 2, 5), 2);
@@ -316,26 +328,35 @@ Test(line_echo, sigterm_frees_everything_exit_0) { t_shutdown(LINE, SIGTERM); }
 Test(bufferevent_echo, valgrind_finds_no_leak, .timeout = 90)
 {
     if (asan_build())
-        cr_skip_test("the ASan build checks leaks with LeakSanitizer (sigint_frees_everything_exit_0)");
+        cr_skip_test(
+            "the ASan build checks leaks with LeakSanitizer (sigint_frees_everything_exit_0)");
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed (Debian: apt-get install valgrind)");
     struct srv s;
-    const char *argv[] = {"/usr/bin/valgrind", "-q", "--leak-check=full",
-                          "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
-                          LESSON10(BEV), "--port", "0", "--idle-ms", "2000", NULL};
+    const char *argv[] = {"/usr/bin/valgrind",
+                          "-q",
+                          "--leak-check=full",
+                          "--errors-for-leak-kinds=definite,indirect",
+                          "--error-exitcode=99",
+                          LESSON10(BEV),
+                          "--port",
+                          "0",
+                          "--idle-ms",
+                          "2000",
+                          NULL};
     memset(&s, 0, sizeof s);
     cr_assert_eq(evt_spawn(&s.p, argv, NULL), 0);
     s.port = evt_wait_port(&s.p, 60);
     cr_assert_gt(s.port, 0, "%s", s.p.err);
     srv_drain_on(&s);
     echo_once(s.port, "under valgrind\n", 15);
-    big_echo(s.port, 1u << 20, false, true, 5);    /* half-close */
-    int r = evt_connect(s.port, 5);                /* reset mid-reply */
+    big_echo(s.port, 1u << 20, false, true, 5); /* half-close */
+    int r = evt_connect(s.port, 5);             /* reset mid-reply */
     static unsigned char data[256 << 10];
     evt_write_all(r, data, sizeof data, 10);
     evt_read_n(r, data, 1, 10);
     evt_reset_close(r);
-    int open_one = evt_connect(s.port, 5);         /* still open at shutdown */
+    int open_one = evt_connect(s.port, 5); /* still open at shutdown */
     echo_once(s.port, "last\n", 5);
     int st = srv_stop(&s, SIGTERM, 60);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
@@ -346,7 +367,10 @@ Test(bufferevent_echo, valgrind_finds_no_leak, .timeout = 90)
 
 /* ---- the same on every backend -------------------------------------------------------------- */
 
-static const struct { const char *name; const char *const *env; } backends[] = {
+static const struct {
+    const char *name;
+    const char *const *env;
+} backends[] = {
     {"epoll", NULL},
     {"poll", EVT_ENV("EVENT_NOEPOLL=1")},
     {"select", EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1")},
@@ -380,7 +404,8 @@ static void t_backends(const char *prog)
         while (done < N && evt_now() < deadline) {
             struct pollfd pf[N];
             for (int i = 0; i < N; i++)
-                pf[i] = (struct pollfd){eof[i] ? -1 : fd[i], (short)(POLLIN | (sent[i] < SZ ? POLLOUT : 0)), 0};
+                pf[i] = (struct pollfd){eof[i] ? -1 : fd[i],
+                                        (short)(POLLIN | (sent[i] < SZ ? POLLOUT : 0)), 0};
             poll(pf, N, 100);
             for (int i = 0; i < N; i++) {
                 if ((pf[i].revents & POLLOUT) && sent[i] < SZ) {
@@ -390,14 +415,19 @@ static void t_backends(const char *prog)
                 }
                 if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
                     ssize_t r = recv(fd[i], back[i] + got[i], SZ - got[i] ? SZ - got[i] : 1, 0);
-                    if (r > 0) got[i] += (size_t)r;
-                    else if (r == 0 || errno != EAGAIN) { eof[i] = true; done++; }
+                    if (r > 0)
+                        got[i] += (size_t)r;
+                    else if (r == 0 || errno != EAGAIN) {
+                        eof[i] = true;
+                        done++;
+                    }
                 }
             }
         }
         for (int i = 0; i < N; i++) {
             cr_assert(eof[i], "[%s] client %d: no close after its half-close", backends[b].name, i);
-            cr_assert_eq(got[i], (size_t)SZ, "[%s] client %d: %zu of %d bytes", backends[b].name, i, got[i], SZ);
+            cr_assert_eq(got[i], (size_t)SZ, "[%s] client %d: %zu of %d bytes", backends[b].name, i,
+                         got[i], SZ);
             cr_assert_eq(memcmp(back[i], data[i], SZ), 0, "[%s] client %d: not byte-exact at %zu",
                          backends[b].name, i, evt_first_diff(back[i], data[i], SZ));
             close(fd[i]);
@@ -408,7 +438,8 @@ static void t_backends(const char *prog)
         evt_reset_close(r);
         echo_once(s.port, "after a reset\n", 14);
         int st = srv_stop(&s, SIGTERM, 10);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "[%s] exit status %#x", backends[b].name, st);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "[%s] exit status %#x", backends[b].name,
+                  st);
         srv_free(&s);
     }
 }

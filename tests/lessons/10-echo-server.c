@@ -12,15 +12,17 @@
 Test(seed_echo, built_on_the_1_4_compat_api_and_echoes_short_text)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV("/bin/grep", "-c", "-e", "#include <event.h>", "-e",
-                                      "event_set(", "-e", "event_base_set(",
-                                      "lessons/10-echo-server/seed_echo.c"), NULL, NULL, 5), 0);
+    cr_assert_eq(evt_run(&r,
+                         EVT_ARGV("/bin/grep", "-c", "-e", "#include <event.h>", "-e", "event_set(",
+                                  "-e", "event_base_set(", "lessons/10-echo-server/seed_echo.c"),
+                         NULL, NULL, 5),
+                 0);
     cr_assert_geq(atoi(r.out), 4, "seed_echo.c must use <event.h>, event_set, event_base_set");
     evt_run_free(&r);
 
     struct srv s;
     srv_start(&s, LESSON10(SEED), NULL, NULL);
-    echo_once(s.port, "hello\n", 6);               /* typed by hand, it "works" */
+    echo_once(s.port, "hello\n", 6); /* typed by hand, it "works" */
     srv_drain_off(&s);
     cr_assert(evt_wait_line(&s.p, "receive data:hello", 5), "%s", s.p.out);
     srv_free(&s);
@@ -38,7 +40,8 @@ Test(seed_echo, binary_data_is_cut_at_the_first_nul)
     /* The next reply is "next" itself: "\0cd" was never sent (strlen stopped at the NUL). */
     cr_assert_eq(evt_write_all(fd, "next", 4, 5), 4);
     cr_assert_eq(evt_read_n(fd, back, 4, 5), 4);
-    cr_assert_eq(memcmp(back, "next", 4), 0, "got '%.4s': the bytes after the NUL must be lost", back);
+    cr_assert_eq(memcmp(back, "next", 4), 0, "got '%.4s': the bytes after the NUL must be lost",
+                 back);
     close(fd);
     srv_free(&s);
 }
@@ -55,7 +58,8 @@ static const char *asan_seed(char *tmpdir)
     snprintf(exe, sizeof exe, "%s/seed_echo", tmpdir);
     snprintf(cmd, sizeof cmd,
              "cc -fsanitize=address -fno-omit-frame-pointer -g -O1 -o %s "
-             "lessons/10-echo-server/seed_echo.c $(pkg-config --cflags --libs libevent)", exe);
+             "lessons/10-echo-server/seed_echo.c $(pkg-config --cflags --libs libevent)",
+             exe);
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV("/bin/sh", "-c", cmd), NULL, NULL, 60), 0);
     if (r.exit_code != 0)
@@ -83,10 +87,10 @@ Test(seed_echo, asan_heap_buffer_overflow_at_exactly_1024_bytes, .timeout = 90)
     srv_start(&s, prog, NULL, NULL);
     static char msg[1024];
     memset(msg, 'A', sizeof msg);
-    echo_once(s.port, msg, 1023);                  /* 1023 bytes: the bzero'd last byte ends it */
+    echo_once(s.port, msg, 1023); /* 1023 bytes: the bzero'd last byte ends it */
     cr_assert(srv_alive(&s), "1023 bytes must be fine");
     int fd = evt_connect(s.port, 5);
-    cr_assert_eq(evt_write_all(fd, msg, 1024, 5), 1024);   /* 1024: no NUL left in the buffer */
+    cr_assert_eq(evt_write_all(fd, msg, 1024, 5), 1024); /* 1024: no NUL left in the buffer */
     srv_drain_off(&s);
     int st = evt_wait_exit(&s.p, 20);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "ASan must stop the server (status %#x)", st);
@@ -102,7 +106,7 @@ Test(seed_echo, a_reset_mid_reply_kills_it_with_sigpipe)
     struct srv s;
     srv_start(&s, LESSON10(SEED), NULL, NULL);
     static char data[200000];
-    for (size_t i = 0; i < sizeof data; i++)       /* a NUL in every 1024 bytes: no overflow */
+    for (size_t i = 0; i < sizeof data; i++) /* a NUL in every 1024 bytes: no overflow */
         data[i] = (i % 512 == 511) ? 0 : 'C';
     for (int i = 0; i < 10 && srv_alive(&s); i++) {
         int fd = evt_connect(s.port, 5);
@@ -111,7 +115,7 @@ Test(seed_echo, a_reset_mid_reply_kills_it_with_sigpipe)
         evt_write_all(fd, data, sizeof data, 5);
         char b;
         evt_read_n(fd, &b, 1, 5);
-        evt_reset_close(fd);                        /* RST while it still sends */
+        evt_reset_close(fd); /* RST while it still sends */
         /* the next round trip (or its failure) tells us it handled the RST */
         int probe = evt_connect(s.port, 2);
         if (probe >= 0) {
@@ -123,7 +127,8 @@ Test(seed_echo, a_reset_mid_reply_kills_it_with_sigpipe)
     srv_drain_off(&s);
     int st = evt_wait_exit(&s.p, 5);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE,
-              "expected death by SIGPIPE (send to a reset peer, SIGPIPE not ignored); status %#x", st);
+              "expected death by SIGPIPE (send to a reset peer, SIGPIPE not ignored); status %#x",
+              st);
     srv_free(&s);
 }
 
@@ -173,13 +178,15 @@ Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30
     bool in_send = sending >= 5;
     cr_assert(spinning || in_send,
               "neither spinning (%.2f s CPU in %.2f s, running in %d of 10 samples) nor blocked "
-              "in send() (%d of 10)", cpu, wall, running, sending);
-    if (spinning && access("/usr/bin/gdb", X_OK) == 0) {   /* where it spins, if gdb can attach */
+              "in send() (%d of 10)",
+              cpu, wall, running, sending);
+    if (spinning && access("/usr/bin/gdb", X_OK) == 0) { /* where it spins, if gdb can attach */
         char pid[16];
         snprintf(pid, sizeof pid, "%d", (int)s.p.pid);
         struct evt_run g;
-        cr_assert_eq(evt_run(&g, EVT_ARGV("/usr/bin/gdb", "-p", pid, "-batch", "-ex", "bt"),
-                             NULL, NULL, 30), 0);
+        cr_assert_eq(
+            evt_run(&g, EVT_ARGV("/usr/bin/gdb", "-p", pid, "-batch", "-ex", "bt"), NULL, NULL, 30),
+            0);
         if (strstr(g.out, "#0 "))
             cr_assert(strstr(g.out, "evmap_io_active_") || strstr(g.out, "event_base_loop"),
                       "gdb backtrace:\n%s", g.out);
@@ -202,8 +209,8 @@ static void valgrind_seed(struct srv *s)
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed (Debian: apt-get install valgrind)");
     memset(s, 0, sizeof *s);
-    const char *argv[] = {"/usr/bin/valgrind", "-q", "--leak-check=full",
-                          LESSON10(SEED), "--port", "0", NULL};
+    const char *argv[] = {
+        "/usr/bin/valgrind", "-q", "--leak-check=full", LESSON10(SEED), "--port", "0", NULL};
     cr_assert_eq(evt_spawn(&s->p, argv, NULL), 0);
     s->port = evt_wait_port(&s->p, 60);
     cr_assert_gt(s->port, 0, "%s", s->p.err);
@@ -222,7 +229,7 @@ Test(seed_echo, valgrind_ping_pong_leaks_nothing_but_1024_bytes_over_read, .time
         cr_assert_eq(evt_write_all(fd, "hello\n", 6, 5), 6);
         cr_assert_eq(evt_read_n(fd, b, 6, 10), 6);
     }
-    static char a1024[1024];                        /* no NUL in the buffer: over-reads */
+    static char a1024[1024]; /* no NUL in the buffer: over-reads */
     memset(a1024, 'A', sizeof a1024);
     cr_assert_eq(evt_write_all(fd, a1024, sizeof a1024, 5), sizeof a1024);
     cr_assert_geq(evt_read_n(fd, a1024, sizeof a1024, 10), 1);
@@ -282,10 +289,10 @@ static unsigned long emfile_run(const char *pause_ms, char **err_out)
     enum { N = 60 };
     int fd[N];
     for (int i = 0; i < N; i++) {
-        fd[i] = evt_connect(s.port, 5);            /* the kernel's backlog accepts them all */
+        fd[i] = evt_connect(s.port, 5); /* the kernel's backlog accepts them all */
         cr_assert_geq(fd[i], 0);
     }
-    poll(NULL, 0, 500);                            /* the window we observe */
+    poll(NULL, 0, 500); /* the window we observe */
     cr_assert(srv_alive(&s));
     for (int i = 0; i < N; i++)
         close(fd[i]);
@@ -386,7 +393,7 @@ Test(line_echo, too_long_line_gets_a_clear_error_then_close)
     char *r;
     int fd = evt_connect(s.port, 5);
     cr_assert_eq(evt_write_all(fd, "0123456789abcdef\n", 17, 5), 17);
-    char back[18] = {0};                            /* exactly 16 + "\n": fine */
+    char back[18] = {0}; /* exactly 16 + "\n": fine */
     cr_assert_eq(evt_read_n(fd, back, 17, 5), 17);
     cr_assert_str_eq(back, "0123456789ABCDEF\n");
     close(fd);
@@ -449,8 +456,8 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
     char addr[64];
     snprintf(addr, sizeof addr, "TCP:127.0.0.1:%d", s.port);
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV("/usr/bin/socat", "-", addr), NULL,
-                         "hello from socat\nbye\n", 10), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV("/usr/bin/socat", "-", addr), NULL, "hello from socat\nbye\n", 10), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "HELLO FROM SOCAT\nBYE\n");
     evt_run_free(&r);
@@ -463,7 +470,8 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
         big[i] = (char)('a' + i % 26);
     cr_assert_eq(evt_run(&r, EVT_ARGV("/usr/bin/socat", "-", addr), NULL, big, 10), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_assert_eq(r.out_len, sizeof big - 1, "socat got %zu of %zu bytes back", r.out_len, sizeof big - 1);
+    cr_assert_eq(r.out_len, sizeof big - 1, "socat got %zu of %zu bytes back", r.out_len,
+                 sizeof big - 1);
     cr_assert_eq(memcmp(r.out, big, sizeof big - 1), 0);
     evt_run_free(&r);
     srv_free(&s);
@@ -484,11 +492,12 @@ Test(cli, help_bad_flags_and_method_for_all_four)
         cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
         cr_assert(strstr(r.err, "usage:"), "%s", r.err);
         evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--port", "http"), NULL, NULL, 10), 0);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--port", "http"), NULL, NULL, 10),
+                     0);
         cr_assert_eq(r.exit_code, 2, "%s --port http", progs[i]);
         evt_run_free(&r);
         if (i == 0)
-            continue;                               /* the seed keeps its event_base_new() */
+            continue; /* the seed keeps its event_base_new() */
         struct srv s;
         srv_start(&s, LESSON10(progs[i]), EVT_ARGV("--method", "select"), NULL);
         srv_drain_off(&s);

@@ -82,7 +82,7 @@ static void two_writers(const char *const env[], const char *method_line)
     write_fifo(path, "again\n");
     cr_assert_not_null(evt_wait_line(&p, "read 6 bytes: again", 5), "%s", p.out);
     cr_assert_not_null(evt_wait_line(&p, "EOF: the last writer", 5), "%s", p.out);
-    evt_drain(&p, 0.2);                              /* a spin would show up here */
+    evt_drain(&p, 0.2); /* a spin would show up here */
     cr_assert_eq(evt_count(p.out, "EOF: the last writer"), 2, "one EOF per writer:\n%s", p.out);
     int st = evt_stop(&p, SIGINT, 5);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x; %s", st, p.err);
@@ -93,10 +93,7 @@ static void two_writers(const char *const env[], const char *method_line)
     evt_proc_free(&p);
 }
 
-Test(fifo_reader, eof_once_per_writer_then_reopen_no_spin)
-{
-    two_writers(NULL, "method: epoll");
-}
+Test(fifo_reader, eof_once_per_writer_then_reopen_no_spin) { two_writers(NULL, "method: epoll"); }
 
 Test(fifo_reader, same_on_poll_and_select)
 {
@@ -163,7 +160,8 @@ Test(naive_fifo, ignoring_eof_spins_until_it_stops_itself)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
     cr_assert(strstr(p.out, "read 6 bytes: hello"), "%s", p.out);
     unsigned long zeros = stat_of(p.out, "read() returned 0: ");
-    cr_assert_geq(zeros, 100, "expected a busy loop after EOF, got %lu zero reads in 200 ms", zeros);
+    cr_assert_geq(zeros, 100, "expected a busy loop after EOF, got %lu zero reads in 200 ms",
+                  zeros);
     cr_assert(strstr(p.out, "a busy loop"), "%s", p.out);
     cr_assert_neq(access(path, F_OK), 0, "%s must be gone", path);
     evt_proc_free(&p);

@@ -15,8 +15,8 @@
 #define SLEEP_MS 600
 
 struct timing {
-    double first, second;   /* seconds from connect to each client's greeting */
-    long max_late;          /* worst heartbeat lateness seen, in ms */
+    double first, second; /* seconds from connect to each client's greeting */
+    long max_late;        /* worst heartbeat lateness seen, in ms */
 };
 
 static long max_late(const char *out)
@@ -60,7 +60,7 @@ static struct timing two_clients(const char *prog)
     cr_assert(memcmp(e, "abc", 3) == 0);
     cr_assert_eq(evt_read_n(b, e, 3, 5), 3);
     cr_assert(memcmp(e, "xyz", 3) == 0);
-    close(a);                       /* one client leaves, the server goes on */
+    close(a); /* one client leaves, the server goes on */
 
     /* A few more heartbeats after the stall, then SIGTERM. */
     cr_assert_not_null(evt_wait_line(&p, "client 1: closed", 5), "%s", p.out);
@@ -83,14 +83,16 @@ Test(blocking, second_client_waits_for_the_first_ones_sleep, .timeout = 30)
     cr_assert_geq(t.second, 1.8 * s,
                   "the second greeting came %.3f s after connecting; expected about %.1f s",
                   t.second, 2 * s);
-    cr_assert_geq(t.max_late, (long)(0.8 * SLEEP_MS), "heartbeat was at most %ld ms late", t.max_late);
+    cr_assert_geq(t.max_late, (long)(0.8 * SLEEP_MS), "heartbeat was at most %ld ms late",
+                  t.max_late);
 }
 
 Test(fixed, one_thread_serves_both_clients_at_once, .timeout = 30)
 {
     struct timing t = two_clients(DIR "fixed_server");
     double s = SLEEP_MS / 1000.0;
-    cr_assert_geq(t.first, 0.8 * s, "the delay is still there: first greeting after %.3f s", t.first);
+    cr_assert_geq(t.first, 0.8 * s, "the delay is still there: first greeting after %.3f s",
+                  t.first);
     cr_assert_lt(t.second, 1.3 * s,
                  "the second greeting came %.3f s after connecting; expected about %.1f s",
                  t.second, s);
@@ -101,7 +103,7 @@ Test(fixed, one_thread_serves_both_clients_at_once, .timeout = 30)
 Test(servers, help_and_bad_flags)
 {
     const char *progs[] = {DIR "blocking_accept", DIR "fixed_server", DIR "events_in_callbacks",
-                           DIR "two_bases", DIR "sliced_work", DIR "time_wait"};
+                           DIR "two_bases",       DIR "sliced_work",  DIR "time_wait"};
     for (int i = 0; i < 6; i++) {
         struct evt_run r;
         cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(progs[i]), "--help"), NULL, NULL, 10), 0);
@@ -125,7 +127,8 @@ Test(servers, help_and_bad_flags)
 Test(two_bases, both_bases_serve_one_thread_and_a_nested_loop_blocks, .timeout = 30)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--nested-ms", "600"), NULL, NULL, 20), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "two_bases"), "--nested-ms", "600"), NULL, NULL, 20), 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     const char *p1 = strstr(r.out, "part 1"), *p2 = strstr(r.out, "part 2");
     cr_assert(p1 && p2 && p1 < p2, "%s", r.out);
@@ -154,8 +157,9 @@ static void tw_counts(const char *out, int *local, int *remote)
 {
     const char *s = strstr(out, "in /proc/net/tcp: ");
     cr_assert_not_null(s, "%s", out);
-    cr_assert_eq(sscanf(s, "in /proc/net/tcp: %d with local port %*d (server side), %d", local,
-                        remote), 2, "%s", s);
+    cr_assert_eq(
+        sscanf(s, "in /proc/net/tcp: %d with local port %*d (server side), %d", local, remote), 2,
+        "%s", s);
 }
 
 Test(time_wait, the_side_that_closes_first_keeps_time_wait, .timeout = 30)
@@ -168,14 +172,16 @@ Test(time_wait, the_side_that_closes_first_keeps_time_wait, .timeout = 30)
     cr_assert_eq(local, 0, "%s", r.out);
     cr_assert(strstr(r.out, "SO_REUSEADDR is off"), "evconnlistener does not set it unasked");
     cr_assert(strstr(r.out, "listener closed, without SO_REUSEADDR: bind 127.0.0.1:") &&
-              strstr(r.out, " ok\n"), "re-binding works when clients closed first:\n%s", r.out);
+                  strstr(r.out, " ok\n"),
+              "re-binding works when clients closed first:\n%s", r.out);
     evt_run_free(&r);
 
     time_wait_run(&r, "server", false);
     tw_counts(r.out, &local, &remote);
     cr_assert_geq(local, 3, "server closed first: the server port is in TIME_WAIT\n%s", r.out);
     cr_assert(strstr(r.out, "listener closed, without SO_REUSEADDR: bind") &&
-              strstr(r.out, "Address already in use"), "%s", r.out);
+                  strstr(r.out, "Address already in use"),
+              "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -188,7 +194,8 @@ Test(time_wait, reuseaddr_allows_rebinding_but_not_two_listeners, .timeout = 30)
     cr_assert(strstr(r.out, "SO_REUSEADDR is on"), "LEV_OPT_REUSEABLE sets it:\n%s", r.out);
     cr_assert_geq(local, 3, "SO_REUSEADDR does not remove TIME_WAIT:\n%s", r.out);
     cr_assert(strstr(r.out, "listener still open, with SO_REUSEADDR: bind") &&
-              strstr(r.out, "failed: Address already in use"), "no second listener:\n%s", r.out);
+                  strstr(r.out, "failed: Address already in use"),
+              "no second listener:\n%s", r.out);
     const char *s = strstr(r.out, "listener closed, with SO_REUSEADDR: bind");
     cr_assert(s && strstr(s, " ok"), "re-bind over TIME_WAIT works:\n%s", r.out);
     evt_run_free(&r);
@@ -214,7 +221,8 @@ Test(events_in_callbacks, add_delete_free_from_callbacks_is_fine, .timeout = 20)
 static long sliced_worst(bool slice)
 {
     struct evt_run r;
-    const char *const a[] = {evt_prog(DIR "sliced_work"), "--work-ms", "600", slice ? NULL : "--no-slice", NULL};
+    const char *const a[] = {evt_prog(DIR "sliced_work"), "--work-ms", "600",
+                             slice ? NULL : "--no-slice", NULL};
     cr_assert_eq(evt_run(&r, a, NULL, NULL, 20), 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     cr_assert(strstr(r.out, "job: 600 ms of work done in "), "%s", r.out);

@@ -17,9 +17,11 @@
 
 static int start(struct evt_proc *p, const char *workers, const char *sleep_ms)
 {
-    cr_assert_eq(evt_spawn(p, EVT_ARGV(evt_prog(DIR "dispatcher"), "--port", "0", "--workers",
-                                       workers, "--sleep-ms", sleep_ms),
-                           EVT_ENV(TSAN_ENV)), 0);
+    cr_assert_eq(evt_spawn(p,
+                           EVT_ARGV(evt_prog(DIR "dispatcher"), "--port", "0", "--workers", workers,
+                                    "--sleep-ms", sleep_ms),
+                           EVT_ENV(TSAN_ENV)),
+                 0);
     int port = evt_wait_port(p, 20);
     cr_assert_gt(port, 0, "no 'listening on' line; stderr: %s", p->err);
     return port;
@@ -47,7 +49,7 @@ Test(dispatcher, clients_spread_round_robin_over_workers, .timeout = 60)
     struct evt_proc p;
     int port = start(&p, "4", "0");
     int fds[2 * N];
-    for (int i = 0; i < 2 * N; i++) {     /* one at a time: a known order */
+    for (int i = 0; i < 2 * N; i++) { /* one at a time: a known order */
         fds[i] = evt_connect(port, 5);
         cr_assert_geq(fds[i], 0);
         char line[128], want[128];
@@ -68,7 +70,7 @@ Test(dispatcher, clients_spread_round_robin_over_workers, .timeout = 60)
         snprintf(want, sizeof want, "worker %d took client %d", i % N + 1, i + 1);
         cr_assert_not_null(evt_wait_line(&p, want, 10), "server log:\n%s", p.out);
     }
-    close(fds[0]);                        /* one leaves; the rest stay open */
+    close(fds[0]); /* one leaves; the rest stay open */
     cr_assert_not_null(evt_wait_line(&p, "worker 1: client 1 closed", 10), "%s", p.out);
     stop_clean(&p);
     for (int i = 1; i < 2 * N; i++)
@@ -103,7 +105,8 @@ Test(active_from_thread, event_active_wakes_the_loop_with_evthread, .timeout = 3
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "active_from_thread"), "--timeout-ms", "3000"),
-                         EVT_ENV(TSAN_ENV), NULL, 20), 0);
+                         EVT_ENV(TSAN_ENV), NULL, 20),
+                 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     const char *s = strstr(r.out, "ran with result 42, ");
     cr_assert_not_null(s, "%s", r.out);
@@ -117,9 +120,11 @@ Test(active_from_thread, event_active_wakes_the_loop_with_evthread, .timeout = 3
 Test(active_from_thread, without_evthread_the_loop_sleeps_until_its_timeout, .timeout = 30)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "active_from_thread"), "--no-evthread",
-                                      "--timeout-ms", "1500"),
-                         EVT_ENV(TSAN_ENV), NULL, 20), 0);
+    cr_assert_eq(evt_run(&r,
+                         EVT_ARGV(evt_prog(DIR "active_from_thread"), "--no-evthread",
+                                  "--timeout-ms", "1500"),
+                         EVT_ENV(TSAN_ENV), NULL, 20),
+                 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     const char *s = strstr(r.out, "ran with result 42, ");
     cr_assert_not_null(s, "%s", r.out);
@@ -150,7 +155,8 @@ Test(threads, help_and_bad_flags)
 Test(del_from_thread, event_del_waits_for_the_running_callback, .timeout = 30)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "del_from_thread")), EVT_ENV(TSAN_ENV), NULL, 20), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "del_from_thread")), EVT_ENV(TSAN_ENV), NULL, 20), 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     const char *s = strstr(r.out, "event_del() returned after ");
     cr_assert_not_null(s, "%s", r.out);
@@ -158,7 +164,8 @@ Test(del_from_thread, event_del_waits_for_the_running_callback, .timeout = 30)
     cr_assert_geq(waited, 200, "event_del blocked for the 300 ms callback (%ld ms)", waited);
     const char *ret = strstr(r.out, "loop thread: callback returns");
     cr_assert(ret && ret < s, "the callback returned before event_del did:\n%s", r.out);
-    cr_assert(strstr(r.out, "callback still running: no; runs: 1;"), "deleted: no second run\n%s", r.out);
+    cr_assert(strstr(r.out, "callback still running: no; runs: 1;"), "deleted: no second run\n%s",
+              r.out);
     cr_assert(strstr(r.out, "loop returned 1"), "%s", r.out);
     evt_run_free(&r);
 }
@@ -167,16 +174,20 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "del_from_thread"), "--finalize"),
-                         EVT_ENV(TSAN_ENV), NULL, 20), 0);
+                         EVT_ENV(TSAN_ENV), NULL, 20),
+                 0);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
     const char *s = strstr(r.out, "event_free_finalize() returned after ");
     cr_assert_not_null(s, "%s", r.out);
     long waited = atol(s + strlen("event_free_finalize() returned after "));
     cr_assert_lt(waited, 150, "event_free_finalize must not block (%ld ms)", waited);
     const char *ret = strstr(r.out, "loop thread: callback returns");
-    const char *fin = strstr(r.out, "finalizer: in the loop thread: yes; callback still running: no; runs: 1;");
-    cr_assert(ret && fin && s < ret && ret < fin,
-              "returns at once, then the callback ends, then the finalizer runs in the loop thread:\n%s", r.out);
+    const char *fin =
+        strstr(r.out, "finalizer: in the loop thread: yes; callback still running: no; runs: 1;");
+    cr_assert(
+        ret && fin && s < ret && ret < fin,
+        "returns at once, then the callback ends, then the finalizer runs in the loop thread:\n%s",
+        r.out);
     cr_assert(strstr(r.out, "loop returned 1"), "%s", r.out);
     evt_run_free(&r);
 }
@@ -184,11 +195,14 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
 Test(threadsafe_bev, many_threads_write_one_bufferevent, .timeout = 30)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "threadsafe_bev"), "--threads", "4", "--lines", "2000"),
-                         EVT_ENV(TSAN_ENV), NULL, 20), 0);
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "threadsafe_bev"), "--threads", "4", "--lines", "2000"),
+                EVT_ENV(TSAN_ENV), NULL, 20),
+        0);
     cr_assert_eq(r.exit_code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
-    cr_assert(strstr(r.out, "received 8000 lines, 0 bad: every line whole, each thread's lines in order"),
-              "%s", r.out);
+    cr_assert(
+        strstr(r.out, "received 8000 lines, 0 bad: every line whole, each thread's lines in order"),
+        "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -197,8 +211,11 @@ Test(threadsafe_bev, many_threads_write_one_bufferevent, .timeout = 30)
 Test(dispatcher, a_busy_worker_takes_the_next_client_when_back_in_its_loop, .timeout = 60)
 {
     struct evt_proc p;
-    cr_assert_eq(evt_spawn(&p, EVT_ARGV(evt_prog(DIR "dispatcher"), "--port", "0", "--workers", "1",
-                                        "--busy-ms", "600"), EVT_ENV(TSAN_ENV)), 0);
+    cr_assert_eq(evt_spawn(&p,
+                           EVT_ARGV(evt_prog(DIR "dispatcher"), "--port", "0", "--workers", "1",
+                                    "--busy-ms", "600"),
+                           EVT_ENV(TSAN_ENV)),
+                 0);
     int port = evt_wait_port(&p, 20);
     cr_assert_gt(port, 0, "stderr: %s", p.err);
     double t0 = evt_now();

@@ -33,7 +33,8 @@ static void start_server(void)
 static void stop_server(void)
 {
     int st = evt_stop(&server, SIGTERM, 5);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the server must exit 0 on SIGTERM; stderr:\n%s", server.err);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the server must exit 0 on SIGTERM; stderr:\n%s", server.err);
     cr_expect_eq(server.err_len, 0, "the server wrote to stderr:\n%s", server.err);
     evt_proc_free(&server);
 }
@@ -77,16 +78,19 @@ static long num_after(const char *s, const char *key)
 
 Test(async_downloader, three_slow_fetches_take_the_time_of_one)
 {
-    struct evt_run r = run(EVT_ARGV(DOWNLOADER, url(0, "/delay/600"), url(1, "/delay/600"), url(2, "/delay/600")));
+    struct evt_run r =
+        run(EVT_ARGV(DOWNLOADER, url(0, "/delay/600"), url(1, "/delay/600"), url(2, "/delay/600")));
     cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
-    cr_assert_lt(r.seconds, 1.5, "three 600 ms fetches took %.2f s: not concurrent\n%s", r.seconds, r.out);
+    cr_assert_lt(r.seconds, 1.5, "three 600 ms fetches took %.2f s: not concurrent\n%s", r.seconds,
+                 r.out);
     cr_assert_geq(r.seconds, 0.59, "the server delays 600 ms; took %.2f s", r.seconds);
     long total = num_after(r.out, "total ~"), sum = num_after(r.out, "add up to ~");
     cr_assert(total >= 590 && total < 1500, "%s", r.out);
     cr_assert_geq(sum, 1770, "each of the three took about 600 ms:\n%s", r.out);
     for (int i = 1; i <= 3; i++) {
         char *line = row(r.out, i);
-        cr_assert(strstr(line, " 200 ") && strstr(line, "14 bytes"), "'waited 600 ms\\n' is 14 bytes: %s", line);
+        cr_assert(strstr(line, " 200 ") && strstr(line, "14 bytes"),
+                  "'waited 600 ms\\n' is 14 bytes: %s", line);
         free(line);
     }
     evt_run_free(&r);
@@ -94,8 +98,8 @@ Test(async_downloader, three_slow_fetches_take_the_time_of_one)
 
 Test(async_downloader, sequential_takes_the_sum)
 {
-    struct evt_run r = run(EVT_ARGV(DOWNLOADER, "--sequential", url(0, "/delay/300"), url(1, "/delay/300"),
-                                    url(2, "/delay/300")));
+    struct evt_run r = run(EVT_ARGV(DOWNLOADER, "--sequential", url(0, "/delay/300"),
+                                    url(1, "/delay/300"), url(2, "/delay/300")));
     cr_assert_eq(r.exit_code, 0, "%s", r.out);
     cr_assert_geq(r.seconds, 0.89, "three 300 ms fetches one after the other: %.2f s", r.seconds);
     cr_assert_geq(num_after(r.out, "total ~"), 890, "%s", r.out);
@@ -129,7 +133,8 @@ Test(async_downloader, each_url_goes_connect_write_read_eof)
 
 Test(async_downloader, reports_status_and_exact_body_bytes)
 {
-    struct evt_run r = run(EVT_ARGV(DOWNLOADER, url(0, "/bytes/5000000"), url(1, "/bytes/0"), url(2, "/nope")));
+    struct evt_run r =
+        run(EVT_ARGV(DOWNLOADER, url(0, "/bytes/5000000"), url(1, "/bytes/0"), url(2, "/nope")));
     cr_assert_eq(r.exit_code, 0, "a 404 is an answer, not a failure:\n%s", r.out);
     char *a = row(r.out, 1), *b = row(r.out, 2), *c = row(r.out, 3);
     cr_assert(strstr(a, " 200 ") && strstr(a, " 5000000 bytes"), "%s", a);
@@ -150,9 +155,9 @@ Test(async_downloader, failures_stay_per_url)
     char refused[64];
     snprintf(refused, sizeof refused, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
 
-    struct evt_run r = run(EVT_ARGV(DOWNLOADER, "--timeout-ms", "300", url(0, "/bytes/1000"), refused,
-                                    url(1, "/reset"), url(2, "/delay/3000"), url(3, "/delay/100"),
-                                    url(4, "/close")));
+    struct evt_run r = run(EVT_ARGV(DOWNLOADER, "--timeout-ms", "300", url(0, "/bytes/1000"),
+                                    refused, url(1, "/reset"), url(2, "/delay/3000"),
+                                    url(3, "/delay/100"), url(4, "/close")));
     close(closed);
     cr_assert_eq(r.exit_code, 1, "any failure: exit 1\n%s", r.out);
     cr_assert_lt(r.seconds, 2.0, "the timeout, not the 3 s delay, ends the run: %.2f s", r.seconds);
@@ -166,7 +171,8 @@ Test(async_downloader, failures_stay_per_url)
     cr_assert(ms >= 290 && ms < 1500, "timed out after about 300 ms, not 3000: %s", slow);
     cr_assert(strstr(ok2, " 200 ") && strstr(ok2, "14 bytes"), "%s", ok2);
     char *fin = row(r.out, 6);
-    cr_assert(strstr(fin, "FAILED") && strstr(fin, "connection closed before a complete response"), "%s", fin);
+    cr_assert(strstr(fin, "FAILED") && strstr(fin, "connection closed before a complete response"),
+              "%s", fin);
     cr_assert(strstr(r.out, "4 failed"), "%s", r.out);
     free(ok), free(ref), free(rst), free(slow), free(ok2), free(fin);
     evt_run_free(&r);
@@ -185,7 +191,9 @@ Test(async_downloader, sends_crlf_lines_not_rn)
     cr_assert_eq(poll(&pf, 1, 5000), 1, "the downloader never connected");
     int c = accept(lfd, NULL, NULL);
     char want[128], got[256] = {0};
-    int n = snprintf(want, sizeof want, "GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", lport);
+    int n =
+        snprintf(want, sizeof want,
+                 "GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", lport);
     size_t have = evt_read_n(c, got, (size_t)n, 5);
     cr_assert_eq(have, (size_t)n, "request: got %zu bytes: '%s'", have, got);
     cr_assert_str_eq(got, want);
@@ -201,7 +209,9 @@ Test(async_downloader, sends_crlf_lines_not_rn)
 
 Test(async_downloader, bad_urls_and_flags_exit_2)
 {
-    struct { const char *arg, *msg; } bad[] = {
+    struct {
+        const char *arg, *msg;
+    } bad[] = {
         {"https://127.0.0.1:8443/", "only the http scheme is supported"},
         {"ftp://127.0.0.1:21/", "only the http scheme is supported"},
         {"http://example.com:80/", "the host must be 127.0.0.1"},
@@ -211,8 +221,10 @@ Test(async_downloader, bad_urls_and_flags_exit_2)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct evt_run r = run(EVT_ARGV(DOWNLOADER, url(0, "/delay/0"), bad[i].arg));
         cr_assert_eq(r.exit_code, 2, "%s: exit %d", bad[i].arg, r.exit_code);
-        cr_assert(strstr(r.err, "bad URL") && strstr(r.err, bad[i].msg), "%s: %s", bad[i].arg, r.err);
-        cr_assert_null(strstr(r.out, "connecting"), "nothing starts before every URL is checked:\n%s", r.out);
+        cr_assert(strstr(r.err, "bad URL") && strstr(r.err, bad[i].msg), "%s: %s", bad[i].arg,
+                  r.err);
+        cr_assert_null(strstr(r.out, "connecting"),
+                       "nothing starts before every URL is checked:\n%s", r.out);
         evt_run_free(&r);
     }
     struct evt_run r = run(EVT_ARGV(DOWNLOADER));
@@ -229,17 +241,21 @@ Test(async_downloader, bad_urls_and_flags_exit_2)
     evt_run_free(&r);
     r = run(EVT_ARGV(DOWNLOADER, "--help"));
     cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "--sequential") && strstr(r.out, "--timeout-ms") && strstr(r.out, "--step"), "%s", r.out);
+    cr_assert(strstr(r.out, "--sequential") && strstr(r.out, "--timeout-ms") &&
+                  strstr(r.out, "--step"),
+              "%s", r.out);
     evt_run_free(&r);
 }
 
 Test(async_downloader, step_mode_waits_for_enter_on_a_tty)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(DOWNLOADER, "--step", url(0, "/delay/0")), NULL, "\nq\n", 10), 0);
+    cr_assert_eq(
+        evt_run_pty(&r, EVT_ARGV(DOWNLOADER, "--step", url(0, "/delay/0")), NULL, "\nq\n", 10), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.out);
     cr_assert(strstr(r.out, "== 2."), "%s", r.out);
-    cr_assert_null(strstr(r.out, "connected, sending"), "q must stop before the loop runs:\n%s", r.out);
+    cr_assert_null(strstr(r.out, "connected, sending"), "q must stop before the loop runs:\n%s",
+                   r.out);
     evt_run_free(&r);
 }
 
@@ -313,7 +329,8 @@ Test(slow_http_server, without_connection_close_the_server_keeps_the_connection)
         n += got;
     }
     cr_assert(strstr(buf, "HTTP/1.1 200") && strstr(buf, "xxxxxxxxxx"), "%s", buf);
-    cr_assert_not(evt_wait_eof(fd, 0.3), "HTTP/1.1 keeps the connection open without 'Connection: close'");
+    cr_assert_not(evt_wait_eof(fd, 0.3),
+                  "HTTP/1.1 keeps the connection open without 'Connection: close'");
     close(fd);
 }
 
@@ -348,7 +365,8 @@ Test(slow_http_server, client_leaving_during_a_delay_is_harmless)
     evt_write_all(fd2, req2, strlen(req2), 5);
     cr_assert(evt_wait_line(&server, "request /delay/5000", 5), "%s", server.out);
     evt_stop(&server, SIGINT, 5);
-    cr_assert(WIFEXITED(server.status) && WEXITSTATUS(server.status) == 0, "SIGINT: exit 0\n%s", server.err);
+    cr_assert(WIFEXITED(server.status) && WEXITSTATUS(server.status) == 0, "SIGINT: exit 0\n%s",
+              server.err);
     cr_assert(strstr(server.out, "signal 2: shutting down"), "%s", server.out);
     close(fd2);
 }

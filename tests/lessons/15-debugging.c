@@ -51,8 +51,9 @@ Test(debug_mode, copied_event_caught_only_in_debug_mode)
 {
     struct evt_run r = one("copied", true);
     cr_assert_eq(r.exit_code, 0, "the parent goes on: %s", r.err);
-    cr_assert(strstr(r.err, "[err] event_debug_assert_is_setup_ called on a non-initialized event 0x"),
-              "%s", r.err);
+    cr_assert(
+        strstr(r.err, "[err] event_debug_assert_is_setup_ called on a non-initialized event 0x"),
+        "%s", r.err);
     cr_assert(strstr(r.out, "child killed by signal 6 (Aborted)"), "%s", r.out);
     cr_assert_null(strstr(r.out, "returned 0"), "%s", r.out);
     cr_assert(strstr(r.out, "the parent made no mistake and exits 0"));
@@ -68,13 +69,15 @@ Test(debug_mode, reassigning_a_pending_event)
 {
     struct evt_run r = one("reassign", true);
     cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.err, "[err] event_debug_assert_not_added_ called on an already added event 0x"),
-              "%s", r.err);
+    cr_assert(
+        strstr(r.err, "[err] event_debug_assert_not_added_ called on an already added event 0x"),
+        "%s", r.err);
     cr_assert(strstr(r.out, "child killed by signal 6 (Aborted)"), "%s", r.out);
     evt_run_free(&r);
     r = one("reassign", false);
     cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "event_assign on a pending event returned; freeing the base"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_assign on a pending event returned; freeing the base"), "%s",
+              r.out);
     cr_assert_null(strstr(r.out, "event_base_free returned"), "%s", r.out);
     cr_assert(strstr(r.out, "child hung and was killed by SIGALRM after 1 s"), "%s", r.out);
     evt_run_free(&r);
@@ -84,10 +87,12 @@ Test(debug_mode, use_after_free)
 {
     struct evt_run r = one("use-after-free", true);
     cr_assert_eq(r.exit_code, 0, "the parent must survive: %s", r.err);
-    bool libevent = strstr(r.err, "[err] event_debug_assert_is_setup_ called on a non-initialized event");
+    bool libevent =
+        strstr(r.err, "[err] event_debug_assert_is_setup_ called on a non-initialized event");
     bool asan = strstr(r.err, "AddressSanitizer");
     cr_assert(libevent || asan, "neither libevent's nor ASan's diagnostic:\n%s", r.err);
-    cr_assert(strstr(r.out, "-> child killed by signal") || strstr(r.out, "-> child exited 1"), "%s", r.out);
+    cr_assert(strstr(r.out, "-> child killed by signal") || strstr(r.out, "-> child exited 1"),
+              "%s", r.out);
     cr_assert_null(strstr(r.out, "event_add after event_free returned"), "%s", r.out);
     evt_run_free(&r);
     if (is_asan())
@@ -102,7 +107,8 @@ Test(debug_mode, blocking_fd)
 {
     struct evt_run r = one("blocking-fd", true);
     cr_assert(strstr(r.err, "[err] event.c:385: Assertion flags & O_NONBLOCK failed in "
-                            "event_debug_assert_socket_nonblocking_"), "%s", r.err);
+                            "event_debug_assert_socket_nonblocking_"),
+              "%s", r.err);
     cr_assert(strstr(r.out, "child killed by signal 6 (Aborted)"), "%s", r.out);
     evt_run_free(&r);
     r = one("blocking-fd", false);
@@ -126,7 +132,8 @@ Test(log_callback, warnings_come_to_the_callback_not_stderr)
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "my log [WARN] event_add: event has no event_base set."), "%s", r.out);
     cr_assert_null(strstr(r.err, "[warn]"), "%s", r.err);
-    cr_assert(strstr(r.out, "messages seen by my callback: debug=0 msg=0 warn=1 err=0"), "%s", r.out);
+    cr_assert(strstr(r.out, "messages seen by my callback: debug=0 msg=0 warn=1 err=0"), "%s",
+              r.out);
     evt_run_free(&r);
     r = run(DIR "log_callback", "--no-callback", NULL, NULL);
     cr_assert(strstr(r.err, "[warn] event_add: event has no event_base set."), "%s", r.err);
@@ -152,7 +159,8 @@ Test(log_callback, fatal_callback_runs_then_libevent_exits)
     struct evt_run r = run(DIR "log_callback", NULL, NULL, NULL);
     char *s = section(r.out, "== 4.");
     cr_assert(strstr(s, "my log [ERR] event_enable_debug_mode must be called *before* creating any "
-                        "events or event_bases"), "%s", s);
+                        "events or event_bases"),
+              "%s", s);
     cr_assert(strstr(s, "my fatal callback: err=0x1"), "%s", s);
     cr_assert_null(strstr(s, "child: still running?"), "%s", s);
     cr_assert(strstr(s, "child exited with status 1"), "%s", s);
@@ -165,9 +173,13 @@ static bool have_valgrind(void) { return access("/usr/bin/valgrind", X_OK) == 0;
 static struct evt_run valgrind(const char *arg)
 {
     struct evt_run r;
-    const char *const argv[] = {"/usr/bin/valgrind", "--error-exitcode=99", "--leak-check=full",
+    const char *const argv[] = {"/usr/bin/valgrind",
+                                "--error-exitcode=99",
+                                "--leak-check=full",
                                 "--errors-for-leak-kinds=definite,indirect",
-                                evt_prog(DIR "clean_run"), arg, NULL};
+                                evt_prog(DIR "clean_run"),
+                                arg,
+                                NULL};
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 60), 0);
     return r;
 }
@@ -225,7 +237,8 @@ Test(debugging, help_bad_flags_and_step_mode)
     cr_assert(strstr(r.err, "unknown --mistake 'typo'"), "%s", r.err);
     evt_run_free(&r);
     /* step mode: Enter once (first mistake runs), then q */
-    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "debug_mode"), "--step"), NULL, "\nq\n", 20), 0);
+    cr_assert_eq(evt_run_pty(&r, EVT_ARGV(evt_prog(DIR "debug_mode"), "--step"), NULL, "\nq\n", 20),
+                 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.out);
     cr_assert(strstr(r.out, "== 2."), "%s", r.out);
     cr_assert_eq(evt_count(r.out, "-> child"), 1, "%s", r.out);

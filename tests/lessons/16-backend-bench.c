@@ -19,7 +19,8 @@ Test(backend_bench, small_run_reports_all_three_backends_and_a_csv)
     struct evt_run r;
     evt_run(&r, EVT_ARGV(PROG, "--fds", "10,50", "--rounds", "3", "--csv", csv), NULL, NULL, 60);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
-    cr_assert(strstr(r.out, "epoll") && strstr(r.out, "poll") && strstr(r.out, "select"), "%s", r.out);
+    cr_assert(strstr(r.out, "epoll") && strstr(r.out, "poll") && strstr(r.out, "select"), "%s",
+              r.out);
     cr_assert(strstr(r.out, "poll/epoll") && strstr(r.out, "select/epoll"), "ratios: %s", r.out);
     struct evt_run cat;
     evt_run(&cat, EVT_ARGV("/bin/cat", csv), NULL, NULL, 5);
@@ -51,7 +52,8 @@ Test(backend_bench, bad_arguments)
     evt_run(&r, EVT_ARGV(PROG, "--fds", "10,abc"), NULL, NULL, 10);
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "--fds needs a number"), "%s", r.err);
-    cr_assert_eq(evt_count(r.out, "epoll/"), 0, "nothing runs before the arguments are checked:\n%s", r.out);
+    cr_assert_eq(evt_count(r.out, "epoll/"), 0,
+                 "nothing runs before the arguments are checked:\n%s", r.out);
     evt_run_free(&r);
     evt_run(&r, EVT_ARGV(PROG, "--help"), NULL, NULL, 10);
     cr_assert_eq(r.exit_code, 0);

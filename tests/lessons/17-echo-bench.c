@@ -32,8 +32,10 @@ static void load_server_args(const char *prog, const char *a1, const char *a2)
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     struct evt_run r;
-    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "20", "--depth", "4", "--size",
-                         "3000", "--seconds", "1"), NULL, NULL, 30);
+    evt_run(&r,
+            EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "20", "--depth", "4", "--size", "3000",
+                     "--seconds", "1"),
+            NULL, NULL, 30);
     cr_assert_eq(r.exit_code, 0, "%s: %s %s", prog, r.out, r.err);
     unsigned long long out = result_field(r.out, "bytes_out"), in = result_field(r.out, "bytes_in");
     cr_assert_gt(out, 20ULL * 4 * 3000, "%s: the clients sent only %llu bytes", prog, out);
@@ -64,8 +66,10 @@ Test(echo_bench, load_gen_reports_server_rss_with_idle_connections)
     snprintf(port_s, sizeof port_s, "%d", evt_wait_port(&srv, 10));
     snprintf(pid_s, sizeof pid_s, "%d", (int)srv.pid);
     struct evt_run r;
-    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "2", "--idle", "300", "--server-pid",
-                         pid_s, "--seconds", "1"), NULL, NULL, 30);
+    evt_run(&r,
+            EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "2", "--idle", "300", "--server-pid",
+                     pid_s, "--seconds", "1"),
+            NULL, NULL, 30);
     cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
     cr_assert(strstr(r.out, "with 300 idle connections"), "%s", r.out);
     /* the run started only once the server held every connection */
@@ -77,8 +81,9 @@ Test(echo_bench, load_gen_reports_server_rss_with_idle_connections)
 Test(echo_bench, raw_epoll_server_echoes_everything)
 {
     load_server(EPOLL_ECHO);
-    load_server_args(EPOLL_ECHO, "--read-size", "4096");   /* libevent 2.1's read cap: slower, still exact */
-    load_server_args(EPOLL_ECHO, "--read-size", "1");      /* one byte per recv(): still exact */
+    load_server_args(EPOLL_ECHO, "--read-size",
+                     "4096"); /* libevent 2.1's read cap: slower, still exact */
+    load_server_args(EPOLL_ECHO, "--read-size", "1"); /* one byte per recv(): still exact */
 }
 
 Test(echo_bench, raw_epoll_server_rejects_a_bad_read_size)
@@ -89,8 +94,14 @@ Test(echo_bench, raw_epoll_server_rejects_a_bad_read_size)
     cr_assert(strstr(r.err, "--read-size needs 1 to 65536 bytes"), "%s", r.err);
     evt_run_free(&r);
 }
-Test(echo_bench, libuv_server_echoes_everything) { load_server(evt_prog("lessons/17-echo-bench/uv_echo")); }
-Test(echo_bench, libev_server_echoes_everything) { load_server(evt_prog("lessons/17-echo-bench/ev_echo")); }
+Test(echo_bench, libuv_server_echoes_everything)
+{
+    load_server(evt_prog("lessons/17-echo-bench/uv_echo"));
+}
+Test(echo_bench, libev_server_echoes_everything)
+{
+    load_server(evt_prog("lessons/17-echo-bench/ev_echo"));
+}
 
 /* A server that changes one byte in every chunk: the generator must notice
  * and fail, or its "every byte came back" would be a claim it cannot check. */
@@ -114,7 +125,8 @@ Test(echo_bench, load_gen_detects_a_corrupting_server)
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     struct evt_run r;
-    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "1", "--seconds", "1"), NULL, NULL, 30);
+    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "1", "--seconds", "1"), NULL, NULL,
+            30);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     cr_assert_eq(r.exit_code, 1, "%s", r.out);
@@ -129,7 +141,8 @@ Test(echo_bench, load_gen_reports_refused_connections)
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     struct evt_run r;
-    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "3", "--seconds", "1"), NULL, NULL, 30);
+    evt_run(&r, EVT_ARGV(LOADGEN, "--port", port_s, "--conns", "3", "--seconds", "1"), NULL, NULL,
+            30);
     cr_assert_eq(r.exit_code, 1);
     cr_assert_eq(result_field(r.out, "errors"), 3, "%s", r.out);
     cr_assert(strstr(r.err, "Connection refused"), "%s", r.err);

@@ -48,7 +48,8 @@ const char *evt_target(const char *name)
 {
     const char *t = getenv("EVLAB_TARGET");
     if (!t || !*t)
-        cr_assert_fail("EVLAB_TARGET is not set: run this suite through 'evlab check' or make check-exercises");
+        cr_assert_fail("EVLAB_TARGET is not set: run this suite through 'evlab check' or make "
+                       "check-exercises");
     char *b = ring_buf();
     snprintf(b, 4096, "%s/%s", t, name);
     return b;
@@ -85,12 +86,12 @@ static void die_with_parent(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
-        _exit(127);                  /* the parent is already gone */
+        _exit(127); /* the parent is already gone */
 }
 
 static void exec_child(const char *const argv[], const char *const env[])
 {
-    setpgid(0, 0);                   /* its own group: we kill the whole group */
+    setpgid(0, 0); /* its own group: we kill the whole group */
     die_with_parent();
     signal(SIGPIPE, SIG_DFL);
     apply_env(env);
@@ -141,14 +142,14 @@ static int reap(pid_t pid, double deadline, bool *timed_out)
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    kill(-pid, SIGKILL);             /* leave no grandchildren behind */
+    kill(-pid, SIGKILL); /* leave no grandchildren behind */
     return status;
 }
 
 /* ---- run to completion -------------------------------------------------------- */
 
-int evt_run(struct evt_run *r, const char *const argv[], const char *const env[],
-            const char *input, double timeout_s)
+int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
+            double timeout_s)
 {
     memset(r, 0, sizeof *r);
     int in[2], out[2], err[2];
@@ -196,7 +197,10 @@ int evt_run(struct evt_run *r, const char *const argv[], const char *const env[]
                     append(&r->err, &r->err_len, &err_cap, buf, (size_t)n);
             } else if (n == 0 || errno != EINTR) {
                 close(pf[i].fd);
-                if (i == 0) out[0] = -1; else err[0] = -1;
+                if (i == 0)
+                    out[0] = -1;
+                else
+                    err[0] = -1;
                 open_fds--;
             }
         }
@@ -212,9 +216,12 @@ int evt_run(struct evt_run *r, const char *const argv[], const char *const env[]
             }
         }
     }
-    if (in[1] >= 0) close(in[1]);
-    if (out[0] >= 0) close(out[0]);
-    if (err[0] >= 0) close(err[0]);
+    if (in[1] >= 0)
+        close(in[1]);
+    if (out[0] >= 0)
+        close(out[0]);
+    if (err[0] >= 0)
+        close(err[0]);
     fill_status(r, reap(pid, open_fds > 0 ? evt_now() : deadline, &r->timed_out));
     r->seconds = evt_now() - start;
     return 0;
@@ -265,7 +272,7 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
         char buf[4096];
         ssize_t n = read(master, buf, sizeof buf);
         if (n <= 0)
-            break;                   /* EIO once the child has gone */
+            break; /* EIO once the child has gone */
         append(&r->out, &r->out_len, &cap, buf, (size_t)n);
     }
     close(master);
@@ -312,7 +319,7 @@ static bool pump(struct evt_proc *p, int ms)
 {
     struct pollfd pf[2] = {{p->out_fd, POLLIN, 0}, {p->err_fd, POLLIN, 0}};
     if (p->out_fd < 0 && p->err_fd < 0)
-        return false;           /* poll() skips a negative fd */
+        return false; /* poll() skips a negative fd */
     poll(pf, 2, ms);
     char buf[65536];
     for (int i = 0; i < 2; i++) {
@@ -400,8 +407,8 @@ static int finish(struct evt_proc *p, double deadline)
         }
         pump(p, 5);
     }
-    kill(-p->pid, SIGKILL);          /* leave no grandchildren behind */
-    double until = evt_now() + 1.0;  /* then collect what the pipes still hold */
+    kill(-p->pid, SIGKILL);         /* leave no grandchildren behind */
+    double until = evt_now() + 1.0; /* then collect what the pipes still hold */
     while ((p->out_fd >= 0 || p->err_fd >= 0) && evt_now() < until)
         pump(p, 10);
     p->status = status;
@@ -428,9 +435,12 @@ void evt_proc_free(struct evt_proc *p)
 {
     if (p->pid > 0)
         evt_stop(p, SIGKILL, 1);
-    if (p->out_fd >= 0) close(p->out_fd);
-    if (p->err_fd >= 0) close(p->err_fd);
-    if (p->in_fd >= 0) close(p->in_fd);
+    if (p->out_fd >= 0)
+        close(p->out_fd);
+    if (p->err_fd >= 0)
+        close(p->err_fd);
+    if (p->in_fd >= 0)
+        close(p->in_fd);
     free(p->out);
     free(p->err);
     memset(p, 0, sizeof *p);
@@ -614,7 +624,7 @@ char *evt_mask_addrs(const char *s)
             size_t j = i + 2;
             while (j < len && strchr("0123456789abcdefABCDEF", s[j]) && s[j])
                 j++;
-            if (j - i > 6) {     /* short hex like flag values (0x12) stay */
+            if (j - i > 6) { /* short hex like flag values (0x12) stay */
                 memcpy(out + o, "0xADDR", 6);
                 o += 6;
                 i = j;

@@ -16,29 +16,29 @@
 #include <sys/types.h>
 
 /* ---- paths ---------------------------------------------------------------- */
-const char *evt_build_dir(void);            /* $EVLAB_BUILD or "build" */
-const char *evt_prog(const char *relpath);  /* build dir + "/" + relpath (static ring of buffers) */
-const char *evt_target(const char *name);   /* $EVLAB_TARGET + "/" + name; aborts the test if unset */
+const char *evt_build_dir(void);           /* $EVLAB_BUILD or "build" */
+const char *evt_prog(const char *relpath); /* build dir + "/" + relpath (static ring of buffers) */
+const char *evt_target(const char *name); /* $EVLAB_TARGET + "/" + name; aborts the test if unset */
 
 /* ---- running a program to completion ------------------------------------------ */
 struct evt_run {
-    int status;          /* raw wait status */
-    int exit_code;       /* -1 if killed by a signal */
-    int term_signal;     /* 0 if it exited */
-    bool timed_out;      /* killed by us at the deadline */
-    char *out;           /* NUL-terminated stdout (also binary-safe via out_len) */
+    int status;      /* raw wait status */
+    int exit_code;   /* -1 if killed by a signal */
+    int term_signal; /* 0 if it exited */
+    bool timed_out;  /* killed by us at the deadline */
+    char *out;       /* NUL-terminated stdout (also binary-safe via out_len) */
     size_t out_len;
-    char *err;           /* NUL-terminated stderr */
+    char *err; /* NUL-terminated stderr */
     size_t err_len;
-    double seconds;      /* wall time */
+    double seconds; /* wall time */
 };
 
 /* Run argv (argv[0] is a path) with extra environment entries ("K=V", or "K"
  * alone to unset K; NULL-terminated list or NULL), feeding `input` (may be NULL)
  * on stdin, killing its process group after `timeout_s`. Returns 0, or -1 if
  * it could not start. Free with evt_run_free(). */
-int evt_run(struct evt_run *r, const char *const argv[], const char *const env[],
-            const char *input, double timeout_s);
+int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
+            double timeout_s);
 void evt_run_free(struct evt_run *r);
 
 /* Same, in a pseudo-terminal: stdin/stdout are a tty. `keys` is typed in
@@ -50,14 +50,14 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
 /* ---- a program running in the background (servers) ------------------------ */
 struct evt_proc {
     pid_t pid;
-    int out_fd;          /* read end of its stdout */
-    int err_fd;          /* read end of its stderr */
-    int in_fd;           /* write end of its stdin (-1 if closed) */
-    char *out;           /* what has been read from stdout so far */
+    int out_fd; /* read end of its stdout */
+    int err_fd; /* read end of its stderr */
+    int in_fd;  /* write end of its stdin (-1 if closed) */
+    char *out;  /* what has been read from stdout so far */
     size_t out_len, out_cap;
     char *err;
     size_t err_len, err_cap;
-    int status;          /* valid after evt_stop */
+    int status; /* valid after evt_stop */
 };
 
 int evt_spawn(struct evt_proc *p, const char *const argv[], const char *const env[]);
@@ -74,11 +74,11 @@ int evt_stop(struct evt_proc *p, int sig, double timeout_s);
 /* Wait for exit without sending anything (SIGKILL at the deadline). */
 int evt_wait_exit(struct evt_proc *p, double timeout_s);
 void evt_proc_free(struct evt_proc *p);
-int evt_count_fds(pid_t pid);               /* entries in /proc/PID/fd, -1 on error */
+int evt_count_fds(pid_t pid); /* entries in /proc/PID/fd, -1 on error */
 
 /* ---- sockets on 127.0.0.1 --------------------------------------------------- */
-int evt_connect(int port, double timeout_s);        /* blocking fd, or -1 */
-int evt_listen(int *port);                          /* listening fd on port 0; *port set */
+int evt_connect(int port, double timeout_s); /* blocking fd, or -1 */
+int evt_listen(int *port);                   /* listening fd on port 0; *port set */
 /* Write all / read exactly n bytes with a deadline; return bytes done. */
 size_t evt_write_all(int fd, const void *buf, size_t n, double timeout_s);
 size_t evt_read_n(int fd, void *buf, size_t n, double timeout_s);
@@ -86,14 +86,14 @@ size_t evt_read_n(int fd, void *buf, size_t n, double timeout_s);
 char *evt_read_all(int fd, size_t *len, double timeout_s);
 /* true if the peer closed (read returns 0) within timeout. */
 bool evt_wait_eof(int fd, double timeout_s);
-void evt_reset_close(int fd);                       /* close with RST (SO_LINGER 0) */
+void evt_reset_close(int fd); /* close with RST (SO_LINGER 0) */
 
 /* ---- text --------------------------------------------------------------------- */
 /* Count non-overlapping occurrences of needle in hay. */
 int evt_count(const char *hay, const char *needle);
 /* Copy of s with 0x... hex addresses replaced by "0xADDR". malloc'd. */
 char *evt_mask_addrs(const char *s);
-double evt_now(void);                               /* monotonic seconds */
+double evt_now(void); /* monotonic seconds */
 void evt_random_bytes(void *buf, size_t n, unsigned seed);
 /* Offset of the first difference, or n if equal. */
 size_t evt_first_diff(const void *a, const void *b, size_t n);

@@ -13,8 +13,7 @@
 
 #include <criterion/criterion.h>
 
-#define GRADED(suite, name, weight, timeout_s, title)                        \
-    Test(suite, name, .description = "w=" #weight "|" title,                \
-         .timeout = (timeout_s))
+#define GRADED(suite, name, weight, timeout_s, title)                                              \
+    Test(suite, name, .description = "w=" #weight "|" title, .timeout = (timeout_s))
 
 #endif

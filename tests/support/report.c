@@ -42,13 +42,14 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
                 const char *bar = strchr(desc, '|');
                 title = bar ? bar + 1 : "";
             }
-            const char *status = ts->timed_out ? "TIMEOUT"
-                                 : ts->crashed ? "CRASH"
-                                 : ts->test_status == CR_STATUS_PASSED ? "PASS" : "FAIL";
+            const char *status = ts->timed_out                         ? "TIMEOUT"
+                                 : ts->crashed                         ? "CRASH"
+                                 : ts->test_status == CR_STATUS_PASSED ? "PASS"
+                                                                       : "FAIL";
             if (ts->test_status == CR_STATUS_SKIPPED)
                 continue;
-            fprintf(f, "%s::%s\t%s\t%d\t%.2f\t", ts->test->category, ts->test->name,
-                    status, weight, ts->elapsed_time);
+            fprintf(f, "%s::%s\t%s\t%d\t%.2f\t", ts->test->category, ts->test->name, status, weight,
+                    ts->elapsed_time);
             put_clean(f, title);
             fputc('\t', f);
             int first = 1;
@@ -61,10 +62,12 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
                 first = 0;
             }
             if (ts->crashed) {
-                if (!first) fputs("\\n", f);
+                if (!first)
+                    fputs("\\n", f);
                 fprintf(f, "the test crashed (signal %d)", ts->signal);
             } else if (ts->timed_out) {
-                if (!first) fputs("\\n", f);
+                if (!first)
+                    fputs("\\n", f);
                 fprintf(f, "timed out after %.1f s", ts->test->data->timeout);
             }
             fputc('\n', f);

@@ -67,10 +67,7 @@ static inline int sh(const char *fmt, ...)
     return code;
 }
 
-static inline int mkdir_p(const char *dir)
-{
-    return sh("mkdir -p '%s'", dir);
-}
+static inline int mkdir_p(const char *dir) { return sh("mkdir -p '%s'", dir); }
 
 /* A private copy of the built fixture course (mtimes kept: nothing rebuilds). */
 static inline char *fixture_copy(void)

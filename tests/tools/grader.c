@@ -190,8 +190,8 @@ Test(grader, tap_output_passes_prove)
     char *sol = xfmt("%s/solutions", root), *start = xfmt("%s/exercises", root);
     char *f1 = xfmt("%s/sol.tap", root), *f2 = xfmt("%s/start.tap", root);
     struct evt_run r = evlab(root, NULL, "grade", "--format", "tap", "--submission", sol, NULL);
-    cr_assert(strncmp(r.out, "TAP version 14\n1..2\n# Subtest: 01-add\n    1..2\n", 46) == 0,
-              "%s", r.out);
+    cr_assert(strncmp(r.out, "TAP version 14\n1..2\n# Subtest: 01-add\n    1..2\n", 46) == 0, "%s",
+              r.out);
     put_file(f1, r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "grade", "--format", "tap", "--submission", start, NULL);
@@ -240,18 +240,20 @@ Test(grader, gradescope_results_json_has_the_published_fields)
     put_file(f, r.out);
     evt_run_free(&r);
     /* perl's JSON::PP is part of perl itself (git brings perl along). */
-    int rc = sh("perl -MJSON::PP -e '"
-                "local $/; open my $f, q(<), $ARGV[0] or die; my $d = decode_json(<$f>);"
-                "die qq(score\\n) unless $d->{score} == 1 && $d->{max_score} == 6;"
-                "die qq(time\\n) unless $d->{execution_time} =~ /^[0-9.]+$/;"
-                "my @t = @{$d->{tests}}; die qq(count\\n) unless @t == 3; my $sum = 0;"
-                "for my $t (@t) { for my $k (qw(name number score max_score status output visibility))"
-                " { die qq(missing $k\\n) unless exists $t->{$k} }"
-                " die qq(status\\n) unless $t->{status} =~ /^(passed|failed)$/;"
-                " die qq(visibility\\n) unless $t->{visibility} =~ /^(visible|hidden|after_due_date|after_published)$/;"
-                " $sum += $t->{score} }"
-                "die qq(sum\\n) unless $sum == $d->{score};' %s",
-                f);
+    int rc =
+        sh("perl -MJSON::PP -e '"
+           "local $/; open my $f, q(<), $ARGV[0] or die; my $d = decode_json(<$f>);"
+           "die qq(score\\n) unless $d->{score} == 1 && $d->{max_score} == 6;"
+           "die qq(time\\n) unless $d->{execution_time} =~ /^[0-9.]+$/;"
+           "my @t = @{$d->{tests}}; die qq(count\\n) unless @t == 3; my $sum = 0;"
+           "for my $t (@t) { for my $k (qw(name number score max_score status output visibility))"
+           " { die qq(missing $k\\n) unless exists $t->{$k} }"
+           " die qq(status\\n) unless $t->{status} =~ /^(passed|failed)$/;"
+           " die qq(visibility\\n) unless $t->{visibility} =~ "
+           "/^(visible|hidden|after_due_date|after_published)$/;"
+           " $sum += $t->{score} }"
+           "die qq(sum\\n) unless $sum == $d->{score};' %s",
+           f);
     cr_assert_eq(rc, 0, "results.json does not match Gradescope's format");
     free(sub), free(f);
     fixture_free(root);

@@ -35,7 +35,9 @@ static char *autograde(const char *root, const char *fill_submission)
                     root, ag, evt_prog("evlab"), ag, ag),
                  0);
     cr_assert_eq(sh("cd %s && %s", root, fill_submission), 0);
-    cr_assert_eq(sh("env -u BXFI_MAP EVLAB_BUILD=build AUTOGRADER_ROOT=%s %s/source/run_autograder", ag, ag), 0);
+    cr_assert_eq(
+        sh("env -u BXFI_MAP EVLAB_BUILD=build AUTOGRADER_ROOT=%s %s/source/run_autograder", ag, ag),
+        0);
     char *p = xfmt("%s/results/results.json", ag);
     char *json = get_file(p);
     free(p);
@@ -57,7 +59,8 @@ Test(gradescope, starters_and_flat_uploads, .timeout = 120)
 {
     char *root = fixture_copy();
     /* a flat upload: add.c (a fixed one) and greet.c (the starter) side by side */
-    char *json = autograde(root, "cp solutions/01-add/add.c exercises/02-greet/greet.c ag/submission/");
+    char *json =
+        autograde(root, "cp solutions/01-add/add.c exercises/02-greet/greet.c ag/submission/");
     cr_assert(strstr(json, "\"score\": 3,\n  \"max_score\": 6,"), "%s", json);
     cr_assert(strstr(json, "\"status\": \"failed\""), "%s", json);
     free(json);

@@ -16,8 +16,8 @@ Test(runner, help_lists_every_command)
 {
     struct evt_run r = evlab(NULL, NULL, "help", NULL);
     cr_assert_eq(r.exit_code, 0);
-    const char *cmds[] = {"list", "show", "run", "tour", "check", "watch", "hint", "reset",
-                          "solution", "grade", "grade-class", "doctor"};
+    const char *cmds[] = {"list", "show",  "run",      "tour",  "check",       "watch",
+                          "hint", "reset", "solution", "grade", "grade-class", "doctor"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         cr_assert(strstr(r.out, cmds[i]), "help does not mention %s:\n%s", cmds[i], r.out);
     evt_run_free(&r);
@@ -36,8 +36,9 @@ Test(runner, unknown_command_is_one_line_and_exit_2)
 Test(runner, bad_numbers_are_one_line_and_exit_2)
 {
     char *root = fixture_copy();
-    const char *bad[][3] = {{"show", "99"}, {"show", "abc"}, {"run", "1x"}, {"show", ""},
-                            {"tour", "42"}, {"run", "01", "nosuchprog"}, {"show", NULL}};
+    const char *bad[][3] = {{"show", "99"}, {"show", "abc"}, {"run", "1x"},
+                            {"show", ""},   {"tour", "42"},  {"run", "01", "nosuchprog"},
+                            {"show", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct evt_run r = evlab(root, NULL, bad[i][0], bad[i][1], bad[i][2], NULL);
         cr_assert_eq(r.exit_code, 2, "%s %s: exit %d", bad[i][0], bad[i][1], r.exit_code);

@@ -62,7 +62,7 @@ bool source_has_main(const char *path);
 void free_names(char **names, int n);
 
 const char *state_path(void);
-char *state_get(const char *key); /* malloc'd value or NULL */
+char *state_get(const char *key);                   /* malloc'd value or NULL */
 void state_set(const char *key, const char *value); /* NULL removes */
 
 /* ---- proc.c: children through the event loop ------------------------------ */
@@ -74,28 +74,28 @@ struct proc_spec {
     const char *const *argv;
     const char *const *env; /* extra "K=V" (or "K" to unset), NULL-terminated */
     const char *cwd;
-    double timeout_s;     /* 0: none */
-    double grace_s;       /* SIGTERM first, SIGKILL after grace (0: SIGKILL at once) */
-    bool capture;         /* stdout+stderr into result.out (capped) */
-    bool echo;            /* with capture: also copy to our stdout */
-    size_t cap_bytes;     /* 0: 1 MiB */
-    bool own_pgrp;        /* new process group, killed whole at the end */
-    bool stdin_null;      /* stdin from /dev/null */
-    bool drop;            /* setuid(uid)/setgid(gid) before exec */
+    double timeout_s; /* 0: none */
+    double grace_s;   /* SIGTERM first, SIGKILL after grace (0: SIGKILL at once) */
+    bool capture;     /* stdout+stderr into result.out (capped) */
+    bool echo;        /* with capture: also copy to our stdout */
+    size_t cap_bytes; /* 0: 1 MiB */
+    bool own_pgrp;    /* new process group, killed whole at the end */
+    bool stdin_null;  /* stdin from /dev/null */
+    bool drop;        /* setuid(uid)/setgid(gid) before exec */
     uid_t uid;
     gid_t gid;
     struct limits lim;
-    bool sweep;           /* as a subreaper: kill what is left of the tree */
+    bool sweep; /* as a subreaper: kill what is left of the tree */
 };
 struct proc_result {
-    int status;           /* raw wait status (-1: did not start) */
+    int status; /* raw wait status (-1: did not start) */
     bool timed_out;
-    bool interrupted;     /* we got SIGINT/SIGTERM meanwhile */
+    bool interrupted; /* we got SIGINT/SIGTERM meanwhile */
     char *out;
-    size_t out_len;       /* kept */
-    size_t out_total;     /* produced */
+    size_t out_len;   /* kept */
+    size_t out_total; /* produced */
     double seconds;
-    int strays;           /* processes killed by the sweep */
+    int strays; /* processes killed by the sweep */
 };
 int proc_run(const struct proc_spec *s, struct proc_result *r);
 void proc_result_free(struct proc_result *r);

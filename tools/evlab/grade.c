@@ -136,14 +136,14 @@ struct gopts {
     const char *submission; /* NULL: the working tree */
     const char *suites;     /* directory of suite binaries (NN-slug) instead of tests/grading */
     const char *format;
-    const char *backend;    /* NULL/"default", epoll, poll, select, all */
+    const char *backend; /* NULL/"default", epoll, poll, select, all */
     double suite_timeout, submission_timeout;
     size_t output_cap;
     rlim_t mem_mb;
     uid_t uid;
-    bool kill_all;          /* finish with kill(-1) as the sandbox uid */
-    const char *only;       /* one exercise */
-    const char *out;        /* write the report here instead of stdout */
+    bool kill_all;    /* finish with kill(-1) as the sandbox uid */
+    const char *only; /* one exercise */
+    const char *out;  /* write the report here instead of stdout */
 };
 
 static void gopts_default(struct gopts *o)
@@ -166,8 +166,8 @@ static const char *san_flags(void)
 
 static struct limits suite_limits(const struct gopts *o)
 {
-    struct limits l = {.set = true, .cpu_s = 120, .fsize_bytes = 64 << 20, .nproc = 512,
-                       .nofile = 4096};
+    struct limits l = {
+        .set = true, .cpu_s = 120, .fsize_bytes = 64 << 20, .nproc = 512, .nofile = 4096};
     /* ASan and friends reserve terabytes of address space: no RLIMIT_AS then. */
     if (!san_flags())
         l.as_bytes = (rlim_t)o->mem_mb << 20;
@@ -186,11 +186,11 @@ struct backend {
 };
 
 struct sandbox {
-    bool active;      /* drop privileges */
+    bool active; /* drop privileges */
     uid_t uid;
     gid_t gid;
     bool kill_all;
-    char *tmp;        /* the temporary directory (owned by us) */
+    char *tmp; /* the temporary directory (owned by us) */
 };
 
 /* Kill every process of the sandbox uid, from a process of that uid.
@@ -240,13 +240,22 @@ static void run_suite_once(const struct gopts *o, const struct sandbox *sb, cons
     /* The suite's own temporary files go inside the sandbox (Criterion needs
      * a writable TMPDIR; the sandbox uid may write nowhere else). */
     char *td = sb->tmp ? xasprintf("TMPDIR=%s/tmp", sb->tmp) : strdup("EVLAB_X");
-    const char *env[] = {t, r, b, be ? be->env[0] : "EVLAB_X", be ? be->env[1] : "EVLAB_X",
-                         "EVLAB_STEP", td, NULL};
+    const char *env[] = {
+        t, r, b, be ? be->env[0] : "EVLAB_X", be ? be->env[1] : "EVLAB_X", "EVLAB_STEP", td, NULL};
     const char *argv[] = {suite, "--jobs", "2", NULL};
-    struct proc_spec s = {.argv = argv, .env = env, .cwd = cwd, .timeout_s = timeout,
-                          .capture = true, .cap_bytes = o->output_cap, .own_pgrp = true,
-                          .stdin_null = true, .sweep = true, .lim = suite_limits(o),
-                          .drop = sb->active, .uid = sb->uid, .gid = sb->gid};
+    struct proc_spec s = {.argv = argv,
+                          .env = env,
+                          .cwd = cwd,
+                          .timeout_s = timeout,
+                          .capture = true,
+                          .cap_bytes = o->output_cap,
+                          .own_pgrp = true,
+                          .stdin_null = true,
+                          .sweep = true,
+                          .lim = suite_limits(o),
+                          .drop = sb->active,
+                          .uid = sb->uid,
+                          .gid = sb->gid};
     struct proc_result pr;
     proc_run(&s, &pr);
     kill_uid(sb);
@@ -258,9 +267,8 @@ static void run_suite_once(const struct gopts *o, const struct sandbox *sb, cons
                    tag ? "[" : "", tag ? tag : "", tag ? "] " : "", timeout);
     } else if (!text || !len) {
         char d[96];
-        buf_printf(&e->err, "%s%s%sthe grading suite %s before it wrote its report",
-                   tag ? "[" : "", tag ? tag : "", tag ? "] " : "",
-                   describe_status(pr.status, d, sizeof d));
+        buf_printf(&e->err, "%s%s%sthe grading suite %s before it wrote its report", tag ? "[" : "",
+                   tag ? tag : "", tag ? "] " : "", describe_status(pr.status, d, sizeof d));
         if (pr.out && pr.out_len) {
             const char *tail = pr.out_len > 600 ? pr.out + pr.out_len - 600 : pr.out;
             buf_printf(&e->err, "; its last output:\n%s", tail);
@@ -322,7 +330,8 @@ static void first_errors(const char *out, const char *strip, struct buf *b)
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         char *l = strndup(line, len);
-        bool diag = strstr(l, ": error:") || strstr(l, ": warning:") || strstr(l, "undefined reference");
+        bool diag =
+            strstr(l, ": error:") || strstr(l, ": warning:") || strstr(l, "undefined reference");
         if (diag) {
             started = true;
             shown++;
@@ -720,8 +729,12 @@ static char *pristine(const char *name, const char *file, size_t *len)
 {
     char *rel = xasprintf("HEAD:exercises/%s/%s", name, file);
     const char *argv[] = {"git", "-C", g_root, "show", rel, NULL};
-    struct proc_spec s = {.argv = argv, .capture = true, .cap_bytes = 4 << 20, .stdin_null = true,
-                          .timeout_s = 30, .own_pgrp = true};
+    struct proc_spec s = {.argv = argv,
+                          .capture = true,
+                          .cap_bytes = 4 << 20,
+                          .stdin_null = true,
+                          .timeout_s = 30,
+                          .own_pgrp = true};
     struct proc_result r;
     char *text = NULL;
     if (in_path("git") && proc_run(&s, &r) == 0 && WIFEXITED(r.status) &&
@@ -880,8 +893,7 @@ int cmd_solution(int argc, char **argv)
         printf("%s== diff: your exercises/%s/%s.c -> the reference ==%s\n", col("1"), ex[i].name,
                progs[k], col("0"));
         const char *argv2[] = {"diff", "-u", mine, sol, NULL};
-        struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 30,
-                              .capture = true};
+        struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 30, .capture = true};
         struct proc_result r;
         if (proc_run(&s, &r) == 0) {
             size_t rl = strlen(g_root) + 1;
@@ -893,7 +905,10 @@ int cmd_solution(int argc, char **argv)
                     strncmp(line + 4, g_root, rl - 1) == 0)
                     printf("%.4s%s\n", line, line + 4 + rl);
                 else
-                    printf("%s%s%s\n", col(line[0] == '+' ? "32" : line[0] == '-' ? "31" : "0"),
+                    printf("%s%s%s\n",
+                           col(line[0] == '+'   ? "32"
+                               : line[0] == '-' ? "31"
+                                                : "0"),
                            line, col("0"));
                 line = nl ? nl + 1 : NULL;
             }
@@ -915,8 +930,12 @@ int cmd_solution(int argc, char **argv)
 static int sh_run(const char *cmd, struct proc_result *out)
 {
     const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    struct proc_spec s = {.argv = argv, .stdin_null = true, .timeout_s = 120, .capture = true,
-                          .cap_bytes = 16384, .own_pgrp = true};
+    struct proc_spec s = {.argv = argv,
+                          .stdin_null = true,
+                          .timeout_s = 120,
+                          .capture = true,
+                          .cap_bytes = 16384,
+                          .own_pgrp = true};
     struct proc_result r;
     int rc = proc_run(&s, &r) == 0 ? status_to_exit(r.status) : 127;
     if (out)
@@ -988,13 +1007,14 @@ static int grade_submission(const struct gopts *o, const char *sub, struct exdef
     char *suites = xasprintf("%s/suites", tmpl);
     /* What the build needs: the Makefile, its scripts, the shared headers. */
     char *qroot = shq(g_root), *qwork = shq(work);
-    char *cmd = xasprintf(
-        "set -e; mkdir -p %s/exercises %s/lessons %s/tools %s/../tmp '%s' '%s'; cp %s/Makefile %s/; "
-        "cp %s/tools/*.sh %s/tools/ 2>/dev/null || true; "
-        "for h in %s/lessons/*.h %s/exercises/*.h; do [ -f \"$h\" ] && cp \"$h\" %s/\"${h#%s/}\"; done; "
-        "true",
-        qwork, qwork, qwork, qwork, reports, suites, qroot, qwork, qroot, qwork, qroot, qroot, qwork,
-        g_root);
+    char *cmd = xasprintf("set -e; mkdir -p %s/exercises %s/lessons %s/tools %s/../tmp '%s' '%s'; "
+                          "cp %s/Makefile %s/; "
+                          "cp %s/tools/*.sh %s/tools/ 2>/dev/null || true; "
+                          "for h in %s/lessons/*.h %s/exercises/*.h; do [ -f \"$h\" ] && cp \"$h\" "
+                          "%s/\"${h#%s/}\"; done; "
+                          "true",
+                          qwork, qwork, qwork, qwork, reports, suites, qroot, qwork, qroot, qwork,
+                          qroot, qroot, qwork, g_root);
     struct proc_result pr;
     if (sh_run(cmd, &pr) != 0)
         fprintf(stderr, "evlab: preparing the sandbox: %s\n", pr.out ? pr.out : "");
@@ -1014,9 +1034,9 @@ static int grade_submission(const struct gopts *o, const char *sub, struct exdef
         char *edir = xasprintf("%s/exercises/%s", work, v[i].u.name);
         char *qs = sdir ? shq(sdir) : NULL, *qe = shq(edir), *qsuite = shq(v[i].suite);
         /* Copy the regular files only (no symlinks out of the submission), at most 1 MiB each. */
-        cmd = xasprintf("mkdir -p %s && %s cp %s %s/%s && chmod 755 %s/%s", qe,
-                        qs ? "find" : "true", qs ? qs : "", suites, v[i].u.name, suites,
-                        v[i].u.name);
+        cmd =
+            xasprintf("mkdir -p %s && %s cp %s %s/%s && chmod 755 %s/%s", qe, qs ? "find" : "true",
+                      qs ? qs : "", suites, v[i].u.name, suites, v[i].u.name);
         if (qs) {
             free(cmd);
             cmd = xasprintf("mkdir -p %s && find %s -maxdepth 1 -type f -size -1025k "
@@ -1037,7 +1057,8 @@ static int grade_submission(const struct gopts *o, const char *sub, struct exdef
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        double left = o->submission_timeout - ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - start);
+        double left =
+            o->submission_timeout - ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - start);
         if (!sdir)
             buf_printf(&e->err, "not submitted (no %s/ in the submission)\n", v[i].u.name);
         if (left <= 1) {
@@ -1059,15 +1080,25 @@ static int grade_submission(const struct gopts *o, const char *sub, struct exdef
                     argv[a++] = sanv;
                 for (int k = 0; k < nt; k++)
                     argv[a++] = targets[k];
-                struct limits bl = {.set = true, .cpu_s = 120, .fsize_bytes = 256 << 20,
-                                    .nproc = 512, .nofile = 1024};
-                struct proc_spec s = {.argv = argv, .cwd = work, .capture = true,
-                                      .cap_bytes = 64 * 1024, .stdin_null = true,
-                                      .own_pgrp = true, .sweep = true,
-                                      .timeout_s = left < 120 ? left : 120, .lim = bl,
-                                      .drop = sb.active, .uid = sb.uid, .gid = sb.gid,
-                                      .env = (const char *const[]){"MAKEFLAGS", "MFLAGS",
-                                                                   "MAKELEVEL", NULL}};
+                struct limits bl = {.set = true,
+                                    .cpu_s = 120,
+                                    .fsize_bytes = 256 << 20,
+                                    .nproc = 512,
+                                    .nofile = 1024};
+                struct proc_spec s = {
+                    .argv = argv,
+                    .cwd = work,
+                    .capture = true,
+                    .cap_bytes = 64 * 1024,
+                    .stdin_null = true,
+                    .own_pgrp = true,
+                    .sweep = true,
+                    .timeout_s = left < 120 ? left : 120,
+                    .lim = bl,
+                    .drop = sb.active,
+                    .uid = sb.uid,
+                    .gid = sb.gid,
+                    .env = (const char *const[]){"MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL}};
                 struct proc_result br;
                 proc_run(&s, &br);
                 kill_uid(&sb);
@@ -1126,7 +1157,11 @@ static char *clean_text(const char *s, bool keep_newlines)
     buf_add(&b, "", 0);
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
         bool ok = len > 0;
         for (int k = 1; ok && k < len; k++)
             ok = (p[k] & 0xC0) == 0x80;
@@ -1207,8 +1242,7 @@ static void tap_yaml(FILE *f, const char *indent, const char *msg, int score, in
 {
     fprintf(f, "%s  ---\n%s  message: ", indent, indent);
     put_json_str(f, msg);
-    fprintf(f, "\n%s  score: %d\n%s  max_score: %d\n%s  ...\n", indent, score, indent, max,
-            indent);
+    fprintf(f, "\n%s  score: %d\n%s  max_score: %d\n%s  ...\n", indent, score, indent, max, indent);
 }
 
 static void report_tap(FILE *f, const struct eres *r, int n)
@@ -1257,7 +1291,8 @@ static void report_junit(FILE *f, const struct eres *r, int n)
         secs += r[i].secs;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"evlab\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n",
+    fprintf(f,
+            "<testsuites name=\"evlab\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n",
             tests, fails, secs);
     for (int i = 0; i < n; i++) {
         const struct eres *e = &r[i];
@@ -1268,8 +1303,9 @@ static void report_junit(FILE *f, const struct eres *r, int n)
         put_xml(f, e->name);
         fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n",
                 e->nt ? e->nt : 1, e->nt ? ef : 1, e->secs);
-        fprintf(f, "    <properties><property name=\"score\" value=\"%d\"/>"
-                   "<property name=\"max_score\" value=\"%d\"/></properties>\n",
+        fprintf(f,
+                "    <properties><property name=\"score\" value=\"%d\"/>"
+                "<property name=\"max_score\" value=\"%d\"/></properties>\n",
                 e->score, e->max);
         for (int k = 0; k < e->nt; k++) {
             const struct tres *t = &e->t[k];
@@ -1350,8 +1386,9 @@ static void report_gradescope(FILE *f, const struct eres *r, int n, double secs)
             }
             fprintf(f, "\"name\": ");
             put_json_str(f, name);
-            fprintf(f, ", \"number\": \"%d.%d\", \"score\": %d, \"max_score\": %d, "
-                       "\"status\": \"%s\", \"output\": ",
+            fprintf(f,
+                    ", \"number\": \"%d.%d\", \"score\": %d, \"max_score\": %d, "
+                    "\"status\": \"%s\", \"output\": ",
                     atoi(e->name), k + 1, sc, mx, ok ? "passed" : "failed");
             put_json_str(f, out);
             fprintf(f, ", \"visibility\": \"visible\"}");
@@ -1680,8 +1717,8 @@ int cmd_grade_class(int argc, char **argv)
     free(qo);
     sh_run(mk, NULL);
     free(mk);
-    struct class_ctx c = {.n = ns, .max = jobs, .argv_tail = tail, .ntail = ntail, .dir = rdir,
-                          .out = out};
+    struct class_ctx c = {
+        .n = ns, .max = jobs, .argv_tail = tail, .ntail = ntail, .dir = rdir, .out = out};
     c.jobs = calloc((size_t)ns + 1, sizeof *c.jobs);
     for (int i = 0; i < ns; i++) {
         c.jobs[i].student = students[i];

@@ -55,8 +55,7 @@ void render_markdown(const char *text, FILE *out)
         } else if (line[0] == '#') {
             int level = (int)strspn(line, "#");
             const char *h = line + level + strspn(line + level, " ");
-            fprintf(out, "%s%s%s\n", col(level == 1 ? "1;4" : "1"), h,
-                    col("0"));
+            fprintf(out, "%s%s%s\n", col(level == 1 ? "1;4" : "1"), h, col("0"));
             if (!g_color) { /* underline the heading with plain characters */
                 size_t w = 0;
                 for (const char *p = h; *p; p++)
@@ -421,8 +420,8 @@ int cmd_tour(int argc, char **argv)
         free_names(cmd, nargs);
         free_names(progs, np);
         if (i + 1 == n) {
-            printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n",
-                   col("1"), col("0"));
+            printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n", col("1"),
+                   col("0"));
             state_set("tour.last", NULL);
         } else if (tty) {
             char *l = ask_line("\n[Enter: next lesson, q: quit] ");
@@ -442,8 +441,12 @@ int cmd_tour(int argc, char **argv)
 /* First line of a command's output, or NULL if it failed. */
 static char *first_line(const char *const *argv)
 {
-    struct proc_spec s = {.argv = argv, .capture = true, .cap_bytes = 4096, .stdin_null = true,
-                          .timeout_s = 10, .own_pgrp = true};
+    struct proc_spec s = {.argv = argv,
+                          .capture = true,
+                          .cap_bytes = 4096,
+                          .stdin_null = true,
+                          .timeout_s = 10,
+                          .own_pgrp = true};
     struct proc_result r;
     char *line = NULL;
     if (proc_run(&s, &r) == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out) {
@@ -493,7 +496,8 @@ int cmd_doctor(int argc, char **argv)
          "pkg-config", "finds libevent's flags"},
         {"libevent (dev)", (const char *const[]){"pkg-config", "--modversion", "libevent", NULL},
          "libevent-dev", "libevent", "the library every lesson uses"},
-        {"libevent_pthreads", (const char *const[]){"pkg-config", "--modversion", "libevent_pthreads", NULL},
+        {"libevent_pthreads",
+         (const char *const[]){"pkg-config", "--modversion", "libevent_pthreads", NULL},
          "libevent-dev", "libevent", "the threads lesson"},
         {"criterion", (const char *const[]){"pkg-config", "--modversion", "criterion", NULL},
          "libcriterion-dev", "criterion", "the tests and the grader"},

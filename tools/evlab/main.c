@@ -181,10 +181,7 @@ const char *col(const char *sgr)
     return b;
 }
 
-bool stdin_tty(void)
-{
-    return isatty(STDIN_FILENO);
-}
+bool stdin_tty(void) { return isatty(STDIN_FILENO); }
 
 char *ask_line(const char *prompt)
 {
@@ -212,15 +209,19 @@ static const struct command {
     {"list", cmd_list, "", "lessons and exercises, with your progress"},
     {"show", cmd_show, "NN", "the lesson text in the terminal"},
     {"run", cmd_run, "NN [program] [--timeout S] [-- args]", "build a lesson program and run it"},
-    {"tour", cmd_tour, "[NN]", "lesson by lesson: text, command, output; Enter between steps, q quits"},
+    {"tour", cmd_tour, "[NN]",
+     "lesson by lesson: text, command, output; Enter between steps, q quits"},
     {"check", cmd_check, "[NN]", "grade your exercise (the next unfinished one by default)"},
     {"watch", cmd_watch, "[NN]", "re-check on every save; Enter re-runs, n moves on, q quits"},
     {"hint", cmd_hint, "NN", "the next hint for an exercise"},
     {"reset", cmd_reset, "NN [--yes]", "restore the starter (your file is kept as a backup)"},
-    {"solution", cmd_solution, "NN [--force]", "the reference solution and its diff, once you pass"},
-    {"grade", cmd_grade, "[--submission DIR] [--format text|tap|junit|gradescope] [--backend all|epoll|poll|select]",
+    {"solution", cmd_solution, "NN [--force]",
+     "the reference solution and its diff, once you pass"},
+    {"grade", cmd_grade,
+     "[--submission DIR] [--format text|tap|junit|gradescope] [--backend all|epoll|poll|select]",
      "every exercise of one submission, scored, in a sandbox"},
-    {"grade-class", cmd_grade_class, "DIR [-j N] [-o OUTDIR]", "each sub-folder of DIR as one student; a CSV gradebook"},
+    {"grade-class", cmd_grade_class, "DIR [-j N] [-o OUTDIR]",
+     "each sub-folder of DIR as one student; a CSV gradebook"},
     {"doctor", cmd_doctor, "", "what is installed, what is missing, and the command that fixes it"},
     {"help", cmd_help, "", "this text"},
 };

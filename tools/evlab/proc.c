@@ -411,8 +411,12 @@ int run_make(const char *dir, const char *build, const char *const *targets, int
     for (int i = 0; i < ntargets; i++)
         argv[a++] = targets[i];
     argv[a] = NULL;
-    struct proc_spec s = {.argv = argv, .capture = true, .cap_bytes = 256 * 1024,
-                          .stdin_null = true, .own_pgrp = true, .timeout_s = 300,
+    struct proc_spec s = {.argv = argv,
+                          .capture = true,
+                          .cap_bytes = 256 * 1024,
+                          .stdin_null = true,
+                          .own_pgrp = true,
+                          .timeout_s = 300,
                           .env = (const char *const[]){"MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL}};
     int rc = proc_run(&s, r);
     free(bvar);

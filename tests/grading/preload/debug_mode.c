@@ -8,7 +8,4 @@
  */
 #include <event2/event.h>
 
-__attribute__((constructor)) static void evlab_debug_mode_on(void)
-{
-    event_enable_debug_mode();
-}
+__attribute__((constructor)) static void evlab_debug_mode_on(void) { event_enable_debug_mode(); }

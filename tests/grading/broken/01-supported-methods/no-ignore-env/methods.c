@@ -48,9 +48,15 @@ int main(int argc, char **argv)
             }
             event_config_avoid_method(cfg, optarg);
             break;
-        case 'i': break;            /* BROKEN: --ignore-env does nothing */
-        case 'h': usage(stdout); event_config_free(cfg); return 0;
-        default: usage(stderr); event_config_free(cfg); return 2;
+        case 'i': break; /* BROKEN: --ignore-env does nothing */
+        case 'h':
+            usage(stdout);
+            event_config_free(cfg);
+            return 0;
+        default:
+            usage(stderr);
+            event_config_free(cfg);
+            return 2;
         }
     }
     printf("version: %s\n", event_get_version());

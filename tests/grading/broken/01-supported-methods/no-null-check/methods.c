@@ -49,8 +49,14 @@ int main(int argc, char **argv)
             event_config_avoid_method(cfg, optarg);
             break;
         case 'i': event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV); break;
-        case 'h': usage(stdout); event_config_free(cfg); return 0;
-        default: usage(stderr); event_config_free(cfg); return 2;
+        case 'h':
+            usage(stdout);
+            event_config_free(cfg);
+            return 0;
+        default:
+            usage(stderr);
+            event_config_free(cfg);
+            return 2;
         }
     }
     printf("version: %s\n", event_get_version());

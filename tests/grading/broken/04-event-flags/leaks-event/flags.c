@@ -17,8 +17,8 @@ static const struct {
     short bit;
     const char *name;
 } names[] = {
-    {EV_TIMEOUT, "EV_TIMEOUT"}, {EV_READ, "EV_READ"},         {EV_WRITE, "EV_WRITE"},
-    {EV_SIGNAL, "EV_SIGNAL"},   {EV_PERSIST, "EV_PERSIST"},   {EV_ET, "EV_ET"},
+    {EV_TIMEOUT, "EV_TIMEOUT"},   {EV_READ, "EV_READ"},       {EV_WRITE, "EV_WRITE"},
+    {EV_SIGNAL, "EV_SIGNAL"},     {EV_PERSIST, "EV_PERSIST"}, {EV_ET, "EV_ET"},
     {EV_FINALIZE, "EV_FINALIZE"}, {EV_CLOSED, "EV_CLOSED"},
 };
 #define NNAMES (sizeof names / sizeof names[0])
@@ -65,7 +65,7 @@ int flags_from_string(const char *text)
         return -1;
     const char *t = text + strspn(text, " ");
     if (t[0] == '0' && t[1 + strspn(t + 1, " ")] == '\0')
-        return 0;                        /* "0" alone: no flags */
+        return 0; /* "0" alone: no flags */
     int flags = 0;
     const char *s = text;
     for (;;) {
@@ -78,7 +78,7 @@ int flags_from_string(const char *text)
         while (*s == ' ')
             s++;
         if (n == 0)
-            return -1;                   /* "" or "EV_READ||EV_WRITE" */
+            return -1; /* "" or "EV_READ||EV_WRITE" */
         size_t i = 0;
         for (; i < NNAMES; i++)
             if (strlen(names[i].name) == n && strncmp(names[i].name, start, n) == 0)
@@ -89,7 +89,7 @@ int flags_from_string(const char *text)
         if (!*s)
             return flags;
         if (*s != '|')
-            return -1;                   /* "EV_READ EV_WRITE" */
+            return -1; /* "EV_READ EV_WRITE" */
         s++;
     }
 }
@@ -115,7 +115,7 @@ int observe(struct event_base *base, evutil_socket_t fd, short events, int timeo
     /* One round: wait for the first thing to happen, run the callbacks, return.
      * A persistent event stays pending, so dispatch() would never return. */
     event_base_loop(base, EVLOOP_ONCE);
-    event_del(ev);                       /* BROKEN: deleted, never freed */
+    event_del(ev); /* BROKEN: deleted, never freed */
     return got;
 }
 // [/observe]

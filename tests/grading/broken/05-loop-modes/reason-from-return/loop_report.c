@@ -26,9 +26,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     st->callbacks++;
     if (st->break_after && st->callbacks == st->break_after)
-        event_base_loopbreak(st->base);       /* stop now, skip whatever else is active */
+        event_base_loopbreak(st->base); /* stop now, skip whatever else is active */
     if (st->ticks && st->callbacks == st->ticks)
-        event_del(st->tick);                  /* no event left: the loop may return 1 */
+        event_del(st->tick); /* no event left: the loop may return 1 */
 }
 
 static int number(const char *s)
@@ -44,12 +44,15 @@ static int number(const char *s)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tick-ms", required_argument, NULL, 't'},  {"ticks", required_argument, NULL, 'k'},
-        {"run-ms", required_argument, NULL, 'r'},   {"break-after", required_argument, NULL, 'b'},
-        {"once", no_argument, NULL, 'o'},           {"nonblock", no_argument, NULL, 'n'},
-        {"no-exit-on-empty", no_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"tick-ms", required_argument, NULL, 't'},
+                                         {"ticks", required_argument, NULL, 'k'},
+                                         {"run-ms", required_argument, NULL, 'r'},
+                                         {"break-after", required_argument, NULL, 'b'},
+                                         {"once", no_argument, NULL, 'o'},
+                                         {"nonblock", no_argument, NULL, 'n'},
+                                         {"no-exit-on-empty", no_argument, NULL, 'e'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct state st = {0};
     int tick_ms = 10, run_ms = -1, flags = 0;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -61,8 +64,10 @@ int main(int argc, char **argv)
         case 'o': flags |= EVLOOP_ONCE; break;
         case 'n': flags |= EVLOOP_NONBLOCK; break;
         case 'e': flags |= EVLOOP_NO_EXIT_ON_EMPTY; break;
-        case 'h': printf("usage: loop_report [--tick-ms T] [--ticks K] [--run-ms N] [--break-after M] "
-                         "[--once | --nonblock] [--no-exit-on-empty]\n"); return 0;
+        case 'h':
+            printf("usage: loop_report [--tick-ms T] [--ticks K] [--run-ms N] [--break-after M] "
+                   "[--once | --nonblock] [--no-exit-on-empty]\n");
+            return 0;
         default: fprintf(stderr, "usage: loop_report [options]; see --help\n"); return 2;
         }
     }
@@ -78,7 +83,7 @@ int main(int argc, char **argv)
     }
     // [report]
     int rc = event_base_loop(st.base, flags);
-    const char *why = rc == 1 ? "empty" : "exit";   /* BROKEN: guessed from rc */
+    const char *why = rc == 1 ? "empty" : "exit"; /* BROKEN: guessed from rc */
     printf("callbacks: %d\nreturned: %d\nreason: %s\n", st.callbacks, rc, why);
     // [/report]
     event_free(st.tick);

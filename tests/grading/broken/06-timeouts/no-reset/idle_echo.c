@@ -23,7 +23,7 @@
 struct server;
 struct client {
     struct bufferevent *bev;
-    struct event *timer;                  /* BROKEN: a clock that no read restarts */
+    struct event *timer; /* BROKEN: a clock that no read restarts */
     struct server *srv;
     struct client *prev, *next;
 };
@@ -31,7 +31,7 @@ struct server {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *sig[2];
-    struct client *clients;            /* every open connection, to free at the end */
+    struct client *clients; /* every open connection, to free at the end */
     int nclients;
     struct timeval idle;
 };
@@ -46,7 +46,7 @@ static void client_free(struct client *c)
         c->next->prev = c->prev;
     c->srv->nclients--;
     event_free(c->timer);
-    bufferevent_free(c->bev);           /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
     free(c);
 }
 
@@ -80,7 +80,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(arg);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     struct server *srv = arg;
     (void)l;
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
         }
     }
     if (!idle_ms) {
-        fprintf(stderr, "idle_echo: --idle-ms is required\nusage: idle_echo --idle-ms MS [--port N]\n");
+        fprintf(stderr,
+                "idle_echo: --idle-ms is required\nusage: idle_echo --idle-ms MS [--port N]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -180,11 +182,11 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.base);
 
     while (srv.clients)
-        client_free(srv.clients);        /* each peer sees EOF */
+        client_free(srv.clients); /* each peer sees EOF */
     evconnlistener_free(srv.listener);
     for (int i = 0; i < 2; i++)
         event_free(srv.sig[i]);
     event_base_free(srv.base);
-    libevent_global_shutdown();          /* last: libevent's own globals */
+    libevent_global_shutdown(); /* last: libevent's own globals */
     return 0;
 }

@@ -31,7 +31,7 @@ struct server {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *sig[3];
-    struct client *clients;            /* every open connection, to free at the end */
+    struct client *clients; /* every open connection, to free at the end */
     int nclients;
 };
 
@@ -44,7 +44,7 @@ static void client_free(struct client *c)
     if (c->next)
         c->next->prev = c->prev;
     c->srv->nclients--;
-    bufferevent_free(c->bev);           /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the socket */
     free(c);
 }
 
@@ -61,7 +61,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(arg);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
 {
     struct server *srv = arg;
     (void)l;
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         event_free(srv.sig[i]);
     event_base_free(srv.base);
-    libevent_global_shutdown();          /* last: libevent's own globals */
+    libevent_global_shutdown(); /* last: libevent's own globals */
     // [/cleanup]
     return 0;
 }

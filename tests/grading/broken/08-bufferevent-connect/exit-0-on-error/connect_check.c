@@ -27,8 +27,8 @@
 struct outcome {
     const char *host;
     int port;
-    int code;              /* exit code: 0 connected, 1 failed */
-    int done;              /* the event callback has run */
+    int code; /* exit code: 0 connected, 1 failed */
+    int done; /* the event callback has run */
 };
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -53,9 +53,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s [--timeout-ms N] HOST PORT\n"
-               "  connects to HOST:PORT; exit 0 connected, 1 refused/unreachable/timed out, 2 usage\n"
-               "  --timeout-ms N   give up after N ms (default 5000)\n", prog);
+    fprintf(f,
+            "usage: %s [--timeout-ms N] HOST PORT\n"
+            "  connects to HOST:PORT; exit 0 connected, 1 refused/unreachable/timed out, 2 usage\n"
+            "  --timeout-ms N   give up after N ms (default 5000)\n",
+            prog);
 }
 
 int main(int argc, char *argv[])
@@ -115,7 +117,8 @@ int main(int argc, char *argv[])
         /* failed at once (e.g. the name does not resolve): the callback may not run */
         int dns = bufferevent_socket_get_dns_error(bev);
         fprintf(stderr, "error: cannot connect to %s:%d: %s\n", o.host, o.port,
-                dns ? evutil_gai_strerror(dns) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+                dns ? evutil_gai_strerror(dns)
+                    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         bufferevent_free(bev);
         event_base_free(base);
         return 1;

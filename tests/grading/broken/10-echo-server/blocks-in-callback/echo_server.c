@@ -30,15 +30,15 @@
 
 #include <event2/event.h>
 
-#define BACKLOG  1024
+#define BACKLOG 1024
 #define MEM_SIZE 1024
 
 struct conn {
     int fd;
     struct event *read_ev, *write_ev;
     char buffer[MEM_SIZE];
-    size_t len, off;               /* bytes in buffer, bytes already sent */
-    struct conn *prev, *next;      /* all live connections, for shutdown */
+    size_t len, off;          /* bytes in buffer, bytes already sent */
+    struct conn *prev, *next; /* all live connections, for shutdown */
 };
 
 static struct event_base *base;
@@ -46,11 +46,15 @@ static struct conn *conns;
 
 static void conn_free(struct conn *c)
 {
-    event_free(c->read_ev);        /* event_free deletes a pending event first */
+    event_free(c->read_ev); /* event_free deletes a pending event first */
     event_free(c->write_ev);
     close(c->fd);
-    if (c->prev) c->prev->next = c->next; else conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c);
 }
 
@@ -61,16 +65,16 @@ static void on_write(evutil_socket_t sock, short event, void *arg)
     ssize_t n = send(sock, c->buffer + c->off, c->len - c->off, MSG_NOSIGNAL); /* blocking socket */
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR)
-            return;                 /* still pending: try again when writable */
+            return; /* still pending: try again when writable */
         conn_free(c);
         return;
     }
     c->off += (size_t)n;
     if (c->off < c->len)
-        return;                     /* partial write: the event stays pending */
+        return; /* partial write: the event stays pending */
     c->off = c->len = 0;
     event_del(c->write_ev);
-    event_add(c->read_ev, NULL);    /* buffer empty: read again */
+    event_add(c->read_ev, NULL); /* buffer empty: read again */
 }
 
 static void on_read(evutil_socket_t sock, short event, void *arg)
@@ -84,13 +88,13 @@ static void on_read(evutil_socket_t sock, short event, void *arg)
         return;
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    if (n <= 0) {                   /* EOF, or an error such as a reset */
+    if (n <= 0) { /* EOF, or an error such as a reset */
         conn_free(c);
         return;
     }
     c->len = (size_t)n;
     c->off = 0;
-    event_del(c->read_ev);          /* one buffer: no reading until it is sent */
+    event_del(c->read_ev); /* one buffer: no reading until it is sent */
     event_add(c->write_ev, NULL);
 }
 
@@ -100,7 +104,7 @@ static void on_accept(evutil_socket_t sock, short event, void *arg)
     (void)arg;
     int fd = accept(sock, NULL, NULL);
     if (fd < 0)
-        return;                     /* EAGAIN, ECONNABORTED, EMFILE...: go on */
+        return; /* EAGAIN, ECONNABORTED, EMFILE...: go on */
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -110,7 +114,8 @@ static void on_accept(evutil_socket_t sock, short event, void *arg)
     c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
     c->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->next = conns;
-    if (conns) conns->prev = c;
+    if (conns)
+        conns->prev = c;
     conns = c;
     if (!c->read_ev || !c->write_ev) {
         conn_free(c);
@@ -137,7 +142,8 @@ int main(int argc, char *argv[])
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i], argv[0]);
+            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i],
+                    argv[0]);
             return 2;
         }
     }

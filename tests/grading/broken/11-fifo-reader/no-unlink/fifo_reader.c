@@ -84,7 +84,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     /* EOF (or an error): the writer has gone. */
     print_lines(r);
     size_t rest = evbuffer_get_length(r->buf);
-    if (rest > 0) {                           /* a last line without "\n" */
+    if (rest > 0) { /* a last line without "\n" */
         char *tail = malloc(rest + 1);
         if (tail) {
             evbuffer_remove(r->buf, tail, rest);
@@ -118,7 +118,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char *argv[])
 {
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: %s PATH   (creates the FIFO PATH, prints each line written to it)\n", argv[0]);
+        printf("usage: %s PATH   (creates the FIFO PATH, prints each line written to it)\n",
+               argv[0]);
         return 0;
     }
     if (argc != 2 || argv[1][0] == '-') {
@@ -155,5 +156,5 @@ out:
         evbuffer_free(r.buf);
     if (r.base)
         event_base_free(r.base);
-    return code;   /* forgot unlink(r.path) */
+    return code; /* forgot unlink(r.path) */
 }

@@ -24,7 +24,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#define MAX_PENDING (256 * 1024)   /* stop reading a client with this much unsent */
+#define MAX_PENDING (256 * 1024) /* stop reading a client with this much unsent */
 
 static void on_read(struct bufferevent *bev, void *arg);
 
@@ -41,9 +41,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
     (void)arg;
     struct evbuffer *out = bufferevent_get_output(bev);
-    evbuffer_add_buffer(out, bufferevent_get_input(bev));   /* echo, no copy */
+    evbuffer_add_buffer(out, bufferevent_get_input(bev)); /* echo, no copy */
     if (evbuffer_get_length(out) >= MAX_PENDING) {
-        bufferevent_disable(bev, EV_READ);                   /* back-pressure */
+        bufferevent_disable(bev, EV_READ); /* back-pressure */
         bufferevent_setwatermark(bev, EV_WRITE, MAX_PENDING / 2, 0);
     }
 }
@@ -66,7 +66,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         bufferevent_disable(bev, EV_READ);
         return;
     }
-    bufferevent_free(bev);                                    /* EOF or error */
+    bufferevent_free(bev); /* EOF or error */
 }
 
 static void call_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -76,7 +76,7 @@ static void call_accept(struct evconnlistener *lis, evutil_socket_t fd, struct s
     (void)salen;
     (void)arg;
     struct event_base *base = evconnlistener_get_base(lis);
-    usleep(500 * 1000);   /* "slow work" in the accept callback: the loop stalls */
+    usleep(500 * 1000); /* "slow work" in the accept callback: the loop stalls */
     struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
         evutil_closesocket(fd);
@@ -110,7 +110,8 @@ int main(int argc, char *argv[])
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i], argv[0]);
+            fprintf(stderr, "%s: unknown argument '%s'\nusage: %s --port N\n", argv[0], argv[i],
+                    argv[0]);
             return 2;
         }
     }
@@ -131,9 +132,9 @@ int main(int argc, char *argv[])
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((unsigned short)port);
-    struct evconnlistener *lis = evconnlistener_new_bind(
-        base, call_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-        (struct sockaddr *)&sin, sizeof sin);
+    struct evconnlistener *lis =
+        evconnlistener_new_bind(base, call_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&sin, sizeof sin);
     if (!lis) {
         perror("error: evconnlistener_new_bind");
         return 1;

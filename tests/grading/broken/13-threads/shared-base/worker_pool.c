@@ -37,11 +37,11 @@ struct worker {
     int id;
     pthread_t thread;
     struct event_base *base;
-    struct event *wake;            /* activated by the dispatcher */
-    pthread_mutex_t lock;          /* guards queue */
+    struct event *wake;   /* activated by the dispatcher */
+    pthread_mutex_t lock; /* guards queue */
     int *queue;
     size_t queue_len, queue_cap;
-    struct conn *conns;            /* owned by this worker's thread only */
+    struct conn *conns; /* owned by this worker's thread only */
 };
 
 struct conn {
@@ -56,8 +56,12 @@ static int nworkers = 4;
 
 static void conn_free(struct conn *c)
 {
-    if (c->prev) c->prev->next = c->next; else c->w->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     bufferevent_free(c->bev);
     free(c);
 }
@@ -90,7 +94,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
         evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-        bufferevent_disable(bev, EV_READ);          /* half-close: flush, then free */
+        bufferevent_disable(bev, EV_READ); /* half-close: flush, then free */
         bufferevent_setcb(bev, NULL, on_flushed, on_event, c);
         return;
     }
@@ -110,7 +114,8 @@ static void on_wake(evutil_socket_t fd_unused, short what, void *arg)
         if (fd < 0)
             break;
         struct conn *c = calloc(1, sizeof *c);
-        struct bufferevent *bev = c ? bufferevent_socket_new(main_base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        struct bufferevent *bev =
+            c ? bufferevent_socket_new(main_base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
         if (!bev) {
             free(c);
             evutil_closesocket(fd);
@@ -119,7 +124,8 @@ static void on_wake(evutil_socket_t fd_unused, short what, void *arg)
         c->w = w;
         c->bev = bev;
         c->next = w->conns;
-        if (w->conns) w->conns->prev = c;
+        if (w->conns)
+            w->conns->prev = c;
         w->conns = c;
         bufferevent_setcb(bev, on_read, NULL, on_event, c);
         bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -129,15 +135,15 @@ static void on_wake(evutil_socket_t fd_unused, short what, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);   /* until loopbreak */
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY); /* until loopbreak */
     while (w->conns)
         conn_free(w->conns);
     return NULL;
 }
 
 /* Main thread: hand the new connection to the next worker. */
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
 {
     (void)lis;
     (void)sa;
@@ -160,7 +166,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     w->queue[w->queue_len++] = fd;
     pthread_mutex_unlock(&w->lock);
     (void)w->wake;
-    on_wake(-1, 0, w);   /* 'hand-off' run right here, on the dispatcher's base */
+    on_wake(-1, 0, w); /* 'hand-off' run right here, on the dispatcher's base */
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -172,9 +178,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s --port N [--workers N]\n"
-               "  --port N      port on 127.0.0.1 (0 = any free port)\n"
-               "  --workers N   worker threads, 1..%d (default 4)\n", prog, MAX_WORKERS);
+    fprintf(f,
+            "usage: %s --port N [--workers N]\n"
+            "  --port N      port on 127.0.0.1 (0 = any free port)\n"
+            "  --workers N   worker threads, 1..%d (default 4)\n",
+            prog, MAX_WORKERS);
 }
 
 int main(int argc, char *argv[])
@@ -217,7 +225,7 @@ int main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    if (evthread_use_pthreads() < 0) {       /* before any base exists */
+    if (evthread_use_pthreads() < 0) { /* before any base exists */
         fprintf(stderr, "error: evthread_use_pthreads() failed\n");
         return 1;
     }
@@ -244,8 +252,8 @@ int main(int argc, char *argv[])
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((unsigned short)port);
     struct evconnlistener *lis =
-        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                (struct sockaddr *)&sin, sizeof sin);
+        evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&sin, sizeof sin);
     if (!lis) {
         perror("error: evconnlistener_new_bind");
         return 1;
@@ -260,13 +268,13 @@ int main(int argc, char *argv[])
     event_add(sigterm, NULL);
     event_base_dispatch(base);
 
-    evconnlistener_free(lis);                 /* no more hand-offs */
+    evconnlistener_free(lis); /* no more hand-offs */
     for (int i = 0; i < nworkers; i++)
         while (workers[i].conns)
             conn_free(workers[i].conns);
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
-        event_base_loopbreak(w->base);        /* thread-safe: wakes that loop */
+        event_base_loopbreak(w->base); /* thread-safe: wakes that loop */
         pthread_join(w->thread, NULL);
         for (size_t k = 0; k < w->queue_len; k++)
             evutil_closesocket(w->queue[k]);

@@ -27,7 +27,7 @@ struct download {
     char host[256], path[1024];
     int port;
     struct bufferevent *bev;
-    int *left;                     /* downloads still running */
+    int *left; /* downloads still running */
     int *failed;
 };
 
@@ -81,7 +81,7 @@ static void finish(struct download *d, const char *fail_reason)
         free(status);
     }
     if (d->bev)
-        bufferevent_free(d->bev);   /* the loop ends by itself when none is left */
+        bufferevent_free(d->bev); /* the loop ends by itself when none is left */
     d->bev = NULL;
     --*d->left;
 }
@@ -92,8 +92,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         /* the writer: queue the request, then the reader takes over */
         evbuffer_add_printf(bufferevent_get_output(bev),
-                            "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", d->path, d->host,
-                            d->port);
+                            "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", d->path,
+                            d->host, d->port);
         bufferevent_enable(bev, EV_READ);
         return;
     }
@@ -102,7 +102,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         reason = "timed out";
     else if (what & BEV_EVENT_ERROR) {
         int dns = bufferevent_socket_get_dns_error(bev);
-        reason = dns ? evutil_gai_strerror(dns) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+        reason =
+            dns ? evutil_gai_strerror(dns) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
     }
     /* BEV_EVENT_EOF: the server closed after the response (Connection: close) */
     finish(d, reason);
@@ -110,10 +111,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s [--timeout-ms N] URL...\n"
-               "  downloads every http://HOST:PORT/PATH at once; prints per URL\n"
-               "  \"OK URL STATUS BYTES\" or \"FAIL URL REASON\"; exit 0 if all OK, else 1\n"
-               "  --timeout-ms N   inactivity timeout per download (default 10000)\n", prog);
+    fprintf(f,
+            "usage: %s [--timeout-ms N] URL...\n"
+            "  downloads every http://HOST:PORT/PATH at once; prints per URL\n"
+            "  \"OK URL STATUS BYTES\" or \"FAIL URL REASON\"; exit 0 if all OK, else 1\n"
+            "  --timeout-ms N   inactivity timeout per download (default 10000)\n",
+            prog);
 }
 
 int main(int argc, char *argv[])

@@ -27,7 +27,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     printf("tick %d\n", ++cd->tick);
     if (cd->tick == cd->count) {
         /* Only delete here: main() frees the event exactly once. */
-        event_free(cd->timer);             /* BROKEN: main() frees it again */
+        event_free(cd->timer); /* BROKEN: main() frees it again */
         return;
     }
     cd->ms = cd->ms > 1 ? cd->ms / 2 : 1;
@@ -64,9 +64,11 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c': cd.count = number(optarg); break;
         case 's': cd.ms = number(optarg); break;
-        case 'd': event_enable_debug_mode(); break;   /* before any base exists */
+        case 'd': event_enable_debug_mode(); break; /* before any base exists */
         case 'h': printf("usage: debug_me [--count N] [--start-ms MS] [--debug]\n"); return 0;
-        default: fprintf(stderr, "usage: debug_me [--count N] [--start-ms MS] [--debug]\n"); return 2;
+        default:
+            fprintf(stderr, "usage: debug_me [--count N] [--start-ms MS] [--debug]\n");
+            return 2;
         }
     }
     struct event_base *base = event_base_new();

@@ -64,9 +64,11 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c': cd.count = number(optarg); break;
         case 's': cd.ms = number(optarg); break;
-        case 'd': event_enable_debug_mode(); break;   /* before any base exists */
+        case 'd': event_enable_debug_mode(); break; /* before any base exists */
         case 'h': printf("usage: debug_me [--count N] [--start-ms MS] [--debug]\n"); return 0;
-        default: fprintf(stderr, "usage: debug_me [--count N] [--start-ms MS] [--debug]\n"); return 2;
+        default:
+            fprintf(stderr, "usage: debug_me [--count N] [--start-ms MS] [--debug]\n");
+            return 2;
         }
     }
     struct event_base *base = event_base_new();

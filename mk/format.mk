@@ -1,0 +1,17 @@
+# format.mk -- the C sources follow .clang-format (clang-format from Debian).
+## make format        reformat every tracked .c and .h with clang-format
+## make check-format  fail (and name the files) if any source differs from .clang-format
+
+FORMAT_SRCS = $$(git ls-files '*.c' '*.h' 2>/dev/null || find lessons exercises solutions tests tools -name '*.[ch]')
+
+.PHONY: format check-format
+format:
+	@clang-format -i $(FORMAT_SRCS)
+
+check-format:
+	@mkdir -p build; bad=""; for f in $(FORMAT_SRCS); do \
+	  clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || bad="$$bad $$f"; done; \
+	if [ -z "$$bad" ]; then echo "format: every source follows .clang-format"; echo "format 1 0" >> $(RESULTS); \
+	else echo "format: these differ from .clang-format (run 'make format'):$$bad"; echo "format 0 1" >> $(RESULTS); fi
+
+CHECK_EXTRA += check-format
