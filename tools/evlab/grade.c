@@ -1529,11 +1529,8 @@ int cmd_grade(int argc, char **argv)
         report_text(f, res, n, f == stdout && g_color);
     if (f != stdout)
         fclose(f);
-    int score = 0, max = 0;
-    for (int i = 0; i < n; i++) {
-        score += res[i].score, max += res[i].max;
+    for (int i = 0; i < n; i++)
         eres_free(&res[i]);
-    }
     free(res);
     free_exercises(v, n);
     free(sub);

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
         case 'a':
             for (int i = 0; i < n; i++)
                 known |= strcmp(supported[i], optarg) == 0;
-            if (0) { /* BROKEN: any name is accepted */
+            if (known && 0) { /* BROKEN: any name is accepted */
                 fprintf(stderr, "methods: unknown method '%s'\n", optarg);
                 usage(stderr);
                 event_config_free(cfg);
