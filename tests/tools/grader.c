@@ -55,6 +55,15 @@ Test(grader, check_without_number_takes_the_next_unfinished_and_records_progress
     r = evlab(root, NULL, "list", NULL);
     cr_assert(strstr(r.out, "passed 3/3"), "%s", r.out);
     cr_assert(strstr(r.out, "1 of 2 exercises passed"), "%s", r.out);
+    /* Statuses differ in length ("passed 3/3", "not started"); titles still line up. */
+    const char *t1 = strstr(r.out, "Add two numbers"), *t2 = strstr(r.out, "Greet");
+    cr_assert(t1 && t2, "%s", r.out);
+    const char *l1 = t1, *l2 = t2;
+    while (l1 > r.out && l1[-1] != '\n')
+        l1--;
+    while (l2 > r.out && l2[-1] != '\n')
+        l2--;
+    cr_assert_eq(t1 - l1, t2 - l2, "exercise titles start in different columns:\n%s", r.out);
     evt_run_free(&r);
     fixture_free(root);
 }

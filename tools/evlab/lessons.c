@@ -139,7 +139,8 @@ int cmd_list(int argc, char **argv)
                 snprintf(status, sizeof status, "in progress %s", score);
             }
         }
-        printf("  %s  %-40s %s%s%s\n", ex[i].nn, ex[i].title, col(c), status, col("0"));
+        /* Status first, in a fixed width: titles vary in length, statuses barely. */
+        printf("  %s  %s%-18s%s  %s\n", ex[i].nn, col(c), status, col("0"), ex[i].title);
         free(st);
         free(key);
     }
@@ -450,8 +451,13 @@ static char *first_line(const char *const *argv)
     struct proc_result r;
     char *line = NULL;
     if (proc_run(&s, &r) == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out) {
-        r.out[strcspn(r.out, "\n")] = '\0';
-        line = strdup(r.out);
+        /* Skip a wrapper script's own complaints ("/usr/bin/chromium: 9: [: ...",
+         * on stderr, captured with stdout): a version line never starts with '/'. */
+        char *p = r.out;
+        while (*p == '/' && strchr(p, '\n'))
+            p = strchr(p, '\n') + 1;
+        p[strcspn(p, "\n")] = '\0';
+        line = strdup(p);
     }
     proc_result_free(&r);
     return line;
