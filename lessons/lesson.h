@@ -6,6 +6,8 @@
  *   - die()/CHECK(): a failed set-up call prints the call and the reason and
  *     exits non-zero;
  *   - flags_to_str(): EV_READ|EV_PERSIST as text, for narration;
+ *   - lesson_num()/lesson_method(): one parser for every numeric option and
+ *     for --method; a bad value exits 2 with a message naming the option;
  *   - method_config(): an event_config that leaves only one backend.
  *
  * Lessons include it as "../lesson.h", so a lesson still builds on its own:
@@ -26,7 +28,7 @@
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static inline void die(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static inline void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -46,6 +48,41 @@ static inline void die(const char *fmt, ...)
             die("%s failed%s%s", #call, errno ? ": " : "", errno ? strerror(errno) : "");          \
     } while (0)
 #define CHECK_OK(call) CHECK((call) >= 0)
+
+/* ---- arguments --------------------------------------------------------------- */
+
+/* lesson_num(optarg, min, max, "--port"): the whole number in `arg`, which
+ * must lie in [min, max]. Anything else ("", "12x", "-1" for a count, a value
+ * that does not fit in a long) is rejected before it is used, never cast
+ * first: "--port 4294967297" must not become port 1. Exit status 2 means
+ * "bad usage", like getopt's own complaints. */
+static inline long lesson_num(const char *arg, long min, long max, const char *name)
+{
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(arg, &end, 10);
+    if (errno == ERANGE || end == arg || *end != '\0' || value < min || value > max) {
+        fprintf(stderr, "error: %s wants a whole number from %ld to %ld, not '%s' (--help lists the options)\n",
+                name, min, max, arg);
+        exit(2);
+    }
+    return value;
+}
+
+/* lesson_method(optarg): `arg` if this libevent has a backend of that name
+ * (see lesson 01); otherwise exit 2 listing the ones it has. */
+static inline const char *lesson_method(const char *arg)
+{
+    const char **all = event_get_supported_methods();
+    for (int i = 0; all[i]; i++)
+        if (strcmp(all[i], arg) == 0)
+            return arg;
+    fprintf(stderr, "error: --method '%s' is not a backend of this libevent; it has:", arg);
+    for (int i = 0; all[i]; i++)
+        fprintf(stderr, " %s", all[i]);
+    fprintf(stderr, "\n");
+    exit(2);
+}
 
 /* ---- step mode --------------------------------------------------------------- */
 
