@@ -62,8 +62,10 @@ static inline long lesson_num(const char *arg, long min, long max, const char *n
     errno = 0;
     long value = strtol(arg, &end, 10);
     if (errno == ERANGE || end == arg || *end != '\0' || value < min || value > max) {
-        fprintf(stderr, "error: %s wants a whole number from %ld to %ld, not '%s' (--help lists the options)\n",
-                name, min, max, arg);
+        fprintf(
+            stderr,
+            "error: %s wants a whole number from %ld to %ld, not '%s' (--help lists the options)\n",
+            name, min, max, arg);
         exit(2);
     }
     return value;
