@@ -181,6 +181,8 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
     cr_assert_not_null(s, "%s", r.out);
     long waited = atol(s + strlen("event_free_finalize() returned after "));
     cr_assert_lt(waited, 150, "event_free_finalize must not block (%ld ms)", waited);
+    /* ... and not because of EV_FINALIZE: this event was made without it. */
+    cr_assert(strstr(r.out, "timer without EV_FINALIZE"), "%s", r.out);
     const char *ret = strstr(r.out, "loop thread: callback returns");
     const char *fin =
         strstr(r.out, "finalizer: in the loop thread: yes; callback still running: no; runs: 1;");
@@ -189,6 +191,32 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
         "returns at once, then the callback ends, then the finalizer runs in the loop thread:\n%s",
         r.out);
     cr_assert(strstr(r.out, "loop returned 1"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+/* EV_FINALIZE changes event_del(): it returns while the callback still runs,
+ * so freeing the callback's argument right after it is a use-after-free. The
+ * program runs that in a child and says how the child ended. */
+Test(del_from_thread, ev_finalize_makes_event_del_return_early_and_free_is_use_after_free,
+     .timeout = 30)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "del_from_thread"), "--ev-finalize"),
+                         EVT_ENV(TSAN_ENV), NULL, 20),
+                 0);
+    cr_assert_eq(r.exit_code, 0, "the parent reports and exits 0; stderr: %s", r.err);
+    cr_assert(strstr(r.out, "timer with EV_FINALIZE"), "%s", r.out);
+    const char *s = strstr(r.out, "event_del() returned after ");
+    cr_assert_not_null(s, "%s", r.out);
+    long waited = atol(s + strlen("event_del() returned after "));
+    cr_assert_lt(waited, 150, "with EV_FINALIZE event_del() does not wait (%ld ms)", waited);
+    cr_assert(strstr(r.out, "callback still running: yes"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "loop thread: callback returns"),
+                   "the callback must not survive touching the freed job:\n%s", r.out);
+    cr_assert(strstr(r.out, "parent: the child was killed by signal") ||
+                  (strstr(r.out, "parent: the child exited with status ") &&
+                   !strstr(r.out, "parent: the child exited with status 0")),
+              "the child must die of the use-after-free:\n%s", r.out);
     evt_run_free(&r);
 }
 
