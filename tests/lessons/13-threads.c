@@ -267,3 +267,54 @@ Test(dispatcher, a_busy_worker_takes_the_next_client_when_back_in_its_loop, .tim
     stop_clean(&p);
     evt_proc_free(&p);
 }
+
+/* event_active() is not a drop-in for the notify pipe: activations of an
+ * event that is already active merge into one callback. Clients 2 and 3
+ * arrive while the only worker is busy: two pipe bytes give two callbacks,
+ * two event_active() calls give one, and a worker that takes one client per
+ * wake-up strands client 3. --drain (take all per wake-up) fixes it. */
+static bool third_client_served(const char *notify, bool drain)
+{
+    struct evt_proc p;
+    const char *const with[] = {evt_prog(DIR "dispatcher"), "--port", "0", "--workers", "1",
+                                "--busy-ms", "1500", "--notify", notify, "--drain", NULL};
+    const char *const without[] = {evt_prog(DIR "dispatcher"), "--port", "0", "--workers", "1",
+                                   "--busy-ms", "1500", "--notify", notify, NULL};
+    cr_assert_eq(evt_spawn(&p, drain ? with : without, EVT_ENV(TSAN_ENV)), 0);
+    int port = evt_wait_port(&p, 20);
+    cr_assert_gt(port, 0, "stderr: %s", p.err);
+    int a = evt_connect(port, 5);
+    cr_assert_not_null(evt_wait_line(&p, "worker 1: busy", 10), "%s", p.out);
+    int b = evt_connect(port, 5), c = evt_connect(port, 5);
+    cr_assert(a >= 0 && b >= 0 && c >= 0);
+    cr_assert_not_null(evt_wait_line(&p, "accept thread: client 3 -> worker 1", 10), "%s", p.out);
+    cr_assert_not_null(evt_wait_line(&p, "worker 1 took client 1", 1), "%s", p.out);
+    /* Both hand-overs happened while the worker was still busy with client 1. */
+    cr_assert_null(strstr(p.out, "worker 1 took client 2"), "too slow to overlap:\n%s", p.out);
+    char line[128];
+    cr_assert_gt(read_line(b, line, sizeof line), 0, "client 2 is served");
+    cr_assert_str_eq(line, "worker 1 serves client 2");
+    /* Client 2 was taken and its busy time is over; is client 3 served? */
+    char byte;
+    bool served = evt_read_n(c, &byte, 1, drain ? 10 : 2) == 1;
+    close(a);
+    close(b);
+    close(c);
+    stop_clean(&p);
+    if (!served)
+        cr_assert(strstr(p.out, "worker 1: client 3 was never taken off the queue"), "%s", p.out);
+    evt_proc_free(&p);
+    return served;
+}
+
+Test(dispatcher, event_active_wakeups_merge_and_strand_a_client, .timeout = 60)
+{
+    cr_assert_not(third_client_served("active", false),
+                  "two event_active() calls while the worker was busy should run one callback");
+}
+
+Test(dispatcher, pipe_bytes_or_draining_serve_every_client, .timeout = 90)
+{
+    cr_assert(third_client_served("pipe", false), "one pipe byte per client: all are taken");
+    cr_assert(third_client_served("active", true), "draining the queue per wake-up takes all");
+}
