@@ -77,7 +77,9 @@ int main(int argc, char **argv)
     }
 
     step("1. a ticking timer and a victim timer; then the loop");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, event_self_cbarg());
     victim = evtimer_new(base, victim_cb, NULL);
     struct timeval every = {0, 50000}, late = {0, 400000};

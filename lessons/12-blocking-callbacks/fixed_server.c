@@ -192,7 +192,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     step("1. a base, a heartbeat, and a listening socket");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct event *hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
     struct timeval period = {heartbeat_ms / 1000, heartbeat_ms % 1000 * 1000};
     if (heartbeat_ms)

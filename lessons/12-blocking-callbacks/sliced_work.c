@@ -117,7 +117,9 @@ int main(int argc, char **argv)
 
     step("1. a heartbeat and a %ld ms job, %s", work_ms,
          sliced ? "in slices" : "in one callback (--no-slice)");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     t0 = mono_ms();
     hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
     job = evtimer_new(base, job_cb, NULL);

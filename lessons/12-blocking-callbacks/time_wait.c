@@ -145,14 +145,18 @@ int main(int argc, char **argv)
 
     step("1. an evconnlistener on a free port, %s LEV_OPT_REUSEABLE", reuse ? "with" : "without");
     struct event_base *base;
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // [listener]
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | (reuse ? LEV_OPT_REUSEABLE : 0);
     struct evconnlistener *l;
-    CHECK(l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
-                                      sizeof sin));
+    l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
+                                sizeof sin);
+    if (!l)
+        die("evconnlistener_new_bind() failed");
     // [/listener]
     socklen_t len = sizeof sin;
     int on = 0, port;

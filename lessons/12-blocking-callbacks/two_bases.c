@@ -121,8 +121,12 @@ int main(int argc, char **argv)
     }
 
     step("1. two bases in one thread");
-    CHECK(outer = event_base_new());
-    CHECK(inner = event_base_new());
+    outer = event_base_new();
+    if (!outer)
+        die("event_base_new() failed");
+    inner = event_base_new();
+    if (!inner)
+        die("event_base_new() failed");
     printf("outer base %p, inner base %p, same thread\n", (void *)outer, (void *)inner);
 
     step("2. part 1: the outer heartbeat gives the inner base a non-blocking turn");

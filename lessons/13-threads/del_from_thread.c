@@ -63,8 +63,8 @@ static long mono_ms(void)
  * later touch fault at once: a use-after-free you can see. */
 static struct job *job_new(void)
 {
-    void *p = mmap(NULL, sizeof(struct job), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof(struct job), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         die("mmap() failed: %s", strerror(errno));
     return p; /* zero-filled */
@@ -138,7 +138,9 @@ static int demo(void)
     step("1. locking on, a persistent 50 ms timer %s EV_FINALIZE",
          ev_finalize ? "with" : "without");
     CHECK_OK(evthread_use_pthreads());
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct job *job = job_new();
     ev = event_new(base, -1, EV_PERSIST | (ev_finalize ? EV_FINALIZE : 0), work_cb, job);
     if (!ev)
@@ -176,12 +178,10 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"ev-finalize", no_argument, NULL, 'E'},
-                                         {"finalize", no_argument, NULL, 'f'},
-                                         {"work-ms", required_argument, NULL, 'w'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"ev-finalize", no_argument, NULL, 'E'},   {"finalize", no_argument, NULL, 'f'},
+        {"work-ms", required_argument, NULL, 'w'}, {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "Efw:sh", opts, NULL)) != -1;) {
         switch (c) {

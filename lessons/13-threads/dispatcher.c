@@ -59,7 +59,7 @@ struct worker {
     struct event_base *base; /* this thread's own base */
     int notify[2];           /* [0]: worker reads, [1]: accept thread writes */
     struct event *notify_ev; /* read event on notify[0], or the event_active() target */
-    pthread_mutex_t lock; /* protects queue */
+    pthread_mutex_t lock;    /* protects queue */
     STAILQ_HEAD(, item) queue;
     LIST_HEAD(, conn) conns;
 };
@@ -157,7 +157,7 @@ static void serve(struct worker *w, struct item *it)
         conn_free(c);
         return;
     }
-    if (busy_ms) {                /* --busy-ms: this worker blocks (lesson 12's bug, on purpose) */
+    if (busy_ms) { /* --busy-ms: this worker blocks (lesson 12's bug, on purpose) */
         printf("worker %d: busy for %ld ms\n", w->id, busy_ms);
         usleep(busy_ms * 1000);
     }
@@ -197,7 +197,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     pthread_mutex_unlock(&w->lock);
     if (use_active)
         event_active(w->notify_ev, EV_READ, 0); /* merges with a pending activation */
-    else if (write(w->notify[1], "c", 1) != 1) /* the memcached byte */
+    else if (write(w->notify[1], "c", 1) != 1)  /* the memcached byte */
         perror("write notify pipe");
 }
 // [/dispatch]
@@ -277,7 +277,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         w->id = i + 1;
-        CHECK(w->base = event_base_new());
+        w->base = event_base_new();
+        if (!w->base)
+            die("event_base_new() failed");
         CHECK_OK(pipe(w->notify));
         evutil_make_socket_nonblocking(w->notify[0]);
         pthread_mutex_init(&w->lock, NULL);
@@ -300,13 +302,16 @@ int main(int argc, char **argv)
 
     step("3. the accept thread: a listener on the main base");
     struct event_base *base;
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct evconnlistener *l;
-    CHECK(l = evconnlistener_new_bind(base, accept_cb, NULL,
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
-                                      (struct sockaddr *)&sin, sizeof sin));
+    l = evconnlistener_new_bind(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                64, (struct sockaddr *)&sin, sizeof sin);
+    if (!l)
+        die("evconnlistener_new_bind() failed");
     socklen_t len = sizeof sin;
     getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &len);
     struct event *sigint = evsignal_new(base, SIGINT, stop_cb, base);

@@ -141,7 +141,9 @@ static void start(struct job *j)
                               .sin_port = htons((uint16_t)evhttp_uri_get_port(j->uri)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     j->start_ms = now_ms();
-    CHECK(j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+    j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!j->bev)
+        die("bufferevent_socket_new() failed");
     bufferevent_setcb(j->bev, reader, request_sent, on_event, j);
     if (timeout_ms > 0) {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -216,11 +218,15 @@ int main(int argc, char **argv)
         return 2;
     }
     njobs = argc - optind;
-    CHECK(jobs = calloc((size_t)njobs, sizeof *jobs));
+    jobs = calloc((size_t)njobs, sizeof *jobs);
+    if (!jobs)
+        die("calloc() failed");
     for (int i = 0; i < njobs; i++)
         jobs[i] =
             (struct job){.n = i + 1, .url = argv[optind + i], .uri = parse_url(argv[optind + i])};
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
 
     step("1. %s", sequential ? "start the first fetch (--sequential: the next starts when it ends)"
                              : "start every fetch at once");

@@ -192,7 +192,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct evhttp *http = evhttp_new(base);
     CHECK(http);
     evhttp_set_gencb(http, handle, NULL);
