@@ -1,4 +1,4 @@
-/* async_downloader.c -- fetch many URLs at once with bufferevents (seed 004's Reactor, in C).
+/* async_downloader.c -- fetch many URLs at once with bufferevents (the forum thread's Reactor, in C).
  *
  * Teaches: one thread, one loop, N connections in flight. Each URL gets a
  * bufferevent; when its connection is up (writable) the "writer" queues the

@@ -395,7 +395,7 @@ Test(slow_http_server, without_connection_close_the_server_keeps_the_connection)
     close(fd);
 }
 
-Test(slow_http_server, seed_004_rn_request_gets_no_answer)
+Test(slow_http_server, the_forum_posts_rn_request_gets_no_answer)
 {
     int fd = evt_connect(port, 5);
     const char *req = "GET /delay/0 HTTP/1.1rnHost: xrnConnection: closernrn";
