@@ -244,16 +244,18 @@ int main(int argc, char **argv)
     if (!base)
         die("event_base_new() failed");
 
-    step("1. %s", sequential ? "start the first fetch (--sequential: the next starts when it ends)"
-                             : "start every fetch at once");
+    step("1. %d URL(s), all http://127.0.0.1:PORT/...; %s", njobs,
+         sequential ? "--sequential: one fetch at a time" : "all fetches at once");
+
+    /* Nothing starts before this pause, so time at a --step prompt is not counted. */
+    step("2. %s, then run the loop: each connection goes connect -> write -> read -> EOF",
+         sequential ? "start the first fetch (the next starts when it ends)" : "start every fetch");
     double t0 = now_ms();
     // [start]
     next_job = sequential ? 1 : njobs;
     for (int i = 0; i < next_job; i++)
         start(&jobs[i]);
     // [/start]
-
-    step("2. run the loop: each connection goes connect -> write -> read -> EOF");
     event_base_dispatch(base);
     double total = now_ms() - t0;
 

@@ -95,7 +95,8 @@ int main(int argc, char **argv)
 
     step("2. run until the pipe has been read");
     struct timeval limit = {2, 0};
-    event_base_loopexit(base, &limit);
+    if (event_base_loopexit(base, &limit) != 0)
+        die("event_base_loopexit() failed");
     while (event_pending(rd, EV_READ, NULL) && !event_base_got_exit(base))
         event_base_loop(base, EVLOOP_ONCE);
 
