@@ -237,6 +237,12 @@ void evt_run_free(struct evt_run *r)
 int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
                 const char *keys, double timeout_s)
 {
+    return evt_run_pty_paced(r, argv, env, keys, 0.15, timeout_s);
+}
+
+int evt_run_pty_paced(struct evt_run *r, const char *const argv[], const char *const env[],
+                      const char *keys, double pause_s, double timeout_s)
+{
     memset(r, 0, sizeof *r);
     int master;
     double start = evt_now(), deadline = start + timeout_s;
@@ -260,8 +266,8 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
         if (left <= 0)
             break;
         struct pollfd pf = {master, POLLIN, 0};
-        /* Output that pauses for 150 ms means the program waits for a key. */
-        int rc = poll(&pf, 1, left < 0.15 ? (int)(left * 1000) + 1 : 150);
+        /* Output that pauses for pause_s means the program waits for a key. */
+        int rc = poll(&pf, 1, left < pause_s ? (int)(left * 1000) + 1 : (int)(pause_s * 1000));
         if (rc == 0) {
             if (key_off < key_len) {
                 if (write(master, keys + key_off, 1) == 1)
@@ -632,6 +638,34 @@ char *evt_mask_addrs(const char *s)
             }
         }
         out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *evt_mask_step_run(const char *s)
+{
+    static const char prompt[] = "   [Enter: run this step, q: quit] ";
+    size_t len = strlen(s), o = 0;
+    char *out = malloc(len + 1);
+    for (size_t i = 0; i < len;) {
+        if (strncmp(s + i, prompt, sizeof prompt - 1) == 0) {
+            i += sizeof prompt - 1;
+            if (i < len && s[i] == '\r') /* the echoed Enter: "\r\n" once */
+                i++;
+            if (i < len && s[i] == '\n')
+                i++;
+        } else if (s[i] == '\r') {
+            i++;
+        } else if ((s[i] >= '0' && s[i] <= '9') ||
+                   (s[i] == '-' && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+            i++; /* a sign goes with its number: "late -2 ms" and "late 3 ms" compare */
+            while (i < len && s[i] >= '0' && s[i] <= '9')
+                i++;
+            out[o++] = 'N';
+        } else {
+            out[o++] = s[i++];
+        }
     }
     out[o] = '\0';
     return out;
