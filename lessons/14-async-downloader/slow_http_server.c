@@ -80,11 +80,12 @@ static void client_gone(evutil_socket_t fd, short what, void *arg)
         event_del(d->gone);
         return;
     }
-    printf("client left during /delay/%ld: freeing its connection now\n", d->ms);
+    long ms = d->ms;
     struct evhttp_connection *conn = evhttp_request_get_connection(d->req);
     evhttp_connection_set_closecb(conn, NULL, NULL);
     delayed_release(d);
-    evhttp_connection_free(conn); /* frees the request too */
+    evhttp_connection_free(conn); /* frees the request too, and closes the socket */
+    printf("client left during /delay/%ld: its connection is freed\n", ms);
 }
 // [/gone]
 
