@@ -137,8 +137,8 @@ int main(int argc, char **argv)
     step("1. %s", locking ? "evthread_use_pthreads() before any base"
                           : "no evthread_use_pthreads() (--no-evthread)");
     // [setup]
-    if (locking)
-        CHECK_OK(evthread_use_pthreads());
+    if (locking && evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");

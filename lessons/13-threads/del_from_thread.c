@@ -137,7 +137,8 @@ static int demo(void)
 {
     step("1. locking on, a persistent 50 ms timer %s EV_FINALIZE",
          ev_finalize ? "with" : "without");
-    CHECK_OK(evthread_use_pthreads());
+    if (evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");

@@ -268,7 +268,8 @@ int main(int argc, char **argv)
 
     step("1. evthread_use_pthreads(), before any base exists");
     // [evthread]
-    CHECK_OK(evthread_use_pthreads());
+    if (evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
     // [/evthread]
 
     step("2. %d worker threads, one event_base each, woken by %s%s", nworkers,

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
     }
 
     step("1. locking on, one base with a 20 ms persistent timer");
-    CHECK_OK(evthread_use_pthreads());
+    if (evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");

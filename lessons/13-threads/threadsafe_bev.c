@@ -85,7 +85,8 @@ static struct bufferevent *new_bev(struct event_base *base, evutil_socket_t fd, 
 static int demo(void)
 {
     step("1. evthread_use_pthreads(), a base, a socketpair, two bufferevents");
-    CHECK_OK(evthread_use_pthreads());
+    if (evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
     struct event_base *base = event_base_new();
     if (!base)
         die("event_base_new() failed");
