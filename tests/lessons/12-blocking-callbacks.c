@@ -310,10 +310,10 @@ static void same_with_pauses(const char *const argv[], const char *const step_ar
     evt_run_free(&stepped);
 }
 
-Test(step_mode, two_bases_and_sliced_work_show_the_same_at_a_slow_pace, .timeout = 120)
+/* two_bases arms each part's timers after that part's pause: with them armed
+ * before it, the inner timer would fire on the first outer beat. */
+Test(step_mode, two_bases_shows_the_same_at_a_slow_pace, .timeout = 120)
 {
     same_with_pauses(EVT_ARGV(evt_prog(DIR "two_bases")),
                      EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), 4);
-    same_with_pauses(EVT_ARGV(evt_prog(DIR "sliced_work"), "--no-slice"),
-                     EVT_ARGV(evt_prog(DIR "sliced_work"), "--no-slice", "--step"), 2);
 }
