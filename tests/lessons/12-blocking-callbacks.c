@@ -169,7 +169,7 @@ Test(servers, help_and_bad_flags)
     evt_run_free(&r);
 }
 
-/* Seed 003 conclusion 1: "a thread can have only one event_base; later bases
+/* "libevent demo" (blog post), point 1: "a thread can have only one event_base; later bases
  * stack up". Two bases work in one thread; a nested dispatch blocks. */
 Test(two_bases, both_bases_serve_one_thread_and_a_nested_loop_blocks, .timeout = 30)
 {
@@ -248,7 +248,7 @@ Test(time_wait, reuseaddr_allows_rebinding_but_not_two_listeners, .timeout = 30)
     evt_run_free(&r);
 }
 
-/* Seed 003 conclusion 2: "adding events after the loop starts segfaults". */
+/* "libevent demo", point 2: "adding events after the loop starts segfaults". */
 Test(events_in_callbacks, add_delete_free_from_callbacks_is_fine, .timeout = 20)
 {
     struct evt_run r;

@@ -282,7 +282,7 @@ Test(one_loop_per_base, a_second_thread_cannot_dispatch_a_running_base, .timeout
     evt_run_free(&r);
 }
 
-/* Seed 003 note 4: a busy worker does not lose a hand-over; the byte waits in
+/* "libevent demo", note 4: a busy worker does not lose a hand-over; the byte waits in
  * the pipe and the worker takes the client when it is back in its loop. */
 Test(dispatcher, a_busy_worker_takes_the_next_client_when_back_in_its_loop, .timeout = 60)
 {
