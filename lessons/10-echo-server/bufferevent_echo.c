@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -169,6 +170,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+// [select_cap]
+/* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
+ * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
+ * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
+ * higher fd. So on select, keep every fd below FD_SETSIZE: lower the soft
+ * RLIMIT_NOFILE, and accept() fails with EMFILE (handled above) instead. */
+static void cap_fds_for_select(struct event_base *base)
+{
+    struct rlimit rl;
+    if (strcmp(event_base_get_method(base), "select") != 0)
+        return;
+    CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= FD_SETSIZE)
+        return;
+    rl.rlim_cur = FD_SETSIZE;
+    CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
+}
+// [/select_cap]
+
 static void usage(FILE *to)
 {
     fprintf(
@@ -184,14 +205,6 @@ static void usage(FILE *to)
         "  --step                pause before each step (also EVLAB_STEP=1)\n");
 }
 
-static bool parse_num(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return *s && !*end && !errno && *out >= 0 && *out <= max;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -204,44 +217,25 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *method = NULL;
-    long port = 0, idle_ms = 60000, max_fds = 0, v;
+    long port = 0, idle_ms = 60000, max_fds = 0;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:i:f:e:qsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p':
-            if (!parse_num(optarg, 65535, &port))
-                goto bad;
-            break;
-        case 'm': method = optarg; break;
-        case 'i':
-            if (!parse_num(optarg, 86400000, &idle_ms))
-                goto bad;
-            break;
-        case 'f':
-            if (!parse_num(optarg, 1 << 20, &max_fds) || max_fds < 8)
-                goto bad;
-            break;
-        case 'e':
-            if (!parse_num(optarg, 60000, &v))
-                goto bad;
-            pause_ms = (int)v;
-            break;
+        case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'm': method = lesson_method(optarg); break;
+        case 'i': idle_ms = lesson_num(optarg, 0, 86400000, "--idle-ms"); break;
+        case 'f': max_fds = lesson_num(optarg, 8, 1 << 20, "--max-fds"); break;
+        case 'e': pause_ms = (int)lesson_num(optarg, 0, 60000, "--emfile-pause-ms"); break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default:
-            usage(stderr);
-            return 2;
-        bad:
-            fprintf(stderr, "bufferevent_echo: bad value '%s' for --%s\n", optarg,
-                    opts[c == 'p'   ? 0
-                         : c == 'i' ? 2
-                         : c == 'f' ? 3
-                                    : 4]
-                        .name);
-            usage(stderr);
-            return 2;
+        default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bufferevent_echo: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     idle.tv_sec = idle_ms / 1000;
     idle.tv_usec = (idle_ms % 1000) * 1000;
@@ -256,19 +250,22 @@ int main(int argc, char **argv)
 
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
+    cap_fds_for_select(base);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // [listener]
-    CHECK(listener = evconnlistener_new_bind(base, on_accept, NULL,
-                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                                 LEV_OPT_CLOSE_ON_EXEC,
-                                             SOMAXCONN, (struct sockaddr *)&sin, sizeof sin));
+    listener = evconnlistener_new_bind(
+        base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        SOMAXCONN, (struct sockaddr *)&sin, sizeof sin);
+    if (!listener)
+        die("evconnlistener_new_bind(127.0.0.1:%ld) failed: %s", port, strerror(errno));
     evconnlistener_set_error_cb(listener, on_accept_error);
     // [/listener]
-    CHECK(resume_ev = evtimer_new(base, on_resume, NULL));
-    struct event *sigint, *sigterm;
-    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
-    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    resume_ev = evtimer_new(base, on_resume, NULL);
+    CHECK(resume_ev);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    CHECK(sigint && sigterm);
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;

@@ -1,22 +1,25 @@
-/* seed_echo.c -- seed 002's final echo server, as written (bugs included).
+/* seed_echo.c -- the final echo server of Simba Yang's blog post
+ * "socket异步编程--libevent的使用" (Asynchronous socket programming: using
+ * libevent), as written, bugs included.
  *
  * Teaches: what the 1.4-era API looks like (<event.h>, event_set +
  * event_base_set + event_add on a global base) and how an echo server that
  * "works" when typed at by hand fails as soon as a real client talks to it:
- * a heap-buffer-overflow at exactly 1024 bytes, binary data cut at the first
- * NUL byte, partial send()s silently dropped, a buffer leaked whenever reads
- * outrun writes, recv() errors ignored. fixed_echo.c is the same design done
+ * a heap over-read (printf("%s") past the buffer) whenever recv() fills all
+ * 1024 bytes, binary data cut at the first NUL byte, partial send()s
+ * silently dropped, a buffer leaked whenever reads outrun writes, recv()
+ * errors ignored. fixed_echo.c is the same design done
  * right; diff the two.
  *
  * Builds on: lessons 03 (event lifecycle) and 04 (event flags).
  *
- * What was changed from the seed, and nothing else:
+ * What was changed from the post, and nothing else:
  *   - the OCR damage: EV_READIEV_PERSIST is EV_READ|EV_PERSIST, and the stray
  *     "return; }" block of the PDF is put back inside on_read;
- *   - the includes the seed forgot (stdlib.h, string.h, strings.h, unistd.h);
+ *   - the includes the post forgot (stdlib.h, string.h, strings.h, unistd.h);
  *   - a --port N option instead of the fixed 25341, bound to 127.0.0.1, and
  *     "listening on 127.0.0.1:PORT" once ready (so tests can run it);
- *   - two warnings silenced by pragmas instead of editing the seed's code.
+ *   - two warnings silenced by pragmas instead of editing the post's code.
  *
  * Build and run on its own (DO NOT expose it to a network):
  *   cc -Wall -o seed_echo seed_echo.c $(pkg-config --cflags --libs libevent)
@@ -29,7 +32,7 @@
 
 #include <event.h> /* the 1.4 compatibility header: still shipped by 2.1 */
 
-/* added: the seed used these without including their headers */
+/* added: the post used these without including their headers */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@
 
 #include "../lesson.h"
 
-/* added: the seed never uses `event`, `argc`, on_read's `write_ev`, and passes an int* where
+/* added: the post never uses `event`, `argc`, on_read's `write_ev`, and passes an int* where
  * accept() wants a socklen_t*; keep its code, silence the warnings. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
@@ -83,7 +86,7 @@ void on_read(int sock, short event, void *arg)
     struct sock_ev *ev = (struct sock_ev *)arg;
     ev->buffer = (char *)malloc(MEM_SIZE); /* a new buffer every call */
     bzero(ev->buffer, MEM_SIZE);
-    size = recv(sock, ev->buffer, MEM_SIZE, 0);             /* 1024 bytes in: no NUL left */
+    size = recv(sock, ev->buffer, MEM_SIZE, 0);             /* fills all 1024: no NUL left */
     printf("receive data:%s, size:%d\n", ev->buffer, size); /* %s reads past the end */
     if (size == 0) {
         release_sock_event(ev);
@@ -121,26 +124,16 @@ int main(int argc, char *argv[])
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     for (int c; (c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
-        case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535) {
-                fprintf(stderr, "seed_echo: bad --port '%s'\n", optarg);
-                goto usage;
-            }
-            break;
+        case 'p': port = (int)lesson_num(optarg, 0, 65535, "--port"); break;
         case 'h':
             printf("usage: seed_echo [--port N] [--help]\n"
                    "  --port N  listen on 127.0.0.1:N (0: any free port, printed); default %d\n"
-                   "This is seed 002's server with its bugs: run it only on 127.0.0.1.\n"
+                   "This is the blog post's server with its bugs: run it only on 127.0.0.1.\n"
                    "environment: EVENT_NOEPOLL, EVENT_NOPOLL pick the backend\n",
                    PORT);
             return 0;
-        default:
-        usage:
-            fprintf(stderr, "usage: seed_echo [--port N] [--help]\n");
-            return 2;
+        default: fprintf(stderr, "usage: seed_echo [--port N] [--help]\n"); return 2;
         }
     }
 

@@ -79,10 +79,13 @@ static void rm_tmpdir(const char *tmpdir)
     evt_run_free(&r);
 }
 
-Test(seed_echo, asan_heap_buffer_overflow_at_exactly_1024_bytes, .timeout = 90)
+/* The bug is an over-READ, not an overflow by a write: recv() may fill all
+ * 1024 bytes of the bzero'd buffer, leaving no NUL, and printf("%s") reads
+ * on past its end (ASan: "READ of size 1025" in printf, called from
+ * on_read). Any recv that fills the buffer does it: a 5000-byte message
+ * trips it as surely as exactly 1024 bytes. */
+static void seed_over_reads(const char *prog, size_t len)
 {
-    char tmpdir[64] = "";
-    const char *prog = asan_seed(tmpdir);
     struct srv s;
     srv_start(&s, prog, NULL, NULL);
     static char msg[1024];
@@ -90,14 +93,33 @@ Test(seed_echo, asan_heap_buffer_overflow_at_exactly_1024_bytes, .timeout = 90)
     echo_once(s.port, msg, 1023); /* 1023 bytes: the bzero'd last byte ends it */
     cr_assert(srv_alive(&s), "1023 bytes must be fine");
     int fd = evt_connect(s.port, 5);
-    cr_assert_eq(evt_write_all(fd, msg, 1024, 5), 1024); /* 1024: no NUL left in the buffer */
+    for (size_t sent = 0; sent < len;) { /* len bytes of 'A', no NUL anywhere */
+        size_t n = len - sent < sizeof msg ? len - sent : sizeof msg;
+        if (evt_write_all(fd, msg, n, 5) != n)
+            break; /* the server may already be gone */
+        sent += n;
+    }
     srv_drain_off(&s);
     int st = evt_wait_exit(&s.p, 20);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "ASan must stop the server (status %#x)", st);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%zu bytes: ASan must stop the server (%#x)",
+              len, st);
     cr_assert(strstr(s.p.err, "AddressSanitizer: heap-buffer-overflow"), "%s", s.p.err);
-    cr_assert(strstr(s.p.err, "on_read"), "the overflow is in on_read's printf:\n%s", s.p.err);
+    cr_assert(strstr(s.p.err, "READ of size 1025"), "an over-read of the 1024-byte block:\n%s",
+              s.p.err);
+    cr_assert_null(strstr(s.p.err, "WRITE of size"), "nothing writes past the buffer:\n%s",
+                   s.p.err);
+    const char *pf = strstr(s.p.err, "printf"), *rd = strstr(s.p.err, "in on_read");
+    cr_assert(pf && rd && pf < rd, "printf, called from on_read, does the reading:\n%s", s.p.err);
     close(fd);
     srv_free(&s);
+}
+
+Test(seed_echo, asan_over_read_whenever_recv_fills_the_buffer, .timeout = 120)
+{
+    char tmpdir[64] = "";
+    const char *prog = asan_seed(tmpdir);
+    seed_over_reads(prog, 1024);
+    seed_over_reads(prog, 5000);
     rm_tmpdir(tmpdir);
 }
 
@@ -409,6 +431,38 @@ Test(line_echo, too_long_line_gets_a_clear_error_then_close)
     srv_free(&s);
 }
 
+/* --max-line 8 accepts an 8-byte line even when its "\r" and "\n" arrive in
+ * separate packets (9 bytes buffered with no complete line is not yet too
+ * long), and still rejects 9 bytes, or a "\r" that turns out to be data. */
+static void split_crlf(int port, const char *first, const char *second, const char *want)
+{
+    int fd = evt_connect(port, 5);
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+    cr_assert_eq(evt_write_all(fd, first, strlen(first), 5), strlen(first));
+    poll(NULL, 0, 200); /* let the server read the first packet on its own */
+    evt_write_all(fd, second, strlen(second), 5); /* may fail: the server may have closed */
+    shutdown(fd, SHUT_WR);                        /* EOF: the server answers, then closes */
+    size_t len = 0;
+    char *got = evt_read_all(fd, &len, 5);
+    cr_assert_str_eq(got, want, "sent '%s' + '%s'", first, second);
+    free(got);
+    close(fd);
+}
+
+Test(line_echo, max_line_allows_crlf_split_across_packets)
+{
+    struct srv s;
+    srv_start(&s, LESSON10("line_echo"), EVT_ARGV("--max-line", "8"), NULL);
+    const char *too_long = "error: line longer than 8 bytes; closing\n";
+    split_crlf(s.port, "abcdefgh\r", "\nbye\n", "ABCDEFGH\nBYE\n");
+    split_crlf(s.port, "abcdefgh", "\r\nbye\n", "ABCDEFGH\nBYE\n");
+    split_crlf(s.port, "abcdefghi\r", "\n", too_long);
+    split_crlf(s.port, "abcdefgh\r", "X\n", too_long);
+    cr_assert(srv_alive(&s));
+    srv_free(&s);
+}
+
 Test(line_echo, half_close_answers_the_last_unterminated_line)
 {
     struct srv s;
@@ -492,12 +546,23 @@ Test(cli, help_bad_flags_and_method_for_all_four)
         cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
         cr_assert(strstr(r.err, "usage:"), "%s", r.err);
         evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--port", "http"), NULL, NULL, 10),
-                     0);
-        cr_assert_eq(r.exit_code, 2, "%s --port http", progs[i]);
-        evt_run_free(&r);
+        const char *bad_ports[] = {"http", "4294967297", "65536", "-1"};
+        for (int k = 0; k < 4; k++) { /* rejected before any cast: 4294967297 is not port 1 */
+            cr_assert_eq(
+                evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--port", bad_ports[k]), NULL, NULL, 10),
+                0);
+            cr_assert_eq(r.exit_code, 2, "%s --port %s", progs[i], bad_ports[k]);
+            cr_assert(strstr(r.err, "--port wants a whole number from 0 to 65535"), "%s", r.err);
+            cr_assert_null(strstr(r.out, "listening on"), "%s", r.out);
+            evt_run_free(&r);
+        }
         if (i == 0)
             continue; /* the seed keeps its event_base_new() */
+        cr_assert_eq(
+            evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--method", "kqueue"), NULL, NULL, 10), 0);
+        cr_assert_eq(r.exit_code, 2, "%s --method kqueue", progs[i]);
+        cr_assert(strstr(r.err, "--method 'kqueue' is not a backend"), "%s", r.err);
+        evt_run_free(&r);
         struct srv s;
         srv_start(&s, LESSON10(progs[i]), EVT_ARGV("--method", "select"), NULL);
         srv_drain_off(&s);
