@@ -195,7 +195,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-// [select_cap]
 /* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
  * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
  * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
@@ -213,7 +212,6 @@ static void cap_fds_for_select(struct event_base *base)
     CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
     printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
-// [/select_cap]
 
 static void usage(FILE *to)
 {

@@ -531,10 +531,40 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
     srv_free(&s);
 }
 
+/* ---- legacy_api: event_init/event_dispatch beside the 2.x calls ----------------------- */
+
+Test(legacy_api, event_dispatch_runs_the_hidden_current_base)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10("legacy_api")), NULL, NULL, 10), 0);
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    const char *order[] = {
+        "1.4 event: callback ran (EV_READ)",
+        "event_set() put the event on base #1; event_dispatch() returned 1",
+        "event_set() put the new event on base #2, not on base #1",
+        "base #1's loop returned 1: it has no events",
+        "second 1.4 event: callback ran (EV_READ)",
+        "event_dispatch() now runs base #2: returned 1",
+        "2.x event: callback ran (EV_READ)",
+        "event_base_dispatch(base) returned 1",
+    };
+    const char *at = r.out;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *next = strstr(at, order[i]);
+        cr_assert(next, "'%s' missing or out of order:\n%s", order[i], r.out);
+        at = next;
+    }
+    evt_run_free(&r);
+}
+
 /* ---- command lines ------------------------------------------------------------------------- */
 
 Test(cli, help_bad_flags_and_method_for_all_four)
 {
+    struct evt_run lr;
+    cr_assert_eq(evt_run(&lr, EVT_ARGV(LESSON10("legacy_api"), "--bogus"), NULL, NULL, 10), 0);
+    cr_assert_eq(lr.exit_code, 2);
+    evt_run_free(&lr);
     const char *progs[] = {SEED, "fixed_echo", "bufferevent_echo", "line_echo"};
     for (int i = 0; i < 4; i++) {
         struct evt_run r;
