@@ -273,6 +273,7 @@ int main(int argc, char **argv)
         case 'm': method = lesson_method(optarg); break;
         case 'i': idle_ms = lesson_num(optarg, 0, 86400000, "--idle-ms"); break;
         case 'l': max_line = (size_t)lesson_num(optarg, 1, 1 << 30, "--max-line"); break;
+        case 'r': rot13 = true; break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;

@@ -46,7 +46,7 @@ static void t_thousand(const char *prog)
     for (int i = 0; i < NCLIENTS; i++) {
         fd[i] = evt_connect(s.port, 10);
         cr_assert_geq(fd[i], 0, "client %d could not connect: %s", i, strerror(errno));
-        fcntl(fd[i], F_SETFL, O_NONBLOCK);
+        fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
         sent[i] = got[i] = 0;
     }
     /* Every client sends its own 64 bytes (its number in each byte pair) and
@@ -488,7 +488,7 @@ static void t_backends(const char *prog)
             evt_random_bytes(data[i], SZ, (unsigned)(i + 1));
             fd[i] = evt_connect(s.port, 5);
             cr_assert_geq(fd[i], 0);
-            fcntl(fd[i], F_SETFL, O_NONBLOCK);
+            fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
         }
         int done = 0;
         double deadline = evt_now() + 30;
