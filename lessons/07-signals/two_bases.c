@@ -65,7 +65,8 @@ static void run(struct event_base *base, const char *name, int ms, bool signal)
         if (external) {
             /* a second SIGUSR1 watcher on the same base ends the wait */
             stopper = evsignal_new(base, SIGUSR1, stop_loop, base);
-            CHECK(stopper);
+            if (!stopper)
+                die("evsignal_new(SIGUSR1) failed");
             CHECK_OK(evsignal_add(stopper, NULL));
             CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, announce, (void *)name, NULL));
         } else {

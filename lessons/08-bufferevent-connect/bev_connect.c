@@ -92,7 +92,8 @@ static void wait_for(bool *done)
 {
     struct timeval one_s = {1, 0};
     struct event *guard = evtimer_new(base, guard_cb, NULL);
-    CHECK(guard);
+    if (!guard)
+        die("evtimer_new() failed");
     CHECK_OK(evtimer_add(guard, &one_s));
     event_base_dispatch(base);
     event_free(guard);
@@ -180,7 +181,8 @@ int main(int argc, char **argv)
     if (port < 0) {
         int lfd = bound_socket(SOCK_STREAM, &target);
         listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd);
-        CHECK(listener);
+        if (!listener)
+            die("evconnlistener_new() failed");
         printf("lesson listener on 127.0.0.1:%d (an evconnlistener in this process)\n",
                ntohs(target.sin_port));
     } else {
@@ -234,7 +236,8 @@ int main(int argc, char **argv)
         char addr[32];
         dns_fd = bound_socket(SOCK_DGRAM, &ns);
         dns_port = evdns_add_server_port_with_base(base, dns_fd, 0, dns_server_cb, NULL);
-        CHECK(dns_port);
+        if (!dns_port)
+            die("evdns_add_server_port_with_base() failed");
         snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(ns.sin_port));
         CHECK_OK(evdns_base_nameserver_ip_add(dns, addr));
         printf("evdns: /etc/hosts, then a stub nameserver on 127.0.0.1 that knows no names\n");

@@ -83,7 +83,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l, (void)sa, (void)len, (void)arg;
     server_fd = fd;
     server_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_server_read, NULL);
-    CHECK(server_ev);
+    if (!server_ev)
+        die("event_new() for the peer failed");
     CHECK_OK(event_add(server_ev, NULL));
 }
 
@@ -175,7 +176,8 @@ int main(int argc, char **argv)
     struct evconnlistener *listener =
         evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
                                 16, (struct sockaddr *)&sin, sizeof sin);
-    CHECK(listener);
+    if (!listener)
+        die("evconnlistener_new_bind() failed");
     socklen_t len = sizeof sin;
     CHECK_OK(getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&sin, &len));
     printf("peer listening on 127.0.0.1 (port from the kernel)\n");
@@ -194,7 +196,8 @@ int main(int argc, char **argv)
         die("bufferevent_socket_connect() failed");
     struct timeval one_s = {1, 0};
     struct event *guard = evtimer_new(base, on_guard, bev);
-    CHECK(guard);
+    if (!guard)
+        die("evtimer_new() failed");
     CHECK_OK(evtimer_add(guard, &one_s));
     event_base_dispatch(base);
     event_free(guard);

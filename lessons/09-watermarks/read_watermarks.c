@@ -190,7 +190,8 @@ int main(int argc, char **argv)
     // [spin]
     bufferevent_setcb(bev, on_read, NULL, NULL, &r);
     r.tick = evtimer_new(base, on_tick, &r);
-    CHECK(r.tick);
+    if (!r.tick)
+        die("evtimer_new() failed");
     CHECK_OK(event_add(r.tick, &(struct timeval){0, 0}));
     evbuffer_drain(bufferevent_get_input(bev), 1);    /* room for one byte... */
     if (write(fds[1], "!", 1) < 0 && errno != EAGAIN) /* ...and something to read */

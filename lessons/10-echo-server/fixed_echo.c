@@ -267,12 +267,14 @@ int main(int argc, char **argv)
     if (!listen_ev)
         die("event_new() failed for the listening socket");
     resume_ev = evtimer_new(base, on_resume, NULL);
-    CHECK(resume_ev);
+    if (!resume_ev)
+        die("evtimer_new() failed");
     if (event_add(listen_ev, NULL) < 0)
         die("event_add() failed for the listening socket");
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    CHECK(sigint && sigterm);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     // [/setup]

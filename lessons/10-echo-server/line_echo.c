@@ -301,10 +301,12 @@ int main(int argc, char **argv)
         die("evconnlistener_new_bind(127.0.0.1:%ld) failed: %s", port, strerror(errno));
     evconnlistener_set_error_cb(listener, on_accept_error);
     resume_ev = evtimer_new(base, on_resume, NULL);
-    CHECK(resume_ev);
+    if (!resume_ev)
+        die("evtimer_new() failed");
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    CHECK(sigint && sigterm);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;

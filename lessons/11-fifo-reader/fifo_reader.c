@@ -152,7 +152,8 @@ int main(int argc, char **argv)
     // [/open]
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    CHECK(sigint && sigterm);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     printf("method: %s\n", event_base_get_method(base));

@@ -138,7 +138,8 @@ int main(int argc, char **argv)
     stop_ev = evtimer_new(base, on_stop, base);
     struct event *sigint = evsignal_new(base, SIGINT, on_stop, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_stop, base);
-    CHECK(stop_ev && sigint && sigterm);
+    if (!stop_ev || !sigint || !sigterm)
+        die("evtimer_new() or evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     printf("method: %s\n", event_base_get_method(base));
