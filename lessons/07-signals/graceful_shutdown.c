@@ -32,7 +32,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     printf("shutting down: event_base_loopexit()\n");
-    event_base_loopexit(base, NULL);
+    if (event_base_loopexit(base, NULL) < 0)
+        fprintf(stderr, "event_base_loopexit() failed\n");
 }
 // [/on-signal]
 

@@ -49,7 +49,8 @@ static void announce(evutil_socket_t fd, short what, void *arg)
 static void stop_loop(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
-    event_base_loopexit(arg, NULL);
+    if (event_base_loopexit(arg, NULL) < 0)
+        fprintf(stderr, "event_base_loopexit() failed\n");
 }
 
 /* Run `base`'s loop for `ms`; with `signal`, one SIGUSR1 arrives meanwhile

@@ -151,8 +151,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
         /* The pending connection keeps the listening fd readable: a listener
          * left enabled would call us again at once, forever. Stop listening
          * for a while; connections wait in the kernel's backlog. */
-        evconnlistener_disable(l);
-        event_add(resume_ev, &(struct timeval){pause_ms / 1000, (pause_ms % 1000) * 1000});
+        if (event_add(resume_ev, &(struct timeval){pause_ms / 1000, (pause_ms % 1000) * 1000}) == 0)
+            evconnlistener_disable(l); /* only pause if the timer will resume it */
     }
 }
 

@@ -59,8 +59,10 @@ static void conn_free(struct conn *c, const char *why)
 {
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
-    event_free(c->read_ev); /* event_free deletes a pending event first */
-    event_free(c->write_ev);
+    if (c->read_ev)
+        event_free(c->read_ev); /* event_free deletes a pending event first */
+    if (c->write_ev)
+        event_free(c->write_ev);
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
     if (c->prev)
@@ -89,7 +91,10 @@ static bool flush(struct conn *c)
     // [/flush]
     // [flush_after]
     if (evbuffer_get_length(c->out) > 0) {
-        event_add(c->write_ev, NULL); /* something left: wake us when writable */
+        if (event_add(c->write_ev, NULL) < 0) { /* something left: wake us when writable */
+            conn_free(c, "event_add(write_ev) failed");
+            return false;
+        }
     } else {
         event_del(c->write_ev); /* nothing left: no busy EV_WRITE */
         if (c->eof) {
@@ -99,7 +104,10 @@ static bool flush(struct conn *c)
     }
     if (c->paused && !c->eof && evbuffer_get_length(c->out) < LOW_MARK) {
         c->paused = false; /* drained enough: read again */
-        event_add(c->read_ev, NULL);
+        if (event_add(c->read_ev, NULL) < 0) {
+            conn_free(c, "event_add(read_ev) failed");
+            return false;
+        }
     }
     return true;
 }
@@ -141,7 +149,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
-    event_add(listen_ev, NULL);
+    if (event_add(listen_ev, NULL) < 0)
+        fprintf(stderr, "event_add() failed for the listening socket: no more accepts\n");
 }
 
 // [accept_loop]
@@ -155,8 +164,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             if (errno == EMFILE || errno == ENFILE) {
                 /* The listening fd stays readable: pause instead of spinning. */
                 fprintf(stderr, "accept: %s: pausing accepts for 100 ms\n", strerror(errno));
-                event_del(listen_ev);
-                event_add(resume_ev, &(struct timeval){0, 100 * 1000});
+                if (event_add(resume_ev, &(struct timeval){0, 100 * 1000}) == 0)
+                    event_del(listen_ev); /* only pause if the timer will resume it */
             }
             return; /* EAGAIN: no more waiting */
         }
@@ -183,7 +192,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         }
         if (!quiet)
             printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
-        event_add(c->read_ev, NULL); /* the write event waits for output */
+        if (event_add(c->read_ev, NULL) < 0) /* the write event waits for output */
+            conn_free(c, "event_add(read_ev) failed");
     }
 }
 // [/new_conn]

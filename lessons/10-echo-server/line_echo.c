@@ -204,8 +204,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     accept_errors++;
     fprintf(stderr, "accept: %s: pausing accepts\n", evutil_socket_error_to_string(err));
-    evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
-    event_add(resume_ev, &(struct timeval){0, 100 * 1000});
+    if (event_add(resume_ev, &(struct timeval){0, 100 * 1000}) == 0)
+        evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

@@ -201,7 +201,7 @@ Test(naive_fifo, ignoring_eof_spins_until_it_stops_itself)
     evt_proc_free(&p);
 }
 
-Test(naive_fifo, seeds_o_rdwr_hides_eof)
+Test(naive_fifo, blog_posts_o_rdwr_hides_eof)
 {
     struct evt_proc p;
     const char *path = start(&p, EVT_ARGV(NAIVE, "--rdwr", "--watch-ms", "200"), NULL);
