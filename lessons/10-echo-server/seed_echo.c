@@ -19,7 +19,8 @@
  *   - the includes the post forgot (stdlib.h, string.h, strings.h, unistd.h);
  *   - a --port N option instead of the fixed 25341, bound to 127.0.0.1, and
  *     "listening on 127.0.0.1:PORT" once ready (so tests can run it);
- *   - two warnings silenced by pragmas instead of editing the post's code.
+ *   - two warnings silenced by pragmas instead of editing the post's code;
+ *   - --first-version: the post's first on_accept/on_read, kept as written.
  *
  * Build and run on its own (DO NOT expose it to a network):
  *   cc -Wall -o seed_echo seed_echo.c $(pkg-config --cflags --libs libevent)
@@ -99,6 +100,43 @@ void on_read(int sock, short event, void *arg)
 }
 // [/seed_on_read]
 
+// [seed_v1]
+/* added: the post's FIRST on_accept and on_read, before it moved everything
+ * into struct sock_ev (run with --first-version). As the post says, this
+ * on_read leaks: write_ev is malloc'd for every message and never freed. */
+void on_read_v1(int sock, short event, void *arg)
+{
+    struct event *write_ev;
+    int size;
+    char *buffer = (char *)malloc(MEM_SIZE);
+    bzero(buffer, MEM_SIZE);
+    size = recv(sock, buffer, MEM_SIZE, 0);
+    printf("receive data:%s, size:%d\n", buffer, size);
+    if (size == 0) {
+        event_del((struct event *)arg);
+        free((struct event *)arg);
+        close(sock);
+        return;
+    }
+    write_ev = (struct event *)malloc(sizeof(struct event)); /* one per message, never freed */
+    event_set(write_ev, sock, EV_WRITE, on_write, buffer);
+    event_base_set(base, write_ev);
+    event_add(write_ev, NULL);
+}
+// [/seed_v1]
+
+void on_accept_v1(int sock, short event, void *arg)
+{
+    struct sockaddr_in cli_addr;
+    int newfd, sin_size;
+    struct event *read_ev = (struct event *)malloc(sizeof(struct event));
+    sin_size = sizeof(struct sockaddr_in);
+    newfd = accept(sock, (struct sockaddr *)&cli_addr, &sin_size);
+    event_set(read_ev, newfd, EV_READ | EV_PERSIST, on_read_v1, read_ev);
+    event_base_set(base, read_ev);
+    event_add(read_ev, NULL);
+}
+
 void on_accept(int sock, short event, void *arg)
 {
     struct sockaddr_in cli_addr;
@@ -117,23 +155,30 @@ int main(int argc, char *argv[])
 {
     struct sockaddr_in my_addr;
     int sock;
-    int port = PORT; /* added: --port N */
+    int port = PORT;    /* added: --port N */
+    bool first = false; /* added: --first-version */
 
     lesson_init();
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"first-version", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    for (int c; (c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "p:fh", opts, NULL)) != -1;) {
         switch (c) {
         case 'p': port = (int)lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'f': first = true; break;
         case 'h':
-            printf("usage: seed_echo [--port N] [--help]\n"
-                   "  --port N  listen on 127.0.0.1:N (0: any free port, printed); default %d\n"
+            printf("usage: seed_echo [--port N] [--first-version] [--help]\n"
+                   "  --port N           listen on 127.0.0.1:N (0: any free port, printed); "
+                   "default %d\n"
+                   "  --first-version    the post's first on_accept/on_read (leaks per message)\n"
                    "This is the blog post's server with its bugs: run it only on 127.0.0.1.\n"
                    "environment: EVENT_NOEPOLL, EVENT_NOPOLL pick the backend\n",
                    PORT);
             return 0;
-        default: fprintf(stderr, "usage: seed_echo [--port N] [--help]\n"); return 2;
+        default:
+            fprintf(stderr, "usage: seed_echo [--port N] [--first-version] [--help]\n");
+            return 2;
         }
     }
 
@@ -155,7 +200,7 @@ int main(int argc, char *argv[])
     // [seed_main]
     struct event listen_ev;
     base = event_base_new();
-    event_set(&listen_ev, sock, EV_READ | EV_PERSIST, on_accept, NULL);
+    event_set(&listen_ev, sock, EV_READ | EV_PERSIST, first ? on_accept_v1 : on_accept, NULL);
     event_base_set(base, &listen_ev);
     event_add(&listen_ev, NULL);
     event_base_dispatch(base);
