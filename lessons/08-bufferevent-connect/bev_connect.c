@@ -62,7 +62,7 @@ static const char *bev_events(short ev, char *buf, size_t len)
 }
 
 // [eventcb]
-static void eventcb(struct bufferevent *bev, short events, void *arg)
+static void on_event(struct bufferevent *bev, short events, void *arg)
 {
     bool *done = arg;
     printf("   event callback: 0x%02x = %s\n", (unsigned)events,
@@ -81,7 +81,7 @@ static void eventcb(struct bufferevent *bev, short events, void *arg)
 }
 // [/eventcb]
 
-static void guard_cb(evutil_socket_t fd, short what, void *arg)
+static void on_guard(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     event_base_loopbreak(base);
@@ -91,7 +91,7 @@ static void guard_cb(evutil_socket_t fd, short what, void *arg)
 static void wait_for(bool *done)
 {
     struct timeval one_s = {1, 0};
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct event *guard = evtimer_new(base, on_guard, NULL);
     if (!guard)
         die("evtimer_new() failed");
     CHECK_OK(evtimer_add(guard, &one_s));
@@ -101,7 +101,7 @@ static void wait_for(bool *done)
         printf("   no callback within 1 s: the request is still waiting\n");
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     (void)l, (void)sa, (void)len, (void)arg;
@@ -110,7 +110,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 /* A stub DNS server on 127.0.0.1: it answers "no such name" to everything,
  * so a failed lookup never needs the network. */
-static void dns_server_cb(struct evdns_server_request *req, void *arg)
+static void on_dns_request(struct evdns_server_request *req, void *arg)
 {
     (void)arg;
     evdns_server_request_respond(req, DNS_ERR_NOTEXIST);
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
     int closed_fd = bound_socket(SOCK_STREAM, &closed); /* bound, never listening */
     if (port < 0) {
         int lfd = bound_socket(SOCK_STREAM, &target);
-        listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd);
+        listener = evconnlistener_new(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd);
         if (!listener)
             die("evconnlistener_new() failed");
         printf("lesson listener on 127.0.0.1:%d (an evconnlistener in this process)\n",
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         die("bufferevent_socket_new() failed");
     printf("bufferevent_socket_new(base, -1, ...): fd is %d (no socket yet: connect makes one)\n",
            bufferevent_getfd(bev));
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
     int rc = bufferevent_socket_connect(bev, (struct sockaddr *)&target, sizeof target);
     printf("bufferevent_socket_connect() returned %d; the socket now exists: fd %s\n", rc,
            bufferevent_getfd(bev) >= 0 ? "set" : "unset");
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev)
         die("bufferevent_socket_new() failed");
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
     rc = bufferevent_socket_connect(bev, (struct sockaddr *)&closed, sizeof closed);
     printf("bufferevent_socket_connect() returned %d: the refusal is not known yet\n", rc);
     wait_for(&done);
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         struct sockaddr_in ns;
         char addr[32];
         dns_fd = bound_socket(SOCK_DGRAM, &ns);
-        dns_port = evdns_add_server_port_with_base(base, dns_fd, 0, dns_server_cb, NULL);
+        dns_port = evdns_add_server_port_with_base(base, dns_fd, 0, on_dns_request, NULL);
         if (!dns_port)
             die("evdns_add_server_port_with_base() failed");
         snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(ns.sin_port));
@@ -250,7 +250,7 @@ int main(int argc, char **argv)
         bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
         if (!bev)
             die("bufferevent_socket_new() failed");
-        bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+        bufferevent_setcb(bev, NULL, NULL, on_event, &done);
         rc = bufferevent_socket_connect_hostname(bev, dns, AF_INET, names[i],
                                                  ntohs(target.sin_port));
         printf("connect_hostname('%s', %d) returned %d\n", names[i], ntohs(target.sin_port), rc);
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
     bev = bufferevent_socket_new(base, -1, close_on_free ? BEV_OPT_CLOSE_ON_FREE : 0);
     if (!bev)
         die("bufferevent_socket_new() failed");
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
     if (bufferevent_socket_connect(bev, (struct sockaddr *)&target, sizeof target) < 0)
         die("bufferevent_socket_connect() failed");
     wait_for(&done);
