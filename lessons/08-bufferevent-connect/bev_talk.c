@@ -55,8 +55,16 @@ static void on_server_read(evutil_socket_t fd, short what, void *arg)
     (void)what, (void)arg;
     char buf[256];
     ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0)
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;   /* nothing after all */
+    if (n <= 0) { /* EOF or an error: a persistent event would fire forever */
+        printf("   peer: %s; closing\n", n == 0 ? "EOF" : strerror(errno));
+        event_free(server_ev);
+        server_ev = NULL;
+        evutil_closesocket(fd);
+        server_fd = -1;
         return;
+    }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
     printf("   peer: got '%s'\n", buf);
