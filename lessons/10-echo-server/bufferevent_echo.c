@@ -3,7 +3,7 @@
  * Teaches: libevent 2 does fixed_echo.c's bookkeeping for you. An
  * evconnlistener accepts; a bufferevent owns the socket, an input and an
  * output evbuffer, and the read/write events. The echo itself moves the input
- * chains onto the output (evbuffer_add_buffer: no byte is copied). What is
+ * chains onto the output (evbuffer_add_buffer: no user-space copy). What is
  * left to you is policy: idle timeouts, back-pressure (stop reading while the
  * peer's output is above a high mark, resume from the write callback once it
  * has drained), SIGPIPE, running out of file descriptors without spinning,
@@ -71,7 +71,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
     c->echoed += evbuffer_get_length(in);
-    evbuffer_add_buffer(out, in); /* moves the chains: zero copies */
+    evbuffer_add_buffer(out, in); /* moves the chains: no user-space copy */
     if (evbuffer_get_length(out) >= HIGH_MARK)
         bufferevent_disable(bev, EV_READ); /* back-pressure: the peer reads too slowly */
 }
@@ -128,8 +128,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     // [bev_setup]
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev,
-                                    64 * 1024); /* its limit; 2.1 still reads <= 4096 per call */
+    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* 2.1 still reads <= 4096 per call */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
         bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */

@@ -189,7 +189,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     live++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* default 16 KiB */
+    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* 2.1 still reads <= 4096 per call */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
         bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
