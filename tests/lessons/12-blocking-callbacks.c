@@ -286,34 +286,10 @@ Test(sliced_work, slices_keep_the_heartbeat_one_callback_stalls_it, .timeout = 3
     cr_assert_lt(sliced, 200, "5 ms slices keep it within a slice or so (%ld ms)", sliced);
 }
 
-/* Step mode must not change what the lesson shows: the same run, with a
- * presenter who talks for 2 s at every prompt, prints the same narration
- * (numbers and addresses masked) as a straight run. */
-static void same_with_pauses(const char *const argv[], const char *const step_argv[], int steps)
-{
-    struct evt_run plain, stepped;
-    cr_assert_eq(evt_run(&plain, argv, NULL, NULL, 60), 0);
-    cr_assert_eq(plain.exit_code, 0, "%s\n%s", plain.out, plain.err);
-    char keys[32] = {0};
-    for (int i = 0; i < steps && i < 31; i++)
-        keys[i] = '\n';
-    cr_assert_eq(evt_run_pty_paced(&stepped, step_argv, NULL, keys, 2.0, 90), 0);
-    cr_assert_eq(stepped.exit_code, 0, "%s", stepped.out);
-    char *a1 = evt_mask_addrs(plain.out), *b1 = evt_mask_addrs(stepped.out);
-    char *a = evt_mask_step_run(a1), *b = evt_mask_step_run(b1);
-    cr_assert_str_eq(b, a,
-                     "with 2 s at each prompt the lesson shows something else:\n%s\n--- "
-                     "straight run:\n%s",
-                     b, a);
-    free(a1), free(b1), free(a), free(b);
-    evt_run_free(&plain);
-    evt_run_free(&stepped);
-}
-
 /* two_bases arms each part's timers after that part's pause: with them armed
  * before it, the inner timer would fire on the first outer beat. */
 Test(step_mode, two_bases_shows_the_same_at_a_slow_pace, .timeout = 120)
 {
-    same_with_pauses(EVT_ARGV(evt_prog(DIR "two_bases")),
-                     EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), 4);
+    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "two_bases")),
+                                 EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), 4);
 }

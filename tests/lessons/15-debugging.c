@@ -306,3 +306,16 @@ Test(debugging, help_bad_flags_and_step_mode)
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 2);
     evt_run_free(&r);
 }
+
+/* Step mode must not change the lesson: the same narration with 2 s at every
+ * prompt (numbers and addresses masked). */
+Test(step_mode, clean_run_mem_functions_and_log_callback_show_the_same_at_a_slow_pace,
+     .timeout = 150)
+{
+    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "clean_run")),
+                                 EVT_ARGV(evt_prog(DIR "clean_run"), "--step"), 3);
+    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "mem_functions")),
+                                 EVT_ARGV(evt_prog(DIR "mem_functions"), "--step"), 3);
+    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "log_callback")),
+                                 EVT_ARGV(evt_prog(DIR "log_callback"), "--step"), 4);
+}

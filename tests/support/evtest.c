@@ -671,6 +671,28 @@ char *evt_mask_step_run(const char *s)
     return out;
 }
 
+void evt_assert_same_when_stepped(const char *const argv[], const char *const step_argv[],
+                                  int steps)
+{
+    struct evt_run plain, stepped;
+    cr_assert_eq(evt_run(&plain, argv, NULL, NULL, 60), 0);
+    cr_assert_eq(plain.exit_code, 0, "%s\n%s", plain.out, plain.err);
+    char keys[32] = {0};
+    for (int i = 0; i < steps && i < 31; i++)
+        keys[i] = '\n';
+    cr_assert_eq(evt_run_pty_paced(&stepped, step_argv, NULL, keys, 2.0, 90), 0);
+    cr_assert_eq(stepped.exit_code, 0, "%s", stepped.out);
+    char *a1 = evt_mask_addrs(plain.out), *b1 = evt_mask_addrs(stepped.out);
+    char *a = evt_mask_step_run(a1), *b = evt_mask_step_run(b1);
+    cr_assert_str_eq(b, a,
+                     "with 2 s at each prompt the lesson shows something else:\n%s\n--- "
+                     "straight run:\n%s",
+                     b, a);
+    free(a1), free(b1), free(a), free(b);
+    evt_run_free(&plain);
+    evt_run_free(&stepped);
+}
+
 void evt_random_bytes(void *buf, size_t n, unsigned seed)
 {
     /* xorshift: deterministic, fast, full of NULs and high bytes */

@@ -101,6 +101,11 @@ char *evt_mask_addrs(const char *s);
  * prompts and the echoed Enter removed, "\r" dropped, and every number
  * (with its minus sign) replaced by "N" (times, fds, ports). malloc'd. */
 char *evt_mask_step_run(const char *s);
+/* Step mode must not change what a lesson shows: run argv straight, then
+ * step_argv (with --step) in a pty with 2 s at each of `steps` prompts, and
+ * assert that both print the same once masked (addresses, numbers, prompts). */
+void evt_assert_same_when_stepped(const char *const argv[], const char *const step_argv[],
+                                  int steps);
 double evt_now(void); /* monotonic seconds */
 void evt_random_bytes(void *buf, size_t n, unsigned seed);
 /* Offset of the first difference, or n if equal. */
