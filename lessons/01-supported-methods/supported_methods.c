@@ -77,7 +77,8 @@ int main(int argc, char **argv)
     step("4. the method a new base picks%s", ignore_env ? " (ignoring the environment)" : "");
     // [pick]
     struct event_config *cfg = event_config_new();
-    CHECK(cfg);
+    if (cfg == NULL)
+        die("event_config_new failed");
     if (ignore_env)
         event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
     struct event_base *base = event_base_new_with_config(cfg);

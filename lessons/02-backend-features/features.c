@@ -40,9 +40,11 @@ static void on_file(evutil_socket_t fd, short what, void *arg) { (void)fd, (void
 static void try_regular_file(struct event_base *base)
 {
     FILE *f = tmpfile();
-    CHECK(f);
+    if (f == NULL)
+        die("tmpfile failed");
     struct event *ev = event_new(base, fileno(f), EV_READ, on_file, NULL);
-    CHECK(ev);
+    if (ev == NULL)
+        die("event_new failed");
     errno = 0;
     int rc = event_add(ev, NULL);
     printf("    a regular file: event_add -> %d%s%s\n", rc, rc < 0 ? " " : " (accepted)",

@@ -161,7 +161,8 @@ int main(int argc, char **argv)
     step("1. created and initialized");
     // [initialized]
     void *raw = calloc(1, event_get_struct_event_size());
-    CHECK(raw);
+    if (raw == NULL)
+        die("calloc failed");
     printf("  zeroed memory:        event_initialized -> %d\n", event_initialized(raw));
     memset(raw, 0xff, event_get_struct_event_size());
     printf("  0xff garbage:         event_initialized -> %d (it tests one bit: not a validity "
@@ -196,7 +197,8 @@ int main(int argc, char **argv)
         die("event_add failed");
     printf("  event_add again: the timeout restarts from now\n");
     struct event *peek = event_new(base, sv[0], EV_READ, on_peek, ev);
-    CHECK(peek);
+    if (peek == NULL)
+        die("event_new failed");
     CHECK_OK(event_priority_set(peek, 0));
     CHECK_OK(event_add(peek, NULL));
     send_byte();
@@ -228,7 +230,8 @@ int main(int argc, char **argv)
     step("5. what the base holds: our event plus a SIGUSR1 event");
     CHECK_OK(event_add(ev, NULL)); /* pending again, whatever step 5 left */
     struct event *sig = evsignal_new(base, SIGUSR1, on_read, event_self_cbarg());
-    CHECK(sig);
+    if (sig == NULL)
+        die("evsignal_new failed");
     CHECK_OK(event_add(sig, NULL));
     printf("  our events: %p (read) and %p (signal)\n", (void *)ev, (void *)sig);
     dump();

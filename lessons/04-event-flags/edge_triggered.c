@@ -124,9 +124,12 @@ int main(int argc, char **argv)
         // [events]
         short flags = EV_READ | EV_PERSIST | (s == &et ? EV_ET : 0);
         s->ev = event_new(base, s->sv[0], flags, on_read, s);
-        // [/events]
-        CHECK(s->ev);
+        if (s->ev == NULL)
+            die("event_new failed");
         int rc = event_add(s->ev, NULL);
+        if (rc < 0)
+            die("event_add failed");
+        // [/events]
         printf("  [%s] event_new(%s), event_add -> %d\n", s->name, FLAGS(flags), rc);
     }
     printf("  each callback reads %s\n", drain ? "until EAGAIN" : "only a chunk of the data");

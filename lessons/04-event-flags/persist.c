@@ -99,9 +99,11 @@ int main(int argc, char **argv)
     // [event]
     short flags = EV_READ | (persist ? EV_PERSIST : 0);
     struct event *ev = event_new(base, sv[0], flags, on_read, event_self_cbarg());
+    if (ev == NULL)
+        die("event_new failed");
+    if (event_add(ev, NULL) < 0)
+        die("event_add failed");
     // [/event]
-    CHECK(ev);
-    CHECK_OK(event_add(ev, NULL));
     printf("  method %s, event %s%s\n", event_base_get_method(base), FLAGS(flags),
            readd ? ", re-added by its callback" : "");
 

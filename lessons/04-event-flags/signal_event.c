@@ -173,7 +173,8 @@ int main(int argc, char **argv)
     if (wait) {
         step("6. waiting for signals from outside");
         struct event *intr = evsignal_new(base, SIGINT, on_signal, event_self_cbarg());
-        CHECK(intr);
+        if (intr == NULL)
+            die("evsignal_new failed");
         CHECK_OK(event_add(intr, NULL));
         printf("pid %d: send SIGUSR1 (kill -USR1 %d), or SIGINT to stop\n", (int)getpid(),
                (int)getpid());

@@ -132,12 +132,14 @@ int main(int argc, char **argv)
     step("1. the clock behind the timers");
     // [precise]
     struct event_config *cfg = event_config_new();
-    CHECK(cfg);
+    if (cfg == NULL)
+        die("event_config_new failed");
     if (precise)
         event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new_with_config failed");
     // [/precise]
     printf("EVENT_PRECISE_TIMER is %s; --precise is %s; method: %s\n",
            getenv("EVENT_PRECISE_TIMER") ? "set" : "not set", precise ? "on" : "off",

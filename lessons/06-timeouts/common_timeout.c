@@ -93,14 +93,16 @@ int main(int argc, char **argv)
         return 2;
     }
     base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     static const struct timeval plain = {0, 50 * 1000};
 
     step("1. the duration: %s", use_common ? "a common timeout" : "a plain timeval");
     // [common]
     if (use_common) {
         duration = event_base_init_common_timeout(base, &plain);
-        CHECK(duration);
+        if (duration == NULL)
+            die("event_base_init_common_timeout failed");
     } else {
         duration = &plain;
     }
@@ -112,7 +114,8 @@ int main(int argc, char **argv)
 
     step("2. add %d timers of 50 ms from one callback, then watch them fire", count);
     timers = calloc((size_t)count, sizeof *timers);
-    CHECK(timers);
+    if (timers == NULL)
+        die("calloc failed");
     for (int i = 0; i < count; i++)
         CHECK(timers[i] = evtimer_new(base, on_timer, (void *)(intptr_t)i));
     CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, add_all, NULL, NULL));

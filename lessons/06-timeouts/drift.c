@@ -117,14 +117,16 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
 
     step("1. %d ticks of %d ms, %d ms of work each, %s", ticks, interval_ms, work_ms,
          re_add ? "one-shot re-added in the callback" : "EV_PERSIST");
     interval.tv_sec = interval_ms / 1000;
     interval.tv_usec = (interval_ms % 1000) * 1000;
     timer = event_new(base, -1, re_add ? 0 : EV_PERSIST, on_tick, NULL);
-    CHECK(timer);
+    if (timer == NULL)
+        die("event_new failed");
     t0 = 0;
     t0 = now_ms();
     CHECK_OK(evtimer_add(timer, &interval));

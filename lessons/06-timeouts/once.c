@@ -49,7 +49,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     int fds[2];
     CHECK_OK(pipe(fds));
 

@@ -95,20 +95,24 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     CHECK_OK(pipe(fds));
 
     step("1. a one-shot read event with a %d ms timeout", timeout);
     // [add]
     struct event *reader = event_new(base, fds[0], EV_READ, on_read, NULL);
-    CHECK(reader);
+    if (reader == NULL)
+        die("event_new failed");
     struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
-    CHECK_OK(event_add(reader, &tv));
+    if (event_add(reader, &tv) < 0)
+        die("event_add failed");
     // [/add]
     printf("pending on: %s\n", FLAGS(event_pending(reader, EV_READ | EV_TIMEOUT, NULL)));
 
     struct event *writer = evtimer_new(base, on_writer, NULL);
-    CHECK(writer);
+    if (writer == NULL)
+        die("evtimer_new failed");
     if (write_after) {
         struct timeval wtv = {write_after / 1000, (write_after % 1000) * 1000};
         CHECK_OK(evtimer_add(writer, &wtv));

@@ -94,7 +94,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
 
     step("1. a one-shot timer and a persistent timer");
     // [make]
