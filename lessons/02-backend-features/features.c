@@ -2,7 +2,8 @@
  *
  * Teaches: a base runs on one method (event_base_get_method); its features
  * are a bit mask (event_base_get_features) of EV_FEATURE_ET, EV_FEATURE_O1,
- * EV_FEATURE_FDS and EV_FEATURE_EARLY_CLOSE. Seed 000's program tests only the
+ * EV_FEATURE_FDS and EV_FEATURE_EARLY_CLOSE. The program in Jeff Zarnett's ECE 459 lecture
+ * notes (Lecture 32) tests only the
  * first three (and misspells EV_FEATURE_O1 as EV_FEATURE_01). We build one
  * base per method, print the raw mask and what every bit means, prove the
  * FDS bit by adding a regular file, and free each base with event_base_free.
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
         // [/free]
     }
 
-    step("%d. what seed 000 would have printed", ++n);
+    step("%d. what the lecture notes' program would have printed", ++n);
     printf("  It tests EV_FEATURE_ET, EV_FEATURE_01 [sic: the macro is EV_FEATURE_O1]\n"
            "  and EV_FEATURE_FDS. It never looks at EV_FEATURE_EARLY_CLOSE (0x%x),\n"
            "  so a student never learns that epoll and poll can report EV_CLOSED.\n",

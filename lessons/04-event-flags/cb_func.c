@@ -29,8 +29,8 @@ static int writes = 3, sent, got;
 static void react(evutil_socket_t fd, short what);
 
 // [cb_func]
-/* The seed's callback: the same output, plus the missing newline, and a
- * call to react() that does the I/O the seed left to the reader. */
+/* The lecture's callback: the same output, plus the missing newline, and a
+ * call to react() that does the I/O the notes left to the reader. */
 static void cb_func(evutil_socket_t fd, short what, void *arg)
 {
     const char *data = arg;
@@ -81,7 +81,7 @@ static void usage(FILE *to)
     fprintf(to, "usage: cb_func [--writes N] [--timeout-ms N] [--no-timeout] [--method NAME] "
                 "[--step] [--help]\n"
                 "  --writes N      messages ev2 sends to ev1 (default 3)\n"
-                "  --timeout-ms N  ev1's timeout (default 1000; the seed used 5 s)\n"
+                "  --timeout-ms N  ev1's timeout (default 1000; the notes used 5 s)\n"
                 "  --no-timeout    event_add(ev1, NULL): EV_TIMEOUT in the flags alone\n"
                 "  --method NAME   use this backend (epoll, poll, select)\n"
                 "  --step          pause before each step (also EVLAB_STEP=1)\n"
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     }
 
     step("1. two fds: the ends of a socketpair, non-blocking");
-    /* The seed says "the caller has already set up fd1, fd2 somehow". */
+    /* The notes say only that the caller has already set up fd1 and fd2. */
     int sv[2];
     CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     evutil_socket_t fd1 = sv[0], fd2 = sv[1];

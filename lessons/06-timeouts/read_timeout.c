@@ -7,7 +7,7 @@
  * Both are added after the last step prompt, so waiting there changes
  * nothing.
  *
- * Builds on: timers.c; the seed's cb_func (lesson 04) with EV_TIMEOUT|EV_READ.
+ * Builds on: timers.c; the lecture's cb_func (lesson 04) with EV_TIMEOUT|EV_READ.
  *
  * Build and run on its own:
  *   cc -Wall -o read_timeout read_timeout.c $(pkg-config --cflags --libs libevent)
