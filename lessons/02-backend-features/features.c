@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "m:sh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'm': only = optarg; break;
+        case 'm': only = lesson_method(optarg); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -90,16 +90,6 @@ int main(int argc, char **argv)
     const char **list = event_get_supported_methods();
     for (int i = 0; list[i] && i < 7; i++)
         methods[i] = list[i];
-    if (only) {
-        bool known = false;
-        for (int i = 0; methods[i]; i++)
-            known |= strcmp(methods[i], only) == 0;
-        if (!known) {
-            fprintf(stderr, "features: unknown method '%s'\n", only);
-            usage(stderr);
-            return 2;
-        }
-    }
 
     int n = 0;
     for (int i = 0; methods[i]; i++) {
