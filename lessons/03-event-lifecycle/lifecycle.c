@@ -96,8 +96,7 @@ static void on_free_other(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct event *victim = arg;
-    printf("  [other] our event %p is ACTIVE; event_free(it) from this callback\n",
-           (void *)victim);
+    printf("  [other] our event %p is ACTIVE; event_free(it) from this callback\n", (void *)victim);
     counts(event_get_base(victim), "[other] before event_free");
     // [free_active]
     event_free(victim); /* removed from the active queue: its callback never runs */
@@ -114,22 +113,21 @@ static void send_byte(void)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: lifecycle [--no-persist] [--timeout-s N] [--method NAME] [--step] [--help]\n"
-                "  --no-persist   a one-shot event instead of EV_READ|EV_PERSIST\n"
-                "  --timeout-s N  the event's timeout in seconds, 1 to 3600 (default 5)\n"
-                "  --method NAME  use this backend (epoll, poll, select)\n"
-                "  --step         pause before each step (also EVLAB_STEP=1)\n"
-                "  --help         show this text\n");
+    fprintf(to,
+            "usage: lifecycle [--no-persist] [--timeout-s N] [--method NAME] [--step] [--help]\n"
+            "  --no-persist   a one-shot event instead of EV_READ|EV_PERSIST\n"
+            "  --timeout-s N  the event's timeout in seconds, 1 to 3600 (default 5)\n"
+            "  --method NAME  use this backend (epoll, poll, select)\n"
+            "  --step         pause before each step (also EVLAB_STEP=1)\n"
+            "  --help         show this text\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"no-persist", no_argument, NULL, 'n'},
-                                         {"timeout-s", required_argument, NULL, 't'},
-                                         {"method", required_argument, NULL, 'm'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"no-persist", no_argument, NULL, 'n'},   {"timeout-s", required_argument, NULL, 't'},
+        {"method", required_argument, NULL, 'm'}, {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     bool persist = true;
     const char *method = NULL;
     struct timeval timeout = {5, 0};

@@ -55,27 +55,31 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: closed [--with-read] [--persist] [--close|--reset] [--timeout-ms N] [--method "
-                "NAME] [--step] [--help]\n"
-                "  --with-read     watch EV_READ|EV_CLOSED instead of EV_CLOSED alone\n"
-                "  --persist       add EV_PERSIST (stops itself after 3 callbacks)\n"
-                "  --close         the peer calls close() instead of shutdown(SHUT_WR)\n"
-                "  --reset         we write a byte the peer never reads, then it closes:\n"
-                "                  a close with an error (ECONNRESET), like a TCP RST\n"
-                "  --timeout-ms N  give up waiting after N ms (default 300)\n"
-                "  --method NAME   use this backend (epoll, poll, select)\n"
-                "  --step          pause before each step (also EVLAB_STEP=1)\n"
-                "  --help          show this text\n");
+    fprintf(to,
+            "usage: closed [--with-read] [--persist] [--close|--reset] [--timeout-ms N] [--method "
+            "NAME] [--step] [--help]\n"
+            "  --with-read     watch EV_READ|EV_CLOSED instead of EV_CLOSED alone\n"
+            "  --persist       add EV_PERSIST (stops itself after 3 callbacks)\n"
+            "  --close         the peer calls close() instead of shutdown(SHUT_WR)\n"
+            "  --reset         we write a byte the peer never reads, then it closes:\n"
+            "                  a close with an error (ECONNRESET), like a TCP RST\n"
+            "  --timeout-ms N  give up waiting after N ms (default 300)\n"
+            "  --method NAME   use this backend (epoll, poll, select)\n"
+            "  --step          pause before each step (also EVLAB_STEP=1)\n"
+            "  --help          show this text\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"with-read", no_argument, NULL, 'r'},    {"persist", no_argument, NULL, 'p'},
-        {"close", no_argument, NULL, 'c'},        {"timeout-ms", required_argument, NULL, 't'},
-        {"reset", no_argument, NULL, 'x'},
-        {"method", required_argument, NULL, 'm'}, {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"with-read", no_argument, NULL, 'r'},
+                                         {"persist", no_argument, NULL, 'p'},
+                                         {"close", no_argument, NULL, 'c'},
+                                         {"timeout-ms", required_argument, NULL, 't'},
+                                         {"reset", no_argument, NULL, 'x'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     bool with_read = false, persist = false, full_close = false, reset = false;
     int timeout_ms = 300;
     const char *method = NULL;
@@ -117,9 +121,9 @@ int main(int argc, char **argv)
     // [/event]
     printf("  event_new(%s)\n", FLAGS(flags));
 
-    step("2. the peer writes \"bye\" and %s", reset       ? "closes, our byte unread"
-                                             : full_close ? "closes its socket"
-                                                          : "shuts down its side (SHUT_WR)");
+    step("2. the peer writes \"bye\" and %s", reset        ? "closes, our byte unread"
+                                              : full_close ? "closes its socket"
+                                                           : "shuts down its side (SHUT_WR)");
     if (reset) {
         CHECK(write(sv[0], "?", 1) == 1); /* the peer never reads it */
         printf("  we wrote 1 byte the peer will never read\n");
@@ -150,7 +154,8 @@ int main(int argc, char **argv)
         if (n > 0)
             printf("  read -> %zd (the data was still there)\n", n);
         else if (n == 0)
-            printf("  read -> 0 (EOF)%s\n", is_select ? ": the only close signal select gives" : "");
+            printf("  read -> 0 (EOF)%s\n",
+                   is_select ? ": the only close signal select gives" : "");
         else
             printf("  read -> -1 (%s): an error, not EOF\n", strerror(errno));
     }

@@ -42,10 +42,11 @@ static void on_named(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: priorities [--repeats N] [--step] [--help]\n"
-                "  --repeats N  times the priority-0 event re-activates itself (0..100, default 3)\n"
-                "  --step       pause before each step (also EVLAB_STEP=1)\n"
-                "  --help       show this text\n");
+    fprintf(to,
+            "usage: priorities [--repeats N] [--step] [--help]\n"
+            "  --repeats N  times the priority-0 event re-activates itself (0..100, default 3)\n"
+            "  --step       pause before each step (also EVLAB_STEP=1)\n"
+            "  --help       show this text\n");
 }
 
 int main(int argc, char **argv)

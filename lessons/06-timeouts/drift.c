@@ -118,14 +118,11 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"re-add", no_argument, NULL, 'r'},
-                                         {"interval-ms", required_argument, NULL, 'i'},
-                                         {"work-ms", required_argument, NULL, 'w'},
-                                         {"ticks", required_argument, NULL, 't'},
-                                         {"late-clock", no_argument, NULL, 'l'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"re-add", no_argument, NULL, 'r'},        {"interval-ms", required_argument, NULL, 'i'},
+        {"work-ms", required_argument, NULL, 'w'}, {"ticks", required_argument, NULL, 't'},
+        {"late-clock", no_argument, NULL, 'l'},    {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "ri:w:t:lsh", opts, NULL)) != -1;) {
         switch (c) {
@@ -156,8 +153,8 @@ int main(int argc, char **argv)
     if (timer == NULL)
         die("event_new failed");
     printf("  the clock: %s\n", getenv("EVENT_PRECISE_TIMER")
-                                     ? "CLOCK_MONOTONIC (EVENT_PRECISE_TIMER is set)"
-                                     : "CLOCK_MONOTONIC_COARSE (libevent's default)");
+                                    ? "CLOCK_MONOTONIC (EVENT_PRECISE_TIMER is set)"
+                                    : "CLOCK_MONOTONIC_COARSE (libevent's default)");
 
     step("2. add the timer, then planned vs actual (times vary from run to run)");
     /* t0 and the timer start only now: time at a step prompt does not count. */

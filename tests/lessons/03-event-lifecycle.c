@@ -129,7 +129,7 @@ Test(lifecycle, active_is_seen_before_the_callback_and_in_both_dump_lists)
                           s3);
             char *s4 = strstr(s3, "after the callback:");
             cr_assert(s4 && strstr(s4, p ? "after the loop: event_pending -> EV_TIMEOUT|EV_READ"
-                                   : "after the loop: event_pending -> 0 (not pending)"),
+                                         : "after the loop: event_pending -> 0 (not pending)"),
                       "%s", s4);
             free(s3);
             evt_run_free(&r);
@@ -281,10 +281,12 @@ Test(lifecycle, free_of_an_active_event_cancels_its_callback)
         struct evt_run r = run_life(methods[m], true);
         char *s7 = step_text(r.out, 6);
         cr_assert(strstr(s7, "[other] our event "), "%s", s7);
-        cr_assert(strstr(s7, "[other] before event_free: event_base_get_num_events ADDED=2 ACTIVE=1"),
-                  "the victim is active when it is freed:\n%s", s7);
-        cr_assert(strstr(s7, "[other] after event_free: event_base_get_num_events ADDED=0 ACTIVE=0"),
-                  "%s", s7);
+        cr_assert(
+            strstr(s7, "[other] before event_free: event_base_get_num_events ADDED=2 ACTIVE=1"),
+            "the victim is active when it is freed:\n%s", s7);
+        cr_assert(
+            strstr(s7, "[other] after event_free: event_base_get_num_events ADDED=0 ACTIVE=0"),
+            "%s", s7);
         cr_assert_null(strstr(s7, "[callback]"), "a freed active event must not run:\n%s", s7);
         free(s7);
         evt_run_free(&r);
@@ -298,6 +300,5 @@ Test(lifecycle, waiting_at_every_prompt_changes_nothing, .timeout = 90)
 {
     static const char *const masks[] = {"Timeout=[0-9.]+", NULL};
     evt_assert_step_same(EVT_ARGV(PROG, "--timeout-s", "1"), NULL, masks, 2.0, 60);
-    evt_assert_step_same(EVT_ARGV(PROG, "--timeout-s", "1", "--no-persist"), NULL, masks, 2.0,
-                         60);
+    evt_assert_step_same(EVT_ARGV(PROG, "--timeout-s", "1", "--no-persist"), NULL, masks, 2.0, 60);
 }

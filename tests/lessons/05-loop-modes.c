@@ -323,8 +323,8 @@ Test(loop_modes, step_mode_waits_for_enter_on_a_tty)
 /* Waiting 2 s at every prompt changes nothing. Before, --mode once ran all
  * three callbacks in one call: both timers were due by the time the loop
  * ran. Times and busy-poll counts are masked; order and counts are not. */
-static const char *const loop_masks[] = {"~[0-9]+ ms", "call [0-9]+ returned",
-                                         "nothing: [0-9]+", "after [0-9]+ ticks", NULL};
+static const char *const loop_masks[] = {"~[0-9]+ ms", "call [0-9]+ returned", "nothing: [0-9]+",
+                                         "after [0-9]+ ticks", NULL};
 #define STEP_SAME(name, ...)                                                                       \
     Test(step_mode, name, .timeout = 60)                                                           \
     {                                                                                              \

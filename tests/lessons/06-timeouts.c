@@ -226,8 +226,8 @@ Test(drift, persist_falls_behind_once_ticks_are_missed)
 
 Test(cached_time, prints_the_resolution_of_the_clock_in_use)
 {
-    struct evt_run r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER"), NULL, NULL, NULL,
-                               NULL);
+    struct evt_run r =
+        run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER"), NULL, NULL, NULL, NULL);
     const char *c = strstr(r.out, "the timers' clock: CLOCK_MONOTONIC_COARSE, resolution here: ");
     cr_assert(c, "%s", r.out);
     cr_assert_gt(atol(c + strlen("the timers' clock: CLOCK_MONOTONIC_COARSE, resolution here: ")),
@@ -319,8 +319,12 @@ Test(timeouts, step_mode_waits_for_enter_on_a_tty)
 /* Waiting 2 s at every prompt changes nothing. Before, read_timeout timed
  * out although the writer wrote, and drift's ticks were ~2 s late. Times
  * under a second are masked; a 2 s shift is not. */
-static const char *const time_masks[] = {" +-?[0-9]{1,3}[.][0-9] ms", "took [0-9]+ ms",
-                                         "early ticks: [0-9]+", "  EARLY", "in [0-9]+ us", NULL};
+static const char *const time_masks[] = {" +-?[0-9]{1,3}[.][0-9] ms",
+                                         "took [0-9]+ ms",
+                                         "early ticks: [0-9]+",
+                                         "  EARLY",
+                                         "in [0-9]+ us",
+                                         NULL};
 #define STEP_SAME(name, ...)                                                                       \
     Test(step_mode, name, .timeout = 60)                                                           \
     {                                                                                              \

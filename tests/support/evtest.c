@@ -665,10 +665,7 @@ size_t evt_first_diff(const void *a, const void *b, size_t n)
 
 #define EVT_STEP_PROMPT "   [Enter: run this step, q: quit] "
 
-int evt_step_prompts(const char *out)
-{
-    return evt_count(out, EVT_STEP_PROMPT);
-}
+int evt_step_prompts(const char *out) { return evt_count(out, EVT_STEP_PROMPT); }
 
 int evt_run_step(struct evt_run *r, const char *const argv[], const char *const env[],
                  double wait_s, double timeout_s)
