@@ -197,8 +197,10 @@ int main(int argc, char **argv)
     struct event *peek = event_new(base, sv[0], EV_READ, on_peek, ev);
     if (peek == NULL)
         die("event_new failed");
-    CHECK_OK(event_priority_set(peek, 0));
-    CHECK_OK(event_add(peek, NULL));
+    if (event_priority_set(peek, 0) < 0)
+        die("event_priority_set failed");
+    if (event_add(peek, NULL) < 0)
+        die("event_add failed");
     send_byte();
     int rc = event_base_loop(base, EVLOOP_ONCE);
     printf("  event_base_loop(EVLOOP_ONCE) -> %d\n", rc);
@@ -226,11 +228,13 @@ int main(int argc, char **argv)
                "  across event_del, and event_add(ev, NULL) does not clear it\n");
 
     step("5. what the base holds: our event plus a SIGUSR1 event");
-    CHECK_OK(event_add(ev, NULL)); /* pending again, whatever step 5 left */
+    if (event_add(ev, NULL) < 0) /* pending again, whatever step 4 left */
+        die("event_add failed");
     struct event *sig = evsignal_new(base, SIGUSR1, on_read, event_self_cbarg());
     if (sig == NULL)
         die("evsignal_new failed");
-    CHECK_OK(event_add(sig, NULL));
+    if (event_add(sig, NULL) < 0)
+        die("event_add failed");
     printf("  our events: %p (read) and %p (signal)\n", (void *)ev, (void *)sig);
     dump();
     counts(base, "two events of ours");
@@ -247,9 +251,12 @@ int main(int argc, char **argv)
     struct event *doomed = event_new(b2, sp[0], EV_READ, on_read, event_self_cbarg());
     struct event *other = event_new(b2, sp[0], EV_READ, on_free_other, doomed);
     CHECK(doomed && other);
-    CHECK_OK(event_priority_set(other, 0)); /* runs first; doomed has priority 1 */
-    CHECK_OK(event_add(doomed, NULL));
-    CHECK_OK(event_add(other, NULL));
+    if (event_priority_set(other, 0) < 0) /* runs first; doomed has priority 1 */
+        die("event_priority_set failed");
+    if (event_add(doomed, NULL) < 0)
+        die("event_add failed");
+    if (event_add(other, NULL) < 0)
+        die("event_add failed");
     printf("  a new base with a read event %p (priority 1) and a one-shot\n"
            "  watcher of the same fd at priority 0 that frees it\n",
            (void *)doomed);

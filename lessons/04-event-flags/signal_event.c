@@ -175,7 +175,8 @@ int main(int argc, char **argv)
         struct event *intr = evsignal_new(base, SIGINT, on_signal, event_self_cbarg());
         if (intr == NULL)
             die("evsignal_new failed");
-        CHECK_OK(event_add(intr, NULL));
+        if (event_add(intr, NULL) < 0)
+            die("event_add failed");
         printf("pid %d: send SIGUSR1 (kill -USR1 %d), or SIGINT to stop\n", (int)getpid(),
                (int)getpid());
         event_base_dispatch(base);

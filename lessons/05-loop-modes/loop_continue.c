@@ -83,14 +83,17 @@ int main(int argc, char **argv)
     struct event *rd = event_new(base, fds[0], EV_READ, on_pipe, NULL);
     if (rd == NULL)
         die("event_new failed");
-    CHECK_OK(event_priority_set(rd, 0));
-    CHECK_OK(event_add(rd, NULL));
+    if (event_priority_set(rd, 0) < 0)
+        die("event_priority_set failed");
+    if (event_add(rd, NULL) < 0)
+        die("event_add failed");
     const char *names[3] = {"A", "B", "C"};
     struct event *evs[3];
     for (int i = 0; i < 3; i++) {
         evs[i] = event_new(base, -1, 0, on_active, (void *)names[i]);
         CHECK(evs[i] != NULL);
-        CHECK_OK(event_priority_set(evs[i], 1));
+        if (event_priority_set(evs[i], 1) < 0)
+            die("event_priority_set failed");
         event_active(evs[i], EV_TIMEOUT, 0);
     }
 
