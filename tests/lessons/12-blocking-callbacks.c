@@ -286,10 +286,12 @@ Test(sliced_work, slices_keep_the_heartbeat_one_callback_stalls_it, .timeout = 3
     cr_assert_lt(sliced, 200, "5 ms slices keep it within a slice or so (%ld ms)", sliced);
 }
 
+/* Numbers (times, lateness with its sign) are masked: only the narration counts. */
+static const char *const NUMBERS[] = {"-?[0-9]+", NULL};
+
 /* two_bases arms each part's timers after that part's pause: with them armed
  * before it, the inner timer would fire on the first outer beat. */
 Test(step_mode, two_bases_shows_the_same_at_a_slow_pace, .timeout = 120)
 {
-    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "two_bases")),
-                                 EVT_ARGV(evt_prog(DIR "two_bases"), "--step"), 4);
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "two_bases")), NULL, NUMBERS, 2.0, 90);
 }

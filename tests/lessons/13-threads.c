@@ -389,9 +389,8 @@ Test(dispatcher, pipe_bytes_or_draining_serve_every_client, .timeout = 90)
  * the timeout fire first). */
 Test(step_mode, active_from_thread_and_del_from_thread_show_the_same_at_a_slow_pace, .timeout = 120)
 {
-    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "active_from_thread")),
-                                 EVT_ARGV(evt_prog(DIR "active_from_thread"), "--step"), 3);
-    evt_assert_same_when_stepped(EVT_ARGV(evt_prog(DIR "del_from_thread"), "--finalize"),
-                                 EVT_ARGV(evt_prog(DIR "del_from_thread"), "--finalize", "--step"),
-                                 3);
+    static const char *const numbers[] = {"-?[0-9]+", NULL};
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "active_from_thread")), NULL, numbers, 2.0, 60);
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "del_from_thread"), "--finalize"), NULL, numbers,
+                         2.0, 60);
 }

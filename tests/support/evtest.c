@@ -237,12 +237,6 @@ void evt_run_free(struct evt_run *r)
 int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
                 const char *keys, double timeout_s)
 {
-    return evt_run_pty_paced(r, argv, env, keys, 0.15, timeout_s);
-}
-
-int evt_run_pty_paced(struct evt_run *r, const char *const argv[], const char *const env[],
-                      const char *keys, double pause_s, double timeout_s)
-{
     memset(r, 0, sizeof *r);
     int master;
     double start = evt_now(), deadline = start + timeout_s;
@@ -266,8 +260,8 @@ int evt_run_pty_paced(struct evt_run *r, const char *const argv[], const char *c
         if (left <= 0)
             break;
         struct pollfd pf = {master, POLLIN, 0};
-        /* Output that pauses for pause_s means the program waits for a key. */
-        int rc = poll(&pf, 1, left < pause_s ? (int)(left * 1000) + 1 : (int)(pause_s * 1000));
+        /* Output that pauses for 150 ms means the program waits for a key. */
+        int rc = poll(&pf, 1, left < 0.15 ? (int)(left * 1000) + 1 : 150);
         if (rc == 0) {
             if (key_off < key_len) {
                 if (write(master, keys + key_off, 1) == 1)
@@ -641,56 +635,6 @@ char *evt_mask_addrs(const char *s)
     }
     out[o] = '\0';
     return out;
-}
-
-char *evt_mask_step_run(const char *s)
-{
-    static const char prompt[] = "   [Enter: run this step, q: quit] ";
-    size_t len = strlen(s), o = 0;
-    char *out = malloc(len + 1);
-    for (size_t i = 0; i < len;) {
-        if (strncmp(s + i, prompt, sizeof prompt - 1) == 0) {
-            i += sizeof prompt - 1;
-            if (i < len && s[i] == '\r') /* the echoed Enter: "\r\n" once */
-                i++;
-            if (i < len && s[i] == '\n')
-                i++;
-        } else if (s[i] == '\r') {
-            i++;
-        } else if ((s[i] >= '0' && s[i] <= '9') ||
-                   (s[i] == '-' && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-            i++; /* a sign goes with its number: "late -2 ms" and "late 3 ms" compare */
-            while (i < len && s[i] >= '0' && s[i] <= '9')
-                i++;
-            out[o++] = 'N';
-        } else {
-            out[o++] = s[i++];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-void evt_assert_same_when_stepped(const char *const argv[], const char *const step_argv[],
-                                  int steps)
-{
-    struct evt_run plain, stepped;
-    cr_assert_eq(evt_run(&plain, argv, NULL, NULL, 60), 0);
-    cr_assert_eq(plain.exit_code, 0, "%s\n%s", plain.out, plain.err);
-    char keys[32] = {0};
-    for (int i = 0; i < steps && i < 31; i++)
-        keys[i] = '\n';
-    cr_assert_eq(evt_run_pty_paced(&stepped, step_argv, NULL, keys, 2.0, 90), 0);
-    cr_assert_eq(stepped.exit_code, 0, "%s", stepped.out);
-    char *a1 = evt_mask_addrs(plain.out), *b1 = evt_mask_addrs(stepped.out);
-    char *a = evt_mask_step_run(a1), *b = evt_mask_step_run(b1);
-    cr_assert_str_eq(b, a,
-                     "with 2 s at each prompt the lesson shows something else:\n%s\n--- "
-                     "straight run:\n%s",
-                     b, a);
-    free(a1), free(b1), free(a), free(b);
-    evt_run_free(&plain);
-    evt_run_free(&stepped);
 }
 
 void evt_random_bytes(void *buf, size_t n, unsigned seed)

@@ -46,10 +46,6 @@ void evt_run_free(struct evt_run *r);
  * Output lands in r->out (stderr merged). */
 int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
                 const char *keys, double timeout_s);
-/* Same, but a key is typed only after the output has paused for pause_s:
- * a presenter who talks for pause_s at every --step prompt. */
-int evt_run_pty_paced(struct evt_run *r, const char *const argv[], const char *const env[],
-                      const char *keys, double pause_s, double timeout_s);
 
 /* ---- a program running in the background (servers) ------------------------ */
 struct evt_proc {
@@ -97,15 +93,6 @@ void evt_reset_close(int fd); /* close with RST (SO_LINGER 0) */
 int evt_count(const char *hay, const char *needle);
 /* Copy of s with 0x... hex addresses replaced by "0xADDR". malloc'd. */
 char *evt_mask_addrs(const char *s);
-/* Output of a --step run made comparable with a straight run: the step
- * prompts and the echoed Enter removed, "\r" dropped, and every number
- * (with its minus sign) replaced by "N" (times, fds, ports). malloc'd. */
-char *evt_mask_step_run(const char *s);
-/* Step mode must not change what a lesson shows: run argv straight, then
- * step_argv (with --step) in a pty with 2 s at each of `steps` prompts, and
- * assert that both print the same once masked (addresses, numbers, prompts). */
-void evt_assert_same_when_stepped(const char *const argv[], const char *const step_argv[],
-                                  int steps);
 double evt_now(void); /* monotonic seconds */
 void evt_random_bytes(void *buf, size_t n, unsigned seed);
 /* Offset of the first difference, or n if equal. */
