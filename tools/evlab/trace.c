@@ -296,7 +296,7 @@ static char *fn_name(struct trace *t, uint64_t addr)
 enum { ST_NONE, ST_PENDING, ST_ACTIVE, ST_RUNNING };
 
 struct tev { /* one assignment of one struct event */
-    uint64_t ev, base, cb;
+    uint64_t ev, addr, base, cb; /* ev: 0 once freed; addr stays */
     int fd, events, tid;
     bool internal;
     char *name;  /* "accept_cb" or "bufferevent read" */
@@ -310,7 +310,8 @@ struct tev { /* one assignment of one struct event */
 
 struct span {
     int tid;
-    int kind; /* 0 wait, 1 event callback, 2 bufferevent callback, 3 listener callback */
+    int kind; /* 0 wait, 1 event callback, 2 bufferevent callback, 3 listener callback,
+               * 4 a mark (loopbreak, loopexit), 5 a loop call (event_base_loop) */
     uint64_t t0, t1;
     int tev;      /* event index, or -1 */
     char *name;   /* callback name */
@@ -465,6 +466,8 @@ static void build(struct model *m, struct trace *t, double stall_ms)
         int depth;
         uint64_t last_wait_end, wait_begin;
         int64_t wait_timeout;
+        uint64_t loop_begin;
+        int loop_flags;
         bool in_wait;
         struct buf ready;
     } *ts = calloc(256, sizeof *ts);
@@ -481,7 +484,7 @@ static void build(struct model *m, struct trace *t, double stall_ms)
         char w[96];
         switch (k) {
         case EVT_ASSIGN: {
-            struct tev v = {.ev = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
+            struct tev v = {.ev = r->obj, .addr = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
                             .events = (int)r->b, .tid = r->tid,
                             .internal = r->flags & EVTF_INTERNAL, .lane = -1};
             int old = find_ev(m, r->obj);
@@ -569,7 +572,7 @@ static void build(struct model *m, struct trace *t, double stall_ms)
             sp.kind = k == EVT_CB_BEGIN ? 1 : k == EVT_BEV_CB_BEGIN ? 2 : 3;
             if (k == EVT_CB_BEGIN) {
                 if (e < 0) { /* assigned before we were loaded: should not happen */
-                    struct tev v = {.ev = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
+                    struct tev v = {.ev = r->obj, .addr = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
                                     .tid = r->tid, .lane = -1};
                     PUSH(m->ev, m->nev, v);
                     e = (int)m->nev - 1;
@@ -641,6 +644,36 @@ static void build(struct model *m, struct trace *t, double stall_ms)
                 }
             }
             break;
+        case EVT_LOOPBREAK:
+        case EVT_LOOPEXIT: {
+            struct span sp = {.tid = r->tid, .kind = 4, .t0 = r->t, .t1 = r->t, .tev = -1,
+                              .depth = s->depth};
+            sp.internal = r->flags & EVTF_INTERNAL;
+            sp.name = strdup(k == EVT_LOOPBREAK ? "loopbreak" : "loopexit");
+            if (k == EVT_LOOPEXIT && r->a >= 0)
+                sp.detail = xasprintf("event_base_loopexit(base, %.3f ms)", (double)r->a / 1e3);
+            else
+                sp.detail = xasprintf("event_base_%s", sp.name);
+            PUSH(m->sp, m->nsp, sp);
+            break;
+        }
+        case EVT_LOOP_BEGIN:
+            s->loop_begin = r->t;
+            s->loop_flags = (int)r->a;
+            break;
+        case EVT_LOOP_END: {
+            struct span sp = {.tid = r->tid, .kind = 5, .t0 = s->loop_begin ? s->loop_begin : r->t,
+                              .t1 = r->t, .tev = -1, .depth = 0};
+            int f = s->loop_flags;
+            sp.name = xasprintf("event_base_loop(%s%s%s%s) -> %d", f ? "" : "0",
+                                (f & EVLOOP_ONCE) ? "ONCE" : "",
+                                (f & EVLOOP_NONBLOCK) ? ((f & EVLOOP_ONCE) ? "|NONBLOCK" : "NONBLOCK") : "",
+                                (f & EVLOOP_NO_EXIT_ON_EMPTY) ? (f & 3 ? "|NO_EXIT_ON_EMPTY" : "NO_EXIT_ON_EMPTY") : "",
+                                (int)r->a);
+            sp.detail = strdup(sp.name);
+            PUSH(m->sp, m->nsp, sp);
+            break;
+        }
         case EVT_BEV_NEW:
         case EVT_LEV_NEW: {
             bool found = false;
@@ -718,7 +751,7 @@ static int blame(struct model *m, size_t top)
     uint64_t bd = 0;
     for (size_t j = top + 1; j < m->nsp && m->sp[j].t0 < t->t1; j++) {
         struct span *s = &m->sp[j];
-        if (s->tid != t->tid || s->kind == 0 || s->internal)
+        if (s->tid != t->tid || s->kind == 0 || s->kind >= 4 || s->internal)
             continue;
         if (s->t1 - s->t0 > bd) {
             bd = s->t1 - s->t0;
@@ -734,7 +767,7 @@ static void find_stalls(struct model *m, double stall_ms)
     uint64_t limit = (uint64_t)(stall_ms * 1e6);
     for (size_t i = 0; i < m->nsp; i++) {
         struct span *sp = &m->sp[i];
-        if (sp->kind == 0 || sp->depth != 0 || sp->t1 - sp->t0 < limit)
+        if (sp->kind == 0 || sp->kind >= 4 || sp->depth != 0 || sp->t1 - sp->t0 < limit)
             continue;
         struct buf why = {0};
         char num[32];
@@ -775,32 +808,33 @@ static void find_stalls(struct model *m, double stall_ms)
                 }
             }
         }
-        /* (c) timers that fell due while it ran */
-        for (size_t k = 0; k < m->nsp; k++) {
-            struct span *c = &m->sp[k];
-            if (c->kind != 1 || c->tid != sp->tid || c->t0 < sp->t1 || c->tev < 0)
-                continue;
-            if (c->t0 > sp->t1 + 50 * 1000000ull)
-                break;
-            struct tev *v = &m->ev[c->tev];
-            (void)v;
-        }
+        /* (c) timers that fell due while it ran: armed (added, or fired when
+         * persistent) before the span, with a timeout ending inside it */
         for (size_t k = 0; k < m->nev; k++) {
             struct tev *v = &m->ev[k];
             if (v->timeout_us <= 0 || v->tid != sp->tid || (int)k == sp->tev)
                 continue;
-            /* When was it due? Its last firing or add before the span, plus its timeout. */
-            uint64_t last = 0;
-            for (size_t j = 0; j < m->nsp && m->sp[j].t0 < sp->t0; j++)
-                if (m->sp[j].tev == (int)k && m->sp[j].kind == 1)
-                    last = m->sp[j].t0;
-            if (!last)
+            uint64_t armed = 0;
+            for (size_t j = 0; j < t->n && t->r[j].t < sp->t0; j++) {
+                const struct evtrace_rec *r = &t->r[j];
+                if (r->obj != v->addr || r->tid != sp->tid)
+                    continue;
+                if (r->kind == EVT_ADD && r->a > 0)
+                    armed = r->t;
+                else if (r->kind == EVT_CB_BEGIN && (v->events & EV_PERSIST))
+                    armed = r->t;
+                else if (r->kind == EVT_DEL || r->kind == EVT_CB_BEGIN)
+                    armed = 0;
+            }
+            if (!armed)
                 continue;
-            uint64_t due = last + (uint64_t)v->timeout_us * 1000;
-            if (due >= sp->t1 || due < sp->t0 - (due < sp->t0 ? 0 : 0))
+            uint64_t due = armed + (uint64_t)v->timeout_us * 1000;
+            if (due >= sp->t1)
                 continue;
+            if (due < sp->t0)
+                due = sp->t0;
             commas(num, sizeof num, (sp->t1 - due) / 1000000);
-            buf_printf(&why, "; the timer %s was due %s ms before it could run", v->name, num);
+            buf_printf(&why, "; the timer of %s was due and waited %s ms", v->name, num);
             waiters++;
         }
         if (!waiters) {
@@ -915,6 +949,29 @@ static void terminal(struct model *m, const struct topts *o)
             buf_printf(&it.line, " |");
             PUSH(its, nit, it);
             cur[ti] = (int)nit - 1;
+        } else if (s->kind == 4) {
+            if (cur[ti] < 0) { /* called outside the loop */
+                struct it it = {.wait = i, .t = s->t0};
+                char rel[32];
+                snprintf(rel, sizeof rel, "%9.1f", (double)(s->t0 - m->tmin) / 1e6);
+                buf_printf(&it.line, "%s%s%s ", col("2"), rel, col("0"));
+                if (m->nth > 1)
+                    buf_printf(&it.line, "t%d ", ti + 1);
+                buf_printf(&it.line, "(outside the loop)");
+                PUSH(its, nit, it);
+                cur[ti] = (int)nit - 1;
+            }
+            buf_printf(&its[cur[ti]].line, " %s!%s%s", col("1;35"), s->name, col("0"));
+        } else if (s->kind == 5) {
+            struct it it = {.wait = i, .t = s->t1};
+            char rel[32];
+            snprintf(rel, sizeof rel, "%9.1f", (double)(s->t1 - m->tmin) / 1e6);
+            buf_printf(&it.line, "%s%s%s ", col("2"), rel, col("0"));
+            if (m->nth > 1)
+                buf_printf(&it.line, "t%d ", ti + 1);
+            buf_printf(&it.line, "%s%s%s", col("1;34"), s->name, col("0"));
+            PUSH(its, nit, it);
+            cur[ti] = -1;
         } else if (s->depth == 0) {
             if (cur[ti] < 0) {
                 struct it it = {.wait = SIZE_MAX, .t = s->t0};
@@ -934,7 +991,12 @@ static void terminal(struct model *m, const struct topts *o)
             for (size_t k = 0; k < m->nst; k++)
                 stall = stall || (m->sp[m->st[k].span].t0 >= s->t0 && m->sp[m->st[k].span].t1 <= s->t1);
             fmt_ms(d, sizeof d, s->t1 - s->t0);
-            buf_printf(&it->line, " %s%s %s%s", stall ? col("1;31") : col("32"), name, d,
+            char where[32] = "";
+            const struct span *bs = &m->sp[b];
+            if (bs->kind == 1 && bs->tev >= 0 && !(m->ev[bs->tev].events & EV_SIGNAL) &&
+                m->ev[bs->tev].fd >= 0)
+                snprintf(where, sizeof where, " fd%d", m->ev[bs->tev].fd);
+            buf_printf(&it->line, " %s%s%s %s%s", stall ? col("1;31") : col("32"), name, where, d,
                        col("0"));
             it->stall = it->stall || stall;
         }
@@ -968,7 +1030,7 @@ static void report(struct model *m, const struct topts *o)
         if (m->sp[i].kind == 0) {
             waits++;
             wait_ns += m->sp[i].t1 - m->sp[i].t0;
-        } else if (m->sp[i].depth == 0) {
+        } else if (m->sp[i].depth == 0 && m->sp[i].kind < 4) {
             cbs++;
             cb_ns += m->sp[i].t1 - m->sp[i].t0;
         }
@@ -1162,6 +1224,26 @@ static void html(struct model *m, const char *title, FILE *f)
         int ti = thread_index(m, s->tid);
         int lane = m->th[ti].lane;
         double x = X(s->t0), w = X(s->t1) - x;
+        if (s->kind == 4) { /* loopbreak / loopexit: a mark across the lane */
+            b = (struct buf){0};
+            xml_esc(&b, s->detail);
+            fprintf(f,
+                    "<rect class=\"mark\" x=\"%.3f\" y=\"%d\" width=\"1\" height=\"%d\" "
+                    "fill=\"#a0a\" data-tip=\"%s\"><title>%s</title></rect>\n",
+                    x, lane * LH + 20, LH, b.p, b.p);
+            buf_free(&b);
+            continue;
+        }
+        if (s->kind == 5) { /* one call of event_base_loop: a line under the lane */
+            b = (struct buf){0};
+            xml_esc(&b, s->detail);
+            fprintf(f,
+                    "<rect class=\"loopcall\" x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"2\" "
+                    "fill=\"#36c\" data-tip=\"%s\"><title>%s</title></rect>\n",
+                    x, lane * LH + 20 + LH - 2, w < 0.3 ? 0.3 : w, b.p, b.p);
+            buf_free(&b);
+            continue;
+        }
         const char *c = s->kind == 0 ? "wait" : s->stall ? "stallbar" : s->internal ? "cbi" : "cb";
         b = (struct buf){0};
         buf_printf(&b, "%s\n%.3f ms at +%.3f ms", s->detail ? s->detail : s->name,
@@ -1204,6 +1286,13 @@ static void html(struct model *m, const char *title, FILE *f)
                "wrap.addEventListener('dblclick',function(){k=1;tx=0;apply();});\n"
                "window.evlabTrace={lanes:document.querySelectorAll('text.lanelabel').length,"
                "zoom:function(f){k*=f;apply();return k;}};\n"
+               "document.body.setAttribute('data-lanes',window.evlabTrace.lanes);\n"
+               "if(location.hash=='#selftest'){var r=g.querySelector('rect.cb,rect.stallbar,"
+               "rect.wait');var z=window.evlabTrace.zoom(8);\n"
+               " if(r)r.dispatchEvent(new MouseEvent('mousemove',{bubbles:true,clientX:10,"
+               "clientY:10}));\n"
+               " document.body.setAttribute('data-selftest',(z==8&&(!r||tip.textContent.length>0))"
+               "?'ok':'fail');}\n"
                "document.body.setAttribute('data-ready','1');\n"
                "})();\n</script>\n</body></html>\n",
             W, LW);
@@ -1229,11 +1318,19 @@ static void chrome(struct model *m, FILE *f)
         struct span *s = &m->sp[i];
         buf_printf(&b, "%s{\"name\":", SEP());
         json_esc(&b, s->kind == 0 ? "backend wait" : s->name);
-        static const char *cat[] = {"wait", "callback", "bufferevent", "evconnlistener"};
-        buf_printf(&b, ",\"cat\":\"%s%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,"
+        static const char *cat[] = {"wait",         "callback", "bufferevent",
+                                    "evconnlistener", "loop",   "loop"};
+        if (s->kind == 4)
+            buf_printf(&b, ",\"cat\":\"loop\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
+                           "\"tid\":%d,\"args\":{\"detail\":",
+                       (double)(s->t0 - m->tmin) / 1e3, pid, s->tid);
+        else
+            buf_printf(&b,
+                       ",\"cat\":\"%s%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,"
                        "\"tid\":%d,\"args\":{\"detail\":",
-                   cat[s->kind], s->internal && s->kind ? ",internal" : "",
-                   (double)(s->t0 - m->tmin) / 1e3, (double)(s->t1 - s->t0) / 1e3, pid, s->tid);
+                       cat[s->kind], s->internal && s->kind ? ",internal" : "",
+                       (double)(s->t0 - m->tmin) / 1e3, (double)(s->t1 - s->t0) / 1e3, pid,
+                       s->tid);
         json_esc(&b, s->detail ? s->detail : s->name);
         buf_printf(&b, ",\"stall\":%s}}", s->stall ? "true" : "false");
     }
