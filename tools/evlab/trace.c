@@ -138,7 +138,8 @@ static const char *elf_name(const struct elfsyms *e, uint64_t fileoff)
         else
             hi = mid;
     }
-    if (lo && va >= e->syms[lo - 1].lo && va < e->syms[lo - 1].hi + (e->syms[lo - 1].hi == e->syms[lo - 1].lo))
+    if (lo && va >= e->syms[lo - 1].lo &&
+        va < e->syms[lo - 1].hi + (e->syms[lo - 1].hi == e->syms[lo - 1].lo))
         return e->syms[lo - 1].name;
     return NULL;
 }
@@ -295,7 +296,7 @@ static char *fn_name(struct trace *t, uint64_t addr)
 
 enum { ST_NONE, ST_PENDING, ST_ACTIVE, ST_RUNNING };
 
-struct tev { /* one assignment of one struct event */
+struct tev {                     /* one assignment of one struct event */
     uint64_t ev, addr, base, cb; /* ev: 0 once freed; addr stays */
     int fd, events, tid;
     bool internal;
@@ -354,7 +355,7 @@ struct model {
         uint64_t obj, readcb, writecb, eventcb, cb;
         int fd;
         bool lev;
-    } *owners; /* bufferevents and listeners, for naming */
+    } * owners; /* bufferevents and listeners, for naming */
     size_t nown;
 };
 
@@ -389,7 +390,7 @@ static const char *what_str(int w, char *b, size_t len)
     static const struct {
         int bit;
         const char *name;
-    } f[] = {{EV_TIMEOUT, "EV_TIMEOUT"}, {EV_READ, "EV_READ"},     {EV_WRITE, "EV_WRITE"},
+    } f[] = {{EV_TIMEOUT, "EV_TIMEOUT"}, {EV_READ, "EV_READ"},       {EV_WRITE, "EV_WRITE"},
              {EV_SIGNAL, "EV_SIGNAL"},   {EV_PERSIST, "EV_PERSIST"}, {EV_ET, "EV_ET"},
              {EV_CLOSED, "EV_CLOSED"}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
@@ -434,8 +435,9 @@ static void name_event(struct model *m, struct tev *e)
                 role = m->owners[i].lev ? "evconnlistener" : "bufferevent";
         if (role)
             e->name = xasprintf("%s %s", role,
-                                (e->events & EV_WRITE) ? "write" : (e->events & EV_READ) ? "read"
-                                                                                         : "timer");
+                                (e->events & EV_WRITE)  ? "write"
+                                : (e->events & EV_READ) ? "read"
+                                                        : "timer");
         else if (e->events & EV_SIGNAL)
             e->name = xasprintf("libevent signal %d", e->fd);
         else if (strstr(fn, "libevent") || fn[0] == '0')
@@ -484,9 +486,15 @@ static void build(struct model *m, struct trace *t, double stall_ms)
         char w[96];
         switch (k) {
         case EVT_ASSIGN: {
-            struct tev v = {.ev = r->obj, .addr = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
-                            .events = (int)r->b, .tid = r->tid,
-                            .internal = r->flags & EVTF_INTERNAL, .lane = -1};
+            struct tev v = {.ev = r->obj,
+                            .addr = r->obj,
+                            .base = r->d,
+                            .cb = r->c,
+                            .fd = (int)r->a,
+                            .events = (int)r->b,
+                            .tid = r->tid,
+                            .internal = r->flags & EVTF_INTERNAL,
+                            .lane = -1};
             int old = find_ev(m, r->obj);
             if (old >= 0)
                 set_pending(m, old, false, r->t);
@@ -533,8 +541,12 @@ static void build(struct model *m, struct trace *t, double stall_ms)
             break;
         case EVT_WAIT_END:
             if (s->in_wait) {
-                struct span sp = {.tid = r->tid, .kind = 0, .t0 = s->wait_begin, .t1 = r->t,
-                                  .tev = -1, .depth = 0};
+                struct span sp = {.tid = r->tid,
+                                  .kind = 0,
+                                  .t0 = s->wait_begin,
+                                  .t1 = r->t,
+                                  .tev = -1,
+                                  .depth = 0};
                 sp.name = strdup("wait");
                 sp.detail = xasprintf("backend wait: %.3f ms, timeout %s%lld%s, %lld ready",
                                       (double)(r->t - s->wait_begin) / 1e6,
@@ -572,15 +584,20 @@ static void build(struct model *m, struct trace *t, double stall_ms)
             sp.kind = k == EVT_CB_BEGIN ? 1 : k == EVT_BEV_CB_BEGIN ? 2 : 3;
             if (k == EVT_CB_BEGIN) {
                 if (e < 0) { /* assigned before we were loaded: should not happen */
-                    struct tev v = {.ev = r->obj, .addr = r->obj, .base = r->d, .cb = r->c, .fd = (int)r->a,
-                                    .tid = r->tid, .lane = -1};
+                    struct tev v = {.ev = r->obj,
+                                    .addr = r->obj,
+                                    .base = r->d,
+                                    .cb = r->c,
+                                    .fd = (int)r->a,
+                                    .tid = r->tid,
+                                    .lane = -1};
                     PUSH(m->ev, m->nev, v);
                     e = (int)m->nev - 1;
                 }
                 struct tev *v = &m->ev[e];
                 v->tid = r->tid;
-                uint64_t act = v->active_since > s->last_wait_end ? v->active_since
-                                                                  : s->last_wait_end;
+                uint64_t act =
+                    v->active_since > s->last_wait_end ? v->active_since : s->last_wait_end;
                 if (!act || act > r->t)
                     act = r->t;
                 band(m, e, ST_ACTIVE, act, r->t);
@@ -646,8 +663,8 @@ static void build(struct model *m, struct trace *t, double stall_ms)
             break;
         case EVT_LOOPBREAK:
         case EVT_LOOPEXIT: {
-            struct span sp = {.tid = r->tid, .kind = 4, .t0 = r->t, .t1 = r->t, .tev = -1,
-                              .depth = s->depth};
+            struct span sp = {
+                .tid = r->tid, .kind = 4, .t0 = r->t, .t1 = r->t, .tev = -1, .depth = s->depth};
             sp.internal = r->flags & EVTF_INTERNAL;
             sp.name = strdup(k == EVT_LOOPBREAK ? "loopbreak" : "loopexit");
             if (k == EVT_LOOPEXIT && r->a >= 0)
@@ -662,14 +679,19 @@ static void build(struct model *m, struct trace *t, double stall_ms)
             s->loop_flags = (int)r->a;
             break;
         case EVT_LOOP_END: {
-            struct span sp = {.tid = r->tid, .kind = 5, .t0 = s->loop_begin ? s->loop_begin : r->t,
-                              .t1 = r->t, .tev = -1, .depth = 0};
+            struct span sp = {.tid = r->tid,
+                              .kind = 5,
+                              .t0 = s->loop_begin ? s->loop_begin : r->t,
+                              .t1 = r->t,
+                              .tev = -1,
+                              .depth = 0};
             int f = s->loop_flags;
-            sp.name = xasprintf("event_base_loop(%s%s%s%s) -> %d", f ? "" : "0",
-                                (f & EVLOOP_ONCE) ? "ONCE" : "",
-                                (f & EVLOOP_NONBLOCK) ? ((f & EVLOOP_ONCE) ? "|NONBLOCK" : "NONBLOCK") : "",
-                                (f & EVLOOP_NO_EXIT_ON_EMPTY) ? (f & 3 ? "|NO_EXIT_ON_EMPTY" : "NO_EXIT_ON_EMPTY") : "",
-                                (int)r->a);
+            sp.name = xasprintf(
+                "event_base_loop(%s%s%s%s) -> %d", f ? "" : "0", (f & EVLOOP_ONCE) ? "ONCE" : "",
+                (f & EVLOOP_NONBLOCK) ? ((f & EVLOOP_ONCE) ? "|NONBLOCK" : "NONBLOCK") : "",
+                (f & EVLOOP_NO_EXIT_ON_EMPTY) ? (f & 3 ? "|NO_EXIT_ON_EMPTY" : "NO_EXIT_ON_EMPTY")
+                                              : "",
+                (int)r->a);
             sp.detail = strdup(sp.name);
             PUSH(m->sp, m->nsp, sp);
             break;
@@ -989,7 +1011,8 @@ static void terminal(struct model *m, const struct topts *o)
             const char *name = m->sp[b].name;
             bool stall = false;
             for (size_t k = 0; k < m->nst; k++)
-                stall = stall || (m->sp[m->st[k].span].t0 >= s->t0 && m->sp[m->st[k].span].t1 <= s->t1);
+                stall =
+                    stall || (m->sp[m->st[k].span].t0 >= s->t0 && m->sp[m->st[k].span].t1 <= s->t1);
             fmt_ms(d, sizeof d, s->t1 - s->t0);
             char where[32] = "";
             const struct span *bs = &m->sp[b];
@@ -1007,8 +1030,8 @@ static void terminal(struct model *m, const struct topts *o)
     for (size_t i = 0; i < nit; i++) {
         if (i < head || i >= nit - 10 || its[i].stall) {
             if (skipped) {
-                printf("%s          ... %zu iterations not shown (all are in --html)%s\n",
-                       col("2"), skipped, col("0"));
+                printf("%s          ... %zu iterations not shown (all are in --html)%s\n", col("2"),
+                       skipped, col("0"));
                 skipped = 0;
             }
             print_fit(&its[i].line, 80);
@@ -1055,8 +1078,7 @@ static void report(struct model *m, const struct topts *o)
            col("1;31"), m->nst, m->nst == 1 ? "" : "s", o->stall_ms, col("0"));
     for (size_t i = 0; i < m->nst && i < 20; i++) {
         char *s = stall_text(m, &m->st[i]);
-        printf("  stall at +%.1f ms: %s\n",
-               (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, s);
+        printf("  stall at +%.1f ms: %s\n", (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, s);
         free(s);
     }
 }
@@ -1138,7 +1160,7 @@ static void html(struct model *m, const char *title, FILE *f)
     double span = (double)(m->tmax - m->tmin);
     if (span <= 0)
         span = 1;
-#define X(t) ((double)((t) - m->tmin) / span * W)
+#define X(t) ((double)((t)-m->tmin) / span * W)
     struct buf b = {0};
     fprintf(f, html_head, title);
     xml_esc(&b, title);
@@ -1164,8 +1186,9 @@ static void html(struct model *m, const char *title, FILE *f)
     }
     if (!m->nst)
         fprintf(f, "<p>no stall found</p>\n");
-    fprintf(f, "</div>\n<div id=\"wrap\"><svg id=\"svg\" xmlns=\"http://www.w3.org/2000/svg\" "
-               "width=\"%d\" height=\"%d\">\n",
+    fprintf(f,
+            "</div>\n<div id=\"wrap\"><svg id=\"svg\" xmlns=\"http://www.w3.org/2000/svg\" "
+            "width=\"%d\" height=\"%d\">\n",
             LW + W + 10, (int)nln * LH + 24);
     /* lane backgrounds and labels */
     for (size_t i = 0; i < nln; i++) {
@@ -1186,16 +1209,18 @@ static void html(struct model *m, const char *title, FILE *f)
         buf_free(&e);
         buf_free(&b);
     }
-    fprintf(f, "<svg x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" overflow=\"hidden\">"
-               "<g id=\"tl\">\n",
+    fprintf(f,
+            "<svg x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" overflow=\"hidden\">"
+            "<g id=\"tl\">\n",
             LW, W + 10, (int)nln * LH + 24);
     /* time axis ticks */
     double step = 1e3;
     while (span / step > 12)
         step *= (span / step > 60) ? 10 : 2;
     for (double t = 0; t <= span; t += step)
-        fprintf(f, "<rect x=\"%.2f\" y=\"14\" width=\"0.5\" height=\"%d\" fill=\"#ccc\" "
-                   "class=\"tick\"/><text class=\"ticklabel\" x=\"%.2f\" y=\"11\">%.3g ms</text>\n",
+        fprintf(f,
+                "<rect x=\"%.2f\" y=\"14\" width=\"0.5\" height=\"%d\" fill=\"#ccc\" "
+                "class=\"tick\"/><text class=\"ticklabel\" x=\"%.2f\" y=\"11\">%.3g ms</text>\n",
                 t / span * W, (int)nln * LH + 6, t / span * W + 2, t / 1e6);
     static const char *cls[] = {"", "pending", "active", "running"};
     static const char *sname[] = {"", "pending", "active", "running"};
@@ -1260,41 +1285,42 @@ static void html(struct model *m, const char *title, FILE *f)
         buf_free(&b);
     }
 #undef X
-    fprintf(f, "</g></svg></svg></div>\n<div id=\"tip\"></div>\n<script>\n"
-               "(function(){\n"
-               "var svg=document.getElementById('svg'),g=document.getElementById('tl'),\n"
-               "tip=document.getElementById('tip'),wrap=document.getElementById('wrap');\n"
-               "var W=%d,k=1,tx=0,drag=null;\n"
-               "function apply(){k=Math.max(1,Math.min(k,1e6));\n"
-               " tx=Math.min(0,Math.max(tx,W-W*k));\n"
-               " g.setAttribute('transform','translate('+tx+',0) scale('+k+',1)');\n"
-               " var ts=g.querySelectorAll('text.ticklabel');\n"
-               " for(var i=0;i<ts.length;i++){ts[i].setAttribute('transform',"
-               "'scale('+(1/k)+',1)');ts[i].setAttribute('x',(parseFloat(ts[i].dataset.x||"
-               "(ts[i].dataset.x=ts[i].getAttribute('x'))))*k);}}\n"
-               "wrap.addEventListener('wheel',function(e){e.preventDefault();\n"
-               " var r=svg.getBoundingClientRect(),mx=e.clientX-r.left-%d;\n"
-               " var f=e.deltaY<0?1.25:0.8,t=(mx-tx)/k;k*=f;tx=mx-t*k;apply();},{passive:false});\n"
-               "wrap.addEventListener('mousedown',function(e){drag={x:e.clientX,tx:tx};});\n"
-               "window.addEventListener('mouseup',function(){drag=null;});\n"
-               "window.addEventListener('mousemove',function(e){\n"
-               " if(drag){tx=drag.tx+e.clientX-drag.x;apply();}\n"
-               " var d=e.target.getAttribute&&e.target.getAttribute('data-tip');\n"
-               " if(d){tip.textContent=d;tip.style.display='block';\n"
-               "  tip.style.left=(e.clientX+12)+'px';tip.style.top=(e.clientY+12)+'px';}\n"
-               " else tip.style.display='none';});\n"
-               "wrap.addEventListener('dblclick',function(){k=1;tx=0;apply();});\n"
-               "window.evlabTrace={lanes:document.querySelectorAll('text.lanelabel').length,"
-               "zoom:function(f){k*=f;apply();return k;}};\n"
-               "document.body.setAttribute('data-lanes',window.evlabTrace.lanes);\n"
-               "if(location.hash=='#selftest'){var r=g.querySelector('rect.cb,rect.stallbar,"
-               "rect.wait');var z=window.evlabTrace.zoom(8);\n"
-               " if(r)r.dispatchEvent(new MouseEvent('mousemove',{bubbles:true,clientX:10,"
-               "clientY:10}));\n"
-               " document.body.setAttribute('data-selftest',(z==8&&(!r||tip.textContent.length>0))"
-               "?'ok':'fail');}\n"
-               "document.body.setAttribute('data-ready','1');\n"
-               "})();\n</script>\n</body></html>\n",
+    fprintf(f,
+            "</g></svg></svg></div>\n<div id=\"tip\"></div>\n<script>\n"
+            "(function(){\n"
+            "var svg=document.getElementById('svg'),g=document.getElementById('tl'),\n"
+            "tip=document.getElementById('tip'),wrap=document.getElementById('wrap');\n"
+            "var W=%d,k=1,tx=0,drag=null;\n"
+            "function apply(){k=Math.max(1,Math.min(k,1e6));\n"
+            " tx=Math.min(0,Math.max(tx,W-W*k));\n"
+            " g.setAttribute('transform','translate('+tx+',0) scale('+k+',1)');\n"
+            " var ts=g.querySelectorAll('text.ticklabel');\n"
+            " for(var i=0;i<ts.length;i++){ts[i].setAttribute('transform',"
+            "'scale('+(1/k)+',1)');ts[i].setAttribute('x',(parseFloat(ts[i].dataset.x||"
+            "(ts[i].dataset.x=ts[i].getAttribute('x'))))*k);}}\n"
+            "wrap.addEventListener('wheel',function(e){e.preventDefault();\n"
+            " var r=svg.getBoundingClientRect(),mx=e.clientX-r.left-%d;\n"
+            " var f=e.deltaY<0?1.25:0.8,t=(mx-tx)/k;k*=f;tx=mx-t*k;apply();},{passive:false});\n"
+            "wrap.addEventListener('mousedown',function(e){drag={x:e.clientX,tx:tx};});\n"
+            "window.addEventListener('mouseup',function(){drag=null;});\n"
+            "window.addEventListener('mousemove',function(e){\n"
+            " if(drag){tx=drag.tx+e.clientX-drag.x;apply();}\n"
+            " var d=e.target.getAttribute&&e.target.getAttribute('data-tip');\n"
+            " if(d){tip.textContent=d;tip.style.display='block';\n"
+            "  tip.style.left=(e.clientX+12)+'px';tip.style.top=(e.clientY+12)+'px';}\n"
+            " else tip.style.display='none';});\n"
+            "wrap.addEventListener('dblclick',function(){k=1;tx=0;apply();});\n"
+            "window.evlabTrace={lanes:document.querySelectorAll('text.lanelabel').length,"
+            "zoom:function(f){k*=f;apply();return k;}};\n"
+            "document.body.setAttribute('data-lanes',window.evlabTrace.lanes);\n"
+            "if(location.hash=='#selftest'){var r=g.querySelector('rect.cb,rect.stallbar,"
+            "rect.wait');var z=window.evlabTrace.zoom(8);\n"
+            " if(r)r.dispatchEvent(new MouseEvent('mousemove',{bubbles:true,clientX:10,"
+            "clientY:10}));\n"
+            " document.body.setAttribute('data-selftest',(z==8&&(!r||tip.textContent.length>0))"
+            "?'ok':'fail');}\n"
+            "document.body.setAttribute('data-ready','1');\n"
+            "})();\n</script>\n</body></html>\n",
             W, LW);
     free(ln);
 }
@@ -1309,8 +1335,9 @@ static void chrome(struct model *m, FILE *f)
     bool first = true;
 #define SEP() (first ? (first = false, "") : ",\n")
     for (int i = 0; i < m->nth; i++) {
-        buf_printf(&b, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"ts\":0,"
-                       "\"args\":{\"name\":\"%s %d\"}}",
+        buf_printf(&b,
+                   "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"ts\":0,"
+                   "\"args\":{\"name\":\"%s %d\"}}",
                    SEP(), pid, m->th[i].tid,
                    m->th[i].tid == m->t->h.main_tid ? "main thread" : "thread", m->th[i].tid);
     }
@@ -1318,19 +1345,19 @@ static void chrome(struct model *m, FILE *f)
         struct span *s = &m->sp[i];
         buf_printf(&b, "%s{\"name\":", SEP());
         json_esc(&b, s->kind == 0 ? "backend wait" : s->name);
-        static const char *cat[] = {"wait",         "callback", "bufferevent",
-                                    "evconnlistener", "loop",   "loop"};
+        static const char *cat[] = {"wait",           "callback", "bufferevent",
+                                    "evconnlistener", "loop",     "loop"};
         if (s->kind == 4)
-            buf_printf(&b, ",\"cat\":\"loop\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
-                           "\"tid\":%d,\"args\":{\"detail\":",
+            buf_printf(&b,
+                       ",\"cat\":\"loop\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,"
+                       "\"tid\":%d,\"args\":{\"detail\":",
                        (double)(s->t0 - m->tmin) / 1e3, pid, s->tid);
         else
             buf_printf(&b,
                        ",\"cat\":\"%s%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,"
                        "\"tid\":%d,\"args\":{\"detail\":",
                        cat[s->kind], s->internal && s->kind ? ",internal" : "",
-                       (double)(s->t0 - m->tmin) / 1e3, (double)(s->t1 - s->t0) / 1e3, pid,
-                       s->tid);
+                       (double)(s->t0 - m->tmin) / 1e3, (double)(s->t1 - s->t0) / 1e3, pid, s->tid);
         json_esc(&b, s->detail ? s->detail : s->name);
         buf_printf(&b, ",\"stall\":%s}}", s->stall ? "true" : "false");
     }
@@ -1344,8 +1371,9 @@ static void chrome(struct model *m, FILE *f)
         char *n = xasprintf("%s %s", m->ev[d->tev].label, sname[d->state]);
         json_esc(&b, n);
         free(n);
-        buf_printf(&b, ",\"cat\":\"state\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,"
-                       "\"tid\":%d,\"args\":{}}",
+        buf_printf(&b,
+                   ",\"cat\":\"state\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,"
+                   "\"tid\":%d,\"args\":{}}",
                    (double)(d->t0 - m->tmin) / 1e3, (double)(d->t1 - d->t0) / 1e3, pid,
                    1000000 + d->tev);
     }
@@ -1484,8 +1512,8 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
             if (!port && seen.p && strstr(seen.p, "127.0.0.1:")) {
                 port = atoi(strstr(seen.p, "127.0.0.1:") + 10);
                 if (port > 0) {
-                    printf("%s[evlab trace: %d client%s connect to port %d at once]%s\n",
-                           col("36"), o->clients, o->clients == 1 ? "" : "s", port, col("0"));
+                    printf("%s[evlab trace: %d client%s connect to port %d at once]%s\n", col("36"),
+                           o->clients, o->clients == 1 ? "" : "s", port, col("0"));
                     for (int i = 0; i < o->clients && i < 64; i++) {
                         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                         struct sockaddr_in a = {.sin_family = AF_INET,
@@ -1788,8 +1816,8 @@ int cmd_trace(int argc, char **argv)
             struct buf b = {0};
             for (int k = 0; k < np; k++)
                 buf_printf(&b, "%s%s", k ? ", " : "", progs[k]);
-            int rc = err2("lesson %s has no program '%s' (it has: %s)", les[i].nn,
-                          pick ? pick : "", b.p ? b.p : "none");
+            int rc = err2("lesson %s has no program '%s' (it has: %s)", les[i].nn, pick ? pick : "",
+                          b.p ? b.p : "none");
             buf_free(&b);
             free_names(progs, np);
             free(les);

@@ -59,11 +59,11 @@
 
 /* ---- the record buffer ------------------------------------------------------ */
 
-static bool g_on;                 /* EVTRACE_FILE was set, and we are that process */
-static char g_path[4096];         /* EVTRACE_FILE */
+static bool g_on;                  /* EVTRACE_FILE was set, and we are that process */
+static char g_path[4096];          /* EVTRACE_FILE */
 static struct evtrace_rec *g_recs; /* mmap'd, g_cap records */
 static uint64_t g_cap;
-static _Atomic uint64_t g_n;       /* records claimed (may exceed g_cap: dropped) */
+static _Atomic uint64_t g_n; /* records claimed (may exceed g_cap: dropped) */
 static uint64_t g_t0;
 static pid_t g_pid;
 static atomic_bool g_flushed;
@@ -185,10 +185,7 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
-static void after_fork_child(void)
-{
-    g_on = false; /* a forked child is not the traced process */
-}
+static void after_fork_child(void) { g_on = false; /* a forked child is not the traced process */ }
 
 /* ---- libevent's own code: where it lives ---------------------------------- */
 
@@ -417,7 +414,7 @@ static void *slot_for(void *tab, size_t size, size_t elem, uintptr_t key, bool i
 
 /* ---- events and their trampoline ------------------------------------------- */
 
-static __thread struct event_base *t_base;  /* the loop this thread is running */
+static __thread struct event_base *t_base; /* the loop this thread is running */
 static __thread const void *t_user_caller; /* set by event_new/event_set for event_assign */
 
 /* Per-thread slot the sampler reads: which callback runs since when. */
@@ -456,8 +453,8 @@ static void forget_event(const struct event *ev)
     pthread_mutex_unlock(&g_tab_lock);
 }
 
-EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_socket_t fd,
-                        short events, event_callback_fn cb, void *arg)
+EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_socket_t fd, short events,
+                        event_callback_fn cb, void *arg)
 {
     LOAD(event_assign);
     const void *caller = t_user_caller ? t_user_caller : __builtin_return_address(0);
@@ -550,8 +547,7 @@ EXPORT int event_del(struct event *ev)
 EXPORT void event_active(struct event *ev, int res, short ncalls)
 {
     LOAD(event_active);
-    rec(EVT_ACTIVE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, ev, res, 0, 0,
-        0);
+    rec(EVT_ACTIVE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, ev, res, 0, 0, 0);
     real_event_active(ev, res, ncalls);
 }
 
@@ -659,8 +655,8 @@ static void sample_once(struct tslot *s, uint64_t start, int *seen, int *nseen)
             (e->events & EV_SIGNAL) || !(e->events & (EV_READ | EV_WRITE)))
             continue;
         pfd[n].fd = e->fd;
-        pfd[n].events = (short)(((e->events & EV_READ) ? POLLIN : 0) |
-                                ((e->events & EV_WRITE) ? POLLOUT : 0));
+        pfd[n].events =
+            (short)(((e->events & EV_READ) ? POLLIN : 0) | ((e->events & EV_WRITE) ? POLLOUT : 0));
         pfd[n].revents = 0;
         evp[n++] = (const void *)e->key;
     }
@@ -738,8 +734,7 @@ EXPORT struct event_base *event_base_new_with_config(const struct event_config *
 {
     LOAD(event_base_new_with_config);
     struct event_base *b = real_event_base_new_with_config(cfg);
-    rec(EVT_BASE_NEW, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, b, 0, 0, 0,
-        0);
+    rec(EVT_BASE_NEW, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, b, 0, 0, 0, 0);
     return b;
 }
 
@@ -771,8 +766,8 @@ EXPORT int event_base_loopexit(struct event_base *base, const struct timeval *tv
 EXPORT int event_base_loopbreak(struct event_base *base)
 {
     LOAD(event_base_loopbreak);
-    rec(EVT_LOOPBREAK, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, base, 0, 0,
-        0, 0);
+    rec(EVT_LOOPBREAK, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, base, 0, 0, 0,
+        0);
     return real_event_base_loopbreak(base);
 }
 
@@ -882,16 +877,16 @@ EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_cb *read
 EXPORT int bufferevent_enable(struct bufferevent *bev, short what)
 {
     LOAD(bufferevent_enable);
-    rec(EVT_BEV_ENABLE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, bev, what,
-        0, 0, 0);
+    rec(EVT_BEV_ENABLE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, bev, what, 0,
+        0, 0);
     return real_bufferevent_enable(bev, what);
 }
 
 EXPORT int bufferevent_disable(struct bufferevent *bev, short what)
 {
     LOAD(bufferevent_disable);
-    rec(EVT_BEV_DISABLE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, bev, what,
-        0, 0, 0);
+    rec(EVT_BEV_DISABLE, in_libevent(__builtin_return_address(0)) ? EVTF_INTERNAL : 0, bev, what, 0,
+        0, 0);
     return real_bufferevent_disable(bev, what);
 }
 
@@ -960,9 +955,8 @@ EXPORT struct evconnlistener *evconnlistener_new(struct event_base *base, evconn
     return lev;
 }
 
-EXPORT struct evconnlistener *evconnlistener_new_bind(struct event_base *base,
-                                                      evconnlistener_cb cb, void *ptr,
-                                                      unsigned flags, int backlog,
+EXPORT struct evconnlistener *evconnlistener_new_bind(struct event_base *base, evconnlistener_cb cb,
+                                                      void *ptr, unsigned flags, int backlog,
                                                       const struct sockaddr *sa, int socklen)
 {
     LOAD(evconnlistener_new_bind);
