@@ -398,3 +398,15 @@ Test(trace, stall_line_from_a_kept_recording, .timeout = 120)
     unlink(rec);
     free(rec);
 }
+
+/* Lesson 10: seed 002's echo server and a client that never reads: the loop never comes back. */
+Test(trace, seed_echo_is_stuck_on_a_slow_reader, .timeout = 120)
+{
+    struct evt_run r = TRACE("--quiet", "--fail-on-stall", "--slow-reader", "--clients", "1",
+                             "--hold", "2", "--", evt_prog(L10 "seed_echo"), "--port", "0");
+    cr_assert_eq(r.exit_code, 3, "%s\n%s", r.err,
+                 r.out + (r.out_len > 2000 ? r.out_len - 2000 : 0));
+    cr_assert(strstr(r.out, "the loop never came back"), "%s",
+              r.out + (r.out_len > 2000 ? r.out_len - 2000 : 0));
+    evt_run_free(&r);
+}

@@ -36,6 +36,9 @@
 #include "evlab.h"
 #include "../trace/evtrace.h"
 
+static double g_busy = -1; /* CPU share of the program in its last half second (-1: unknown) */
+static char g_state;       /* its /proc state letter when stopped: R running, S sleeping */
+
 /* ---- options ------------------------------------------------------------------- */
 
 struct topts {
@@ -351,6 +354,8 @@ struct model {
     int nth;
     uint64_t tmin, tmax;
     size_t libevent_calls;
+    uint64_t stuck_from, stuck_ns; /* nothing recorded at the end, while the loop ran */
+    int stuck_tid;
     struct {
         uint64_t obj, readcb, writecb, eventcb, cb;
         int fd;
@@ -870,6 +875,51 @@ static void find_stalls(struct model *m, double stall_ms)
     }
 }
 
+/* The end of the recording: a loop that was still running (no LOOP_END) but
+ * recorded nothing for a long time before the process ended was stuck inside
+ * libevent or a system call (a spin, or a blocking send()). */
+static void find_stuck(struct model *m, double stall_ms)
+{
+    struct trace *t = m->t;
+    if (!t->n || t->h.dropped)
+        return;
+    const struct evtrace_rec *last = &t->r[t->n - 1];
+    int open_loops = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->r[i].tid == last->tid)
+            open_loops += t->r[i].kind == EVT_LOOP_BEGIN ? 1
+                          : t->r[i].kind == EVT_LOOP_END ? -1
+                                                         : 0;
+    uint64_t gap = t->h.t_end > last->t ? t->h.t_end - last->t : 0;
+    if (open_loops > 0 && gap >= (uint64_t)(stall_ms * 1e6)) {
+        m->stuck_from = last->t;
+        m->stuck_ns = gap;
+        m->stuck_tid = last->tid;
+    }
+}
+
+static char *stuck_text(struct model *m)
+{
+    char num[32];
+    commas(num, sizeof num, m->stuck_ns / 1000000);
+    char why[200];
+    if (g_state == 'R')
+        snprintf(why, sizeof why,
+                 "when stopped it was running (state R, %.0f%% of a CPU on this machine): a "
+                 "busy spin",
+                 g_busy < 0 ? 0 : g_busy * 100);
+    else if (g_state)
+        snprintf(why, sizeof why,
+                 "when stopped it was asleep (state %c): blocked in a system call, e.g. a "
+                 "blocking send()",
+                 g_state);
+    else
+        snprintf(why, sizeof why, "it was stuck inside libevent or a system call");
+    return xasprintf("the loop never came back: nothing was recorded in its last %s ms (from "
+                     "+%.1f ms to the end), no wait and no callback; %s",
+                     num, (double)(m->stuck_from - m->tmin) / 1e6, why);
+}
+
 static char *stall_text(struct model *m, const struct stall *st)
 {
     struct span *s = &m->sp[st->span];
@@ -1069,7 +1119,14 @@ static void report(struct model *m, const struct topts *o)
         printf("%s(the recording hit its cap: %llu later records were dropped; EVTRACE_CAP "
                "raises it)%s\n",
                col("33"), (unsigned long long)m->t->h.dropped, col("0"));
-    if (!m->nst) {
+    if (m->stuck_ns) {
+        char *s = stuck_text(m);
+        printf("%sstuck:%s %s\n", col("1;31"), col("0"), s);
+        free(s);
+    }
+    if (!m->nst && m->stuck_ns)
+        return;
+    if (!m->nst && !m->stuck_ns) {
         printf("no stall: no callback held the loop %g ms or more while another event waited\n",
                o->stall_ms);
         return;
@@ -1184,7 +1241,15 @@ static void html(struct model *m, const char *title, FILE *f)
         buf_free(&b);
         free(s);
     }
-    if (!m->nst)
+    if (m->stuck_ns) {
+        char *s = stuck_text(m);
+        b = (struct buf){0};
+        xml_esc(&b, s);
+        fprintf(f, "<p class=\"stall\">stuck: %s</p>\n", b.p);
+        buf_free(&b);
+        free(s);
+    }
+    if (!m->nst && !m->stuck_ns)
         fprintf(f, "<p>no stall found</p>\n");
     fprintf(f,
             "</div>\n<div id=\"wrap\"><svg id=\"svg\" xmlns=\"http://www.w3.org/2000/svg\" "
@@ -1283,6 +1348,15 @@ static void html(struct model *m, const char *title, FILE *f)
                 c, x, y, w < 0.3 ? 0.3 : w, h < 2 ? 2 : h, e.p, e.p);
         buf_free(&e);
         buf_free(&b);
+    }
+    if (m->stuck_ns) {
+        int lane = m->th[thread_index(m, m->stuck_tid)].lane;
+        double x = X(m->stuck_from);
+        fprintf(f,
+                "<rect class=\"stallbar stuck\" x=\"%.3f\" y=\"%d\" width=\"%.3f\" "
+                "height=\"%d\" data-tip=\"stuck: no wait, no callback\"><title>stuck: no "
+                "wait, no callback</title></rect>\n",
+                x, lane * LH + 21, X(m->tmax) - x, LH - 2);
     }
 #undef X
     fprintf(f,
@@ -1386,6 +1460,52 @@ static void chrome(struct model *m, FILE *f)
 /* ---- running the program ------------------------------------------------------- */
 
 static volatile sig_atomic_t g_interrupted;
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (p && p[1] == ' ' && p[2])
+        g_state = p[2];
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Samples (wall, cpu) every 100 ms; at the stop, the share of the last ~0.5 s. */
+static struct {
+    double wall, cpu;
+} g_samples[8];
+static int g_nsamples;
+static void sample_cpu(pid_t pid, bool final)
+{
+    double now = mono();
+    int last = (g_nsamples - 1 + 8) % 8;
+    if (!final && g_nsamples && now - g_samples[last].wall < 0.1)
+        return;
+    double c = cpu_seconds(pid);
+    if (c < 0)
+        return;
+    if (final) {
+        int old = g_nsamples >= 5 ? (g_nsamples - 5) % 8 : 0;
+        if (g_nsamples && now - g_samples[old].wall > 0.2)
+            g_busy = (c - g_samples[old].cpu) / (now - g_samples[old].wall);
+        return;
+    }
+    g_samples[g_nsamples % 8].wall = now;
+    g_samples[g_nsamples % 8].cpu = c;
+    g_nsamples++;
+}
 static void on_int(int sig)
 {
     (void)sig;
@@ -1471,6 +1591,7 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
             if (!stopped && ((done_at && now - done_at > 0.3) ||
                              (connected_at && now - connected_at > o->hold_s) ||
                              (!port && now - start > 10) || g_interrupted)) {
+                sample_cpu(pid, true);
                 for (int i = 0; i < ncl; i++)
                     close(cl[i]);
                 ncl = 0;
@@ -1480,6 +1601,8 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
             }
             if (stopped && now - done_at > 5)
                 kill(pid, SIGKILL);
+            if (!stopped)
+                sample_cpu(pid, false);
             struct pollfd pf[65];
             int np = 0;
             if (!eof)
@@ -1524,6 +1647,11 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
                         else if (fd >= 0)
                             close(fd);
                     }
+                    /* Each says one line (an echo server answers it; a greeting server
+                     * has already spoken), or, as a slow reader, floods and never reads. */
+                    for (int i = 0; i < ncl && !o->slow_reader; i++)
+                        if (write(cl[i], "hello from evlab trace\n", 23) < 0)
+                            got[i] = true; /* nothing more to wait for */
                     if (o->slow_reader) {
                         /* Send a lot, read nothing: the server's writes pile up. */
                         for (int i = 0; i < ncl; i++) {
@@ -1559,7 +1687,10 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
             pid_t w = waitpid(pid, &st, WNOHANG);
             if (w == pid || (w < 0 && errno != EINTR))
                 break;
+            if (!termed)
+                sample_cpu(pid, false);
             if (stop_at && mono() > stop_at && !termed) {
+                sample_cpu(pid, true);
                 kill(pid, SIGTERM);
                 termed = true;
                 stop_at = mono() + 5;
@@ -1647,17 +1778,22 @@ static int render(struct trace *t, const struct topts *o, const char *title)
         return 2;
     }
     find_stalls(&m, o->stall_ms);
+    find_stuck(&m, o->stall_ms);
     if (o->stall_line) {
         size_t worst = 0;
         for (size_t i = 1; i < m.nst; i++)
             if (m.st[i].dur > m.st[worst].dur)
                 worst = i;
-        if (m.nst) {
+        if (m.nst && (!m.stuck_ns || m.st[worst].dur >= m.stuck_ns)) {
             char *s = stall_text(&m, &m.st[worst]);
             printf("%s\n", s);
             free(s);
+        } else if (m.stuck_ns) {
+            char *s = stuck_text(&m);
+            printf("%s\n", s);
+            free(s);
         }
-        return m.nst ? 3 : 0;
+        return m.nst || m.stuck_ns ? 3 : 0;
     }
     if (!o->quiet) {
         printf("%s-- evlab trace: %s: one line per loop iteration (time in ms, wait, ready fds "
@@ -1692,7 +1828,7 @@ static int render(struct trace *t, const struct topts *o, const char *title)
             printf("chrome trace: %s\n", o->chrome);
         }
     }
-    if (!rc && o->fail_on_stall && m.nst)
+    if (!rc && o->fail_on_stall && (m.nst || m.stuck_ns))
         rc = 3;
     for (size_t i = 0; i < m.nev; i++) {
         free(m.ev[i].name);
