@@ -19,3 +19,15 @@ $(BUILD)/evtrace.so: tools/trace/evtrace.c tools/trace/evtrace.h | need-libevent
 
 # The trace suite runs the recorder on lesson programs and the evlab runner.
 $(BUILD)/tests/tools/trace: $(BUILD)/evtrace.so $(EVLAB) $(LESSONS)
+
+# The recorder itself under ASan+UBSan: the trace suite again, with every
+# traced program preloading libasan and build/asan/evtrace.so (the programs
+# themselves stay unsanitized; leaks are theirs, so leak checks are off).
+## make check-trace-asan   the trace suite with the recorder built with ASan+UBSan
+.PHONY: check-trace-asan
+check-trace-asan: $(BUILD)/tests/tools/trace
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' build/asan/evtrace.so
+	@EVLAB_TRACE_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath build/asan/evtrace.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  tools/run-suites.sh $(RESULTS) $(BUILD) $(BUILD)/tests/tools/trace
+CHECK_EXTRA += check-trace-asan

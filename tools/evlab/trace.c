@@ -1515,8 +1515,11 @@ static void on_int(int sig)
 /* Run argv under the recorder; drive clients when asked. Returns the recording path. */
 static char *run_traced(char **argv, const struct topts *o, int *status)
 {
-    char *so = xasprintf("%s/%s/evtrace.so", g_root, g_build);
-    if (!file_exists(so)) {
+    /* EVLAB_TRACE_PRELOAD replaces the whole preload list (the ASan check
+     * puts libasan first, then build/asan/evtrace.so). */
+    const char *forced = getenv("EVLAB_TRACE_PRELOAD");
+    char *so = forced && *forced ? strdup(forced) : xasprintf("%s/%s/evtrace.so", g_root, g_build);
+    if (!(forced && *forced) && !file_exists(so)) {
         const char *targets[] = {"trace"};
         struct proc_result r;
         if (run_make(g_root, g_build, targets, 1, &r) != 0 || !file_exists(so)) {
@@ -1548,7 +1551,7 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
     }
     if (pid == 0) {
         const char *old = getenv("LD_PRELOAD");
-        char *pre = old && *old ? xasprintf("%s:%s", so, old) : strdup(so);
+        char *pre = old && *old && !(forced && *forced) ? xasprintf("%s:%s", so, old) : strdup(so);
         setenv("LD_PRELOAD", pre, 1);
         setenv("EVTRACE_FILE", prefix, 1);
         if (o->cap > 0) {
