@@ -232,6 +232,11 @@ static int trace_load(struct trace *t, const char *path)
     t->n = t->h.nrec;
     t->r = malloc(t->n * sizeof *t->r + 1);
     memcpy(t->r, d + sizeof t->h, t->n * sizeof *t->r);
+    if (t->h.tsc_end > t->h.tsc0 && t->h.t_end > t->h.t0) { /* cycles to nanoseconds */
+        double rate = (double)(t->h.t_end - t->h.t0) / (double)(t->h.tsc_end - t->h.tsc0);
+        for (size_t i = 0; i < t->n; i++)
+            t->r[i].t = t->h.t0 + (uint64_t)((double)(int64_t)(t->r[i].t - t->h.tsc0) * rate);
+    }
     char *maps = strndup(d + sizeof t->h + t->n * sizeof *t->r, t->h.maps_len);
     free(d);
     for (char *save = NULL, *line = strtok_r(maps, "\n", &save); line;

@@ -67,13 +67,26 @@ static _Atomic uint64_t g_n; /* records claimed (may exceed g_cap: dropped) */
 static uint64_t g_t0;
 static pid_t g_pid;
 static atomic_bool g_flushed;
-static __thread pid_t t_tid;
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS pid_t t_tid;
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Record times: the cycle counter where there is one (a few ns; the
+ * kvm-clock behind clock_gettime costs ~150 ns here), else nanoseconds. */
+static uint64_t g_tsc0;
+static uint64_t ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_ia32_rdtsc();
+#else
+    return now_ns();
+#endif
 }
 
 static pid_t my_tid(void)
@@ -92,7 +105,7 @@ static void rec_tid(pid_t tid, int kind, int flags, const void *obj, int64_t a, 
     if (i >= g_cap)
         return;
     struct evtrace_rec *r = &g_recs[i];
-    r->t = now_ns();
+    r->t = ticks();
     r->tid = tid;
     r->kind = (uint16_t)kind;
     r->flags = (uint16_t)flags;
@@ -161,12 +174,16 @@ static void flush_trace(int sig)
     struct evtrace_hdr h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, EVTRACE_MAGIC, 8);
-    h.version = 1;
+    h.version = 2;
     h.rec_size = sizeof(struct evtrace_rec);
     h.nrec = n < g_cap ? n : g_cap;
     h.dropped = n - h.nrec;
     h.t0 = g_t0;
     h.t_end = now_ns();
+#if defined(__x86_64__) || defined(__i386__)
+    h.tsc0 = g_tsc0;
+    h.tsc_end = ticks();
+#endif
     h.maps_len = mlen;
     h.pid = g_pid;
     h.main_tid = g_pid;
@@ -315,6 +332,7 @@ __attribute__((constructor)) static void evtrace_init(void)
     g_recs = m;
     g_pid = getpid();
     g_t0 = now_ns();
+    g_tsc0 = ticks();
     dl_iterate_phdr(find_libevent, NULL);
     pthread_atfork(NULL, NULL, after_fork_child);
     /* Fatal signals flush first, only where the program keeps the default. */
@@ -414,8 +432,8 @@ static void *slot_for(void *tab, size_t size, size_t elem, uintptr_t key, bool i
 
 /* ---- events and their trampoline ------------------------------------------- */
 
-static __thread struct event_base *t_base; /* the loop this thread is running */
-static __thread const void *t_user_caller; /* set by event_new/event_set for event_assign */
+static TLS struct event_base *t_base; /* the loop this thread is running */
+static TLS const void *t_user_caller; /* set by event_new/event_set for event_assign */
 
 /* Per-thread slot the sampler reads: which callback runs since when. */
 enum { MAX_THREADS = 256 };
@@ -425,7 +443,7 @@ static struct tslot {
     _Atomic(struct event_base *) base;
     const void *running;
 } g_threads[MAX_THREADS];
-static __thread struct tslot *t_slot;
+static TLS struct tslot *t_slot;
 
 static struct tslot *my_slot(void)
 {
@@ -631,7 +649,7 @@ static void ev_trampoline(evutil_socket_t fd, short what, void *arg)
     rec(EVT_CB_BEGIN, info.internal ? EVTF_INTERNAL : 0, ev ? (void *)ev : (void *)info.key, fd,
         what, FN(info.cb), FN(info.base));
     if (s && !prev_start)
-        atomic_store(&s->cb_start, now_ns());
+        atomic_store(&s->cb_start, ticks());
     info.cb(fd, what, arg);
     if (s) {
         atomic_store(&s->cb_start, prev_start);
@@ -642,68 +660,90 @@ static void ev_trampoline(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the sampler: what becomes ready while a callback holds the loop ------ */
 
-static void sample_once(struct tslot *s, uint64_t start, int *seen, int *nseen)
-{
-    struct event_base *base = atomic_load(&s->base);
+/* The fds a long callback keeps waiting: collected from the table when the
+ * callback is first seen running long, and again every 100 ms. */
+struct watch {
     struct pollfd pfd[256];
     const void *evp[256];
-    int n = 0;
+    int n;
+    int seen[64], nseen;
+    uint64_t start;
+    unsigned samples;
+};
+
+static void collect(struct watch *w, struct event_base *base)
+{
+    w->n = 0;
     pthread_mutex_lock(&g_tab_lock);
-    for (size_t i = 0; i < TAB_SIZE && n < 256; i++) {
+    for (size_t i = 0; i < TAB_SIZE && w->n < 256; i++) {
         struct ev_info *e = &g_evs[i];
         if (e->key <= TOMB || !e->pending || e->base != base || e->fd < 0 ||
             (e->events & EV_SIGNAL) || !(e->events & (EV_READ | EV_WRITE)))
             continue;
-        pfd[n].fd = e->fd;
-        pfd[n].events =
+        w->pfd[w->n].fd = e->fd;
+        w->pfd[w->n].events =
             (short)(((e->events & EV_READ) ? POLLIN : 0) | ((e->events & EV_WRITE) ? POLLOUT : 0));
-        pfd[n].revents = 0;
-        evp[n++] = (const void *)e->key;
+        w->evp[w->n++] = (const void *)e->key;
     }
     pthread_mutex_unlock(&g_tab_lock);
-    if (n == 0 || real_poll(pfd, (nfds_t)n, 0) <= 0)
+}
+
+static void sample_once(struct tslot *s, struct watch *w)
+{
+    if (w->samples++ % 10 == 0)
+        collect(w, atomic_load(&s->base));
+    for (int i = 0; i < w->n; i++)
+        w->pfd[i].revents = 0;
+    if (w->n == 0 || real_poll(w->pfd, (nfds_t)w->n, 0) <= 0)
         return;
-    if (atomic_load(&s->cb_start) != start)
+    if (atomic_load(&s->cb_start) != w->start)
         return; /* the callback ended meanwhile */
-    for (int i = 0; i < n; i++) {
-        if (!pfd[i].revents)
+    for (int i = 0; i < w->n; i++) {
+        short rev = w->pfd[i].revents;
+        if (!rev || (rev & POLLNVAL))
             continue;
-        int bits = ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) ? EV_READ : 0) |
-                   ((pfd[i].revents & POLLOUT) ? EV_WRITE : 0);
-        int key = pfd[i].fd * 8 + bits;
+        int bits =
+            ((rev & (POLLIN | POLLHUP | POLLERR)) ? EV_READ : 0) | ((rev & POLLOUT) ? EV_WRITE : 0);
+        int key = w->pfd[i].fd * 8 + bits;
         bool dup = false;
-        for (int j = 0; j < *nseen && !dup; j++)
-            dup = seen[j] == key;
-        if (dup || *nseen >= 64)
+        for (int j = 0; j < w->nseen && !dup; j++)
+            dup = w->seen[j] == key;
+        if (dup || w->nseen >= 64)
             continue;
-        seen[(*nseen)++] = key;
-        rec_tid(atomic_load(&s->tid), EVT_SEEN_READY, 0, evp[i], pfd[i].fd, bits, 0, 0);
+        w->seen[w->nseen++] = key;
+        rec_tid(atomic_load(&s->tid), EVT_SEEN_READY, 0, w->evp[i], w->pfd[i].fd, bits, 0, 0);
     }
 }
 
 static void *sampler(void *unused)
 {
     (void)unused;
-    static uint64_t last_start[MAX_THREADS];
-    static int seen[MAX_THREADS][64], nseen[MAX_THREADS];
+    static struct watch watch[MAX_THREADS];
     struct timespec ten_ms = {0, 10 * 1000 * 1000};
+    /* ticks per 10 ms, measured once */
+    uint64_t n0 = now_ns(), k0 = ticks();
+    nanosleep(&ten_ms, NULL);
+    uint64_t n1 = now_ns(), k1 = ticks();
+    uint64_t per10ms = n1 > n0 ? (uint64_t)((double)(k1 - k0) * 1e7 / (double)(n1 - n0)) : 1;
     for (;;) {
         nanosleep(&ten_ms, NULL);
         if (!g_on)
             continue;
-        uint64_t now = now_ns();
+        uint64_t now = ticks();
         for (int i = 0; i < MAX_THREADS; i++) {
             struct tslot *s = &g_threads[i];
             if (!atomic_load(&s->tid))
                 break;
             uint64_t start = atomic_load(&s->cb_start);
-            if (!start || now - start < 10 * 1000 * 1000)
+            if (!start || now - start < 2 * per10ms) /* running 20 ms or more */
                 continue;
-            if (start != last_start[i]) {
-                last_start[i] = start;
-                nseen[i] = 0;
+            struct watch *w = &watch[i];
+            if (start != w->start) {
+                w->start = start;
+                w->nseen = 0;
+                w->samples = 0;
             }
-            sample_once(s, start, seen[i], &nseen[i]);
+            sample_once(s, w);
         }
     }
     return NULL;
@@ -744,7 +784,8 @@ EXPORT int event_base_loop(struct event_base *base, int flags)
     if (!g_on)
         return real_event_base_loop(base, flags);
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, start_sampler);
+    if (!getenv("EVTRACE_NO_SAMPLER"))
+        pthread_once(&once, start_sampler);
     struct event_base *outer = t_base;
     t_base = base;
     rec(EVT_LOOP_BEGIN, 0, base, flags, 0, 0, 0);

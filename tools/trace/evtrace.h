@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define EVTRACE_MAGIC "EVTRACE1"
+#define EVTRACE_MAGIC "EVTRACE2"
 
 struct evtrace_hdr {
     char magic[8];
@@ -25,11 +25,15 @@ struct evtrace_hdr {
     int32_t pid, main_tid;
     int32_t exit_signal; /* flushed from a fatal signal handler: its number */
     int32_t pad;
+    /* Records carry a cycle counter (x86 TSC) when tsc_end > tsc0: a record's
+     * time is t0 + (t - tsc0) * (t_end - t0) / (tsc_end - tsc0). Otherwise
+     * (other CPUs) they carry nanoseconds. */
+    uint64_t tsc0, tsc_end;
 };
 
 /* Every record: obj is the event, bufferevent, listener or base. */
 struct evtrace_rec {
-    uint64_t t;
+    uint64_t t; /* cycles or nanoseconds: see evtrace_hdr */
     int32_t tid;
     uint16_t kind;
     uint16_t flags;
