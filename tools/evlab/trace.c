@@ -994,15 +994,25 @@ static void fmt_ms(char *b, size_t len, uint64_t ns)
         snprintf(b, len, "%.2fms", ms);
 }
 
+struct it {
+    size_t wait; /* index of the span that opened it (ties keep span order) */
+    struct buf line;
+    bool stall;
+    uint64_t t;
+};
+
+static int it_cmp(const void *a, const void *b)
+{
+    const struct it *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->wait < y->wait ? -1 : x->wait > y->wait; /* span order: stable */
+}
+
 static void terminal(struct model *m, const struct topts *o)
 {
     /* An iteration: a wait and the top-level callbacks after it, per thread. */
-    struct it {
-        size_t wait; /* span index, or SIZE_MAX: callbacks before the first wait */
-        struct buf line;
-        bool stall;
-        uint64_t t;
-    } *its = NULL;
+    struct it *its = NULL;
     size_t nit = 0;
     int cur[256];
     for (int i = 0; i < 256; i++)
@@ -1051,7 +1061,7 @@ static void terminal(struct model *m, const struct topts *o)
             cur[ti] = -1;
         } else if (s->depth == 0) {
             if (cur[ti] < 0) {
-                struct it it = {.wait = SIZE_MAX, .t = s->t0};
+                struct it it = {.wait = i, .t = s->t0};
                 char rel[32];
                 snprintf(rel, sizeof rel, "%9.1f", (double)(s->t0 - m->tmin) / 1e6);
                 buf_printf(&it.line, "%s%s%s ", col("2"), rel, col("0"));
@@ -1079,6 +1089,8 @@ static void terminal(struct model *m, const struct topts *o)
             it->stall = it->stall || stall;
         }
     }
+    /* Threads interleave: show iterations in time order (stable). */
+    qsort(its, nit, sizeof *its, it_cmp);
     int limit = o->lines > 0 ? o->lines : 60;
     size_t head = nit > (size_t)limit ? (size_t)limit - 10 : nit;
     size_t skipped = 0;
