@@ -31,3 +31,4 @@ check-trace-asan: $(BUILD)/tests/tools/trace
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  tools/run-suites.sh $(RESULTS) $(BUILD) $(BUILD)/tests/tools/trace
 CHECK_EXTRA += check-trace-asan
+$(BUILD)/tests/tools/trace: tools/trace/evtrace_grading.h

@@ -8,12 +8,15 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evtest.h"
+#include "../../tools/trace/evtrace_grading.h"
 
 #define L03 "lessons/03-event-lifecycle/lifecycle"
 #define L05 "lessons/05-loop-modes/exit_vs_break"
@@ -409,4 +412,37 @@ Test(trace, seed_echo_is_stuck_on_a_slow_reader, .timeout = 120)
     cr_assert(strstr(r.out, "the loop never came back"), "%s",
               r.out + (r.out_len > 2000 ? r.out_len - 2000 : 0));
     evt_run_free(&r);
+}
+
+/* What a grading suite calls (tools/trace/evtrace_grading.h): the stall
+ * named while the server still sleeps in its callback. */
+Test(trace, grading_helper_names_a_stall_in_progress, .timeout = 60)
+{
+    struct evtrace_job tj;
+    cr_assert(evtrace_begin(&tj, evt_build_dir()), "no %s", tj.preload);
+    const char *env[] = {tj.preload, tj.file, NULL};
+    struct evt_proc p;
+    cr_assert_eq(
+        evt_spawn(&p,
+                  EVT_ARGV(evt_prog(L12 "blocking_accept"), "--port", "0", "--sleep-ms", "1500"),
+                  env),
+        0);
+    int port = evt_wait_port(&p, 10);
+    cr_assert_gt(port, 0, "%s", p.err);
+    int a = evt_connect(port, 5), b = evt_connect(port, 5);
+    cr_assert(a >= 0 && b >= 0);
+    cr_assert_not_null(evt_wait_line(&p, "now sleeping", 10));
+    /* the stall itself: let the callback hold the loop a while */
+    struct timespec ts = {0, 400 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char why[512];
+    bool found = evtrace_explain(&tj, p.pid, why, sizeof why);
+    cr_assert(found, "no stall named: '%s'", why);
+    cr_assert_eq(strncmp(why, "accept_cb (fd ", 14), 0, "%s", why);
+    cr_assert(strstr(why, "held the loop"), "%s", why);
+    close(a);
+    close(b);
+    evt_stop(&p, SIGTERM, 20);
+    evt_proc_free(&p);
+    evtrace_end(&tj);
 }

@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -139,9 +140,13 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
+/* sig > 0: from a fatal signal; 0: at exit; -1: a snapshot asked for while
+ * the program runs (the exit still writes the file again, complete). */
 static void flush_trace(int sig)
 {
-    if (!g_on || getpid() != g_pid || atomic_exchange(&g_flushed, true))
+    if (!g_on || getpid() != g_pid)
+        return;
+    if (sig >= 0 && atomic_exchange(&g_flushed, true))
         return;
     int saved = errno;
     char path[4200];
@@ -187,7 +192,7 @@ static void flush_trace(int sig)
     h.maps_len = mlen;
     h.pid = g_pid;
     h.main_tid = g_pid;
-    h.exit_signal = sig;
+    h.exit_signal = sig > 0 ? sig : 0;
     write_all(fd, &h, sizeof h);
     write_all(fd, g_recs, h.nrec * sizeof(struct evtrace_rec));
     write_all(fd, maps, mlen);
@@ -725,10 +730,16 @@ static void *sampler(void *unused)
     nanosleep(&ten_ms, NULL);
     uint64_t n1 = now_ns(), k1 = ticks();
     uint64_t per10ms = n1 > n0 ? (uint64_t)((double)(k1 - k0) * 1e7 / (double)(n1 - n0)) : 1;
-    for (;;) {
+    /* PREFIX.req, made by a grader that wants the recording now (a server
+     * that hangs cannot be asked to exit): checked every 100 ms. */
+    char req[sizeof g_path + 8];
+    snprintf(req, sizeof req, "%s.req", g_path);
+    for (unsigned tick = 0;; tick++) {
         nanosleep(&ten_ms, NULL);
         if (!g_on)
             continue;
+        if (tick % 10 == 0 && access(req, F_OK) == 0 && unlink(req) == 0)
+            flush_trace(-1);
         uint64_t now = ticks();
         for (int i = 0; i < MAX_THREADS; i++) {
             struct tslot *s = &g_threads[i];
