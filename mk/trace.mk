@@ -32,3 +32,14 @@ check-trace-asan: $(BUILD)/tests/tools/trace
 	  tools/run-suites.sh $(RESULTS) $(BUILD) $(BUILD)/tests/tools/trace
 CHECK_EXTRA += check-trace-asan
 $(BUILD)/tests/tools/trace: tools/trace/evtrace_grading.h
+
+# Lesson 12's deck shows a real trace of seed 003's blocking accept (two
+# clients at once), made when the deck is built.
+TRACE_SVG := build/trace/12-blocking-accept.svg
+$(TRACE_SVG): $(EVLAB) $(BUILD)/evtrace.so $(BUILD)/lessons/12-blocking-callbacks/blocking_accept
+	@mkdir -p $(@D)
+	$(call say,TRACE)
+	$(Q)EVLAB_BUILD=$(BUILD) $(EVLAB) trace --quiet --clients 2 --svg $@ -- \
+	  $(BUILD)/lessons/12-blocking-callbacks/blocking_accept --port 0 --sleep-ms 1000 \
+	  --heartbeat-ms 250 >/dev/null
+build/slides/12-blocking-callbacks.html: $(TRACE_SVG)

@@ -42,7 +42,7 @@ static char g_state;       /* its /proc state letter when stopped: R running, S 
 /* ---- options ------------------------------------------------------------------- */
 
 struct topts {
-    const char *html, *chrome, *keep, *read;
+    const char *html, *chrome, *keep, *read, *svg;
     double stall_ms;
     bool fail_on_stall, quiet, states, stall_line, slow_reader;
     int clients;     /* -1: default (2 for a lesson server, else 0) */
@@ -1202,7 +1202,45 @@ static const char *html_head =
     ".key span{display:inline-block;width:12px;height:10px;margin:0 4px 0 12px}\n"
     "</style></head><body>\n";
 
-static void html(struct model *m, const char *title, FILE *f)
+static char *stall_text(struct model *m, const struct stall *st);
+static char *stuck_text(struct model *m);
+
+static void svg_head(struct model *m, const char *title, FILE *f, int w, int h)
+{
+    struct buf b = {0};
+    char *cap = NULL;
+    size_t worst = 0;
+    for (size_t i = 1; i < m->nst; i++)
+        if (m->st[i].dur > m->st[worst].dur)
+            worst = i;
+    if (m->nst)
+        cap = stall_text(m, &m->st[worst]);
+    else if (m->stuck_ns)
+        cap = stuck_text(m);
+    else
+        cap = strdup("no stall");
+    buf_printf(&b, "evlab trace: %s. %s", title, cap);
+    free(cap);
+    struct buf e = {0};
+    xml_esc(&e, b.p);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\">\n<style>text{font:11px monospace;fill:#333}"
+            ".caption{font:12px sans-serif;fill:#b00}"
+            ".wait{fill:#ddd}.cb{fill:#3a7}.cbi{fill:#8bc}.stallbar{fill:#d33}"
+            ".pending{fill:#cde3f7}.active{fill:#f5c542}.running{fill:#3a7}"
+            ".lane{fill:#fafafa}.lane2{fill:#f0f0f0}</style>\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>"
+            "<text class=\"caption\" x=\"4\" y=\"16\">%s</text>\n"
+            "<g transform=\"translate(0,22)\"><svg width=\"%d\" height=\"%d\">\n",
+            w, h + 22, w, h + 22, e.p, w, h);
+    buf_free(&e);
+    buf_free(&b);
+}
+
+/* svg: the timeline alone, as one SVG file with its style and the worst
+ * stall as its caption (for slides); else the whole page. */
+static void html(struct model *m, const char *title, FILE *f, bool svg)
 {
     /* Lanes: per thread, its loop lane, then its events (those with any band). */
     int lanes = 0;
@@ -1236,42 +1274,46 @@ static void html(struct model *m, const char *title, FILE *f)
         span = 1;
 #define X(t) ((double)((t)-m->tmin) / span * W)
     struct buf b = {0};
-    fprintf(f, html_head, title);
-    xml_esc(&b, title);
-    fprintf(f, "<h1>evlab trace: %s</h1>\n", b.p ? b.p : "");
-    buf_free(&b);
-    fprintf(f,
-            "<p>%.1f ms recorded. Wheel: zoom, drag: pan, double-click: reset. Hover a bar for "
-            "details.<span class=\"key\"><span class=\"pending\" style=\"background:#cde3f7\">"
-            "</span>pending<span style=\"background:#f5c542\"></span>active"
-            "<span style=\"background:#3a7\"></span>callback running"
-            "<span style=\"background:#ddd\"></span>backend wait"
-            "<span style=\"background:#d33\"></span>stall</span></p>\n",
-            span / 1e6);
-    fprintf(f, "<div id=\"stalls\">\n");
-    for (size_t i = 0; i < m->nst; i++) {
-        char *s = stall_text(m, &m->st[i]);
-        b = (struct buf){0};
-        xml_esc(&b, s);
-        fprintf(f, "<p class=\"stall\">stall at +%.1f ms: %s</p>\n",
-                (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, b.p);
+    if (svg) {
+        svg_head(m, title, f, LW + W + 10, (int)nln * LH + 24);
+    } else {
+        fprintf(f, html_head, title);
+        xml_esc(&b, title);
+        fprintf(f, "<h1>evlab trace: %s</h1>\n", b.p ? b.p : "");
         buf_free(&b);
-        free(s);
+        fprintf(f,
+                "<p>%.1f ms recorded. Wheel: zoom, drag: pan, double-click: reset. Hover a bar for "
+                "details.<span class=\"key\"><span class=\"pending\" style=\"background:#cde3f7\">"
+                "</span>pending<span style=\"background:#f5c542\"></span>active"
+                "<span style=\"background:#3a7\"></span>callback running"
+                "<span style=\"background:#ddd\"></span>backend wait"
+                "<span style=\"background:#d33\"></span>stall</span></p>\n",
+                span / 1e6);
+        fprintf(f, "<div id=\"stalls\">\n");
+        for (size_t i = 0; i < m->nst; i++) {
+            char *s = stall_text(m, &m->st[i]);
+            b = (struct buf){0};
+            xml_esc(&b, s);
+            fprintf(f, "<p class=\"stall\">stall at +%.1f ms: %s</p>\n",
+                    (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, b.p);
+            buf_free(&b);
+            free(s);
+        }
+        if (m->stuck_ns) {
+            char *s = stuck_text(m);
+            b = (struct buf){0};
+            xml_esc(&b, s);
+            fprintf(f, "<p class=\"stall\">stuck: %s</p>\n", b.p);
+            buf_free(&b);
+            free(s);
+        }
+        if (!m->nst && !m->stuck_ns)
+            fprintf(f, "<p>no stall found</p>\n");
+        fprintf(f,
+                "</div>\n<div id=\"wrap\"><svg id=\"svg\" xmlns=\"http://www.w3.org/2000/svg\" "
+                "width=\"%d\" height=\"%d\">\n",
+                LW + W + 10, (int)nln * LH + 24);
     }
-    if (m->stuck_ns) {
-        char *s = stuck_text(m);
-        b = (struct buf){0};
-        xml_esc(&b, s);
-        fprintf(f, "<p class=\"stall\">stuck: %s</p>\n", b.p);
-        buf_free(&b);
-        free(s);
-    }
-    if (!m->nst && !m->stuck_ns)
-        fprintf(f, "<p>no stall found</p>\n");
-    fprintf(f,
-            "</div>\n<div id=\"wrap\"><svg id=\"svg\" xmlns=\"http://www.w3.org/2000/svg\" "
-            "width=\"%d\" height=\"%d\">\n",
-            LW + W + 10, (int)nln * LH + 24);
     /* lane backgrounds and labels */
     for (size_t i = 0; i < nln; i++) {
         b = (struct buf){0};
@@ -1302,14 +1344,23 @@ static void html(struct model *m, const char *title, FILE *f)
     for (double t = 0; t <= span; t += step)
         fprintf(f,
                 "<rect x=\"%.2f\" y=\"14\" width=\"0.5\" height=\"%d\" fill=\"#ccc\" "
-                "class=\"tick\"/><text class=\"ticklabel\" x=\"%.2f\" y=\"11\">%.3g ms</text>\n",
-                t / span * W, (int)nln * LH + 6, t / span * W + 2, t / 1e6);
+                "class=\"tick\"/><text class=\"ticklabel\" x=\"%.2f\" y=\"11\">%.*f ms</text>\n",
+                t / span * W, (int)nln * LH + 6, t / span * W + 2,
+                step >= 1e6   ? 0
+                : step >= 1e5 ? 1
+                : step >= 1e4 ? 2
+                              : 3,
+                t / 1e6);
     static const char *cls[] = {"", "pending", "active", "running"};
     static const char *sname[] = {"", "pending", "active", "running"};
-    for (size_t i = 0; i < m->nbd; i++) {
+    /* pending underneath, then active, then running on top */
+    for (size_t i = 0, pass = ST_PENDING; pass <= ST_RUNNING;
+         i = (i + 1 < m->nbd) ? i + 1 : (pass++, 0)) {
+        if (!m->nbd)
+            break;
         struct band *d = &m->bd[i];
         int lane = m->ev[d->tev].lane;
-        if (lane < 0)
+        if (lane < 0 || d->state != (int)pass)
             continue;
         double x = X(d->t0), w = X(d->t1) - x;
         b = (struct buf){0};
@@ -1376,6 +1427,11 @@ static void html(struct model *m, const char *title, FILE *f)
                 x, lane * LH + 21, X(m->tmax) - x, LH - 2);
     }
 #undef X
+    if (svg) {
+        fprintf(f, "</g></svg></svg></g></svg>\n");
+        free(ln);
+        return;
+    }
     fprintf(f,
             "</g></svg></svg></div>\n<div id=\"tip\"></div>\n<script>\n"
             "(function(){\n"
@@ -1759,6 +1815,7 @@ static int usage(void)
             "options:\n"
             "  --html FILE        write the timeline as one self-contained HTML page\n"
             "  --chrome FILE      write Chrome Trace Event JSON (Perfetto, chrome://tracing)\n"
+            "  --svg FILE         write the timeline alone as an SVG file (for slides)\n"
             "  --keep FILE        keep the raw recording (for --read)\n"
             "  --stall-ms N       a callback this long while others wait is a stall (default 50)\n"
             "  --fail-on-stall    exit 3 when a stall was found\n"
@@ -1833,9 +1890,19 @@ static int render(struct trace *t, const struct topts *o, const char *title)
         if (!f) {
             rc = err2("cannot write %s: %s", o->html, strerror(errno));
         } else {
-            html(&m, title, f);
+            html(&m, title, f, false);
             fclose(f);
             printf("timeline: %s\n", o->html);
+        }
+    }
+    if (o->svg) {
+        FILE *f = fopen(o->svg, "w");
+        if (!f) {
+            rc = err2("cannot write %s: %s", o->svg, strerror(errno));
+        } else {
+            html(&m, title, f, true);
+            fclose(f);
+            printf("svg: %s\n", o->svg);
         }
     }
     if (o->chrome) {
@@ -1887,7 +1954,7 @@ int cmd_trace(int argc, char **argv)
             usage();
             return 0;
         } else if (!strcmp(s, "--html") || !strcmp(s, "--chrome") || !strcmp(s, "--keep") ||
-                   !strcmp(s, "--read") || !strcmp(s, "--stall-line")) {
+                   !strcmp(s, "--svg") || !strcmp(s, "--read") || !strcmp(s, "--stall-line")) {
             if (a + 1 >= argc)
                 return err2("%s needs a file name", s);
             const char *f = argv[++a];
@@ -1897,6 +1964,8 @@ int cmd_trace(int argc, char **argv)
                 o.chrome = f;
             else if (!strcmp(s, "--keep"))
                 o.keep = f;
+            else if (!strcmp(s, "--svg"))
+                o.svg = f;
             else {
                 o.read = f;
                 o.stall_line = !strcmp(s, "--stall-line");
