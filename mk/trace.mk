@@ -27,9 +27,10 @@ $(BUILD)/tests/tools/trace: $(BUILD)/evtrace.so $(EVLAB) $(LESSONS)
 .PHONY: check-trace-asan
 check-trace-asan: $(BUILD)/tests/tools/trace
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' build/asan/evtrace.so
+	@ln -sf trace $(BUILD)/tests/tools/trace-asan   # its own line in the results
 	@EVLAB_TRACE_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath build/asan/evtrace.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  tools/run-suites.sh $(RESULTS) $(BUILD) $(BUILD)/tests/tools/trace
+	  tools/run-suites.sh $(RESULTS) $(BUILD) $(BUILD)/tests/tools/trace-asan
 CHECK_EXTRA += check-trace-asan
 $(BUILD)/tests/tools/trace: tools/trace/evtrace_grading.h
 

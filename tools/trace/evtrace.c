@@ -579,8 +579,10 @@ EXPORT void event_free(struct event *ev)
     LOAD(event_free);
     if (g_on && ev) {
         rec(EVT_FREE, 0, ev, 0, 0, 0, 0);
-        real_event_free(ev);
+        /* Forget first: once freed, another thread may get the same address
+         * from malloc and assign it before we could remove the entry. */
         forget_event(ev);
+        real_event_free(ev);
         return;
     }
     real_event_free(ev);
