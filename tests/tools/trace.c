@@ -446,3 +446,17 @@ Test(trace, grading_helper_names_a_stall_in_progress, .timeout = 60)
     evt_proc_free(&p);
     evtrace_end(&tj);
 }
+
+/* Killed by SIGTERM (its default action): the recording is written first,
+ * and a loop idle in its backend wait is not called stuck. */
+Test(trace, recording_survives_a_fatal_signal, .timeout = 60)
+{
+    struct evt_run r =
+        TRACE("--duration", "1", "--", evt_prog("lessons/04-event-flags/signal_event"), "--wait");
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    cr_assert(strstr(r.out, "killed by signal 15"), "%s", r.out);
+    cr_assert(strstr(r.out, "on_signal"), "the callbacks before the signal are there:\n%s", r.out);
+    cr_assert(strstr(r.out, "no stall"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "stuck:"), "%s", r.out);
+    evt_run_free(&r);
+}

@@ -732,9 +732,18 @@ static void build(struct model *m, struct trace *t, double stall_ms)
     /* Close what is still open at the end. */
     for (size_t i = 0; i < m->nev; i++)
         set_pending(m, (int)i, false, m->tmax);
-    for (int i = 0; i < m->nth; i++)
+    for (int i = 0; i < m->nth; i++) {
         for (int d = 0; d < ts[i].depth && d < 64; d++)
             m->sp[ts[i].stack[d]].t1 = m->tmax;
+        if (ts[i].in_wait) { /* still waiting when the recording ended */
+            struct span sp = {
+                .tid = m->th[i].tid, .kind = 0, .t0 = ts[i].wait_begin, .t1 = m->tmax, .tev = -1};
+            sp.name = strdup("wait");
+            sp.detail = xasprintf("backend wait, still waiting at the end: %.3f ms",
+                                  (double)(m->tmax - ts[i].wait_begin) / 1e6);
+            PUSH(m->sp, m->nsp, sp);
+        }
+    }
     for (int i = 0; i < 256; i++)
         buf_free(&ts[i].ready);
     free(ts);
@@ -888,18 +897,24 @@ static void find_stuck(struct model *m, double stall_ms)
     struct trace *t = m->t;
     if (!t->n || t->h.dropped)
         return;
-    const struct evtrace_rec *last = &t->r[t->n - 1];
-    int open_loops = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->r[i].tid == last->tid)
-            open_loops += t->r[i].kind == EVT_LOOP_BEGIN ? 1
-                          : t->r[i].kind == EVT_LOOP_END ? -1
-                                                         : 0;
-    uint64_t gap = t->h.t_end > last->t ? t->h.t_end - last->t : 0;
-    if (open_loops > 0 && gap >= (uint64_t)(stall_ms * 1e6)) {
-        m->stuck_from = last->t;
-        m->stuck_ns = gap;
-        m->stuck_tid = last->tid;
+    for (int ti = 0; ti < m->nth; ti++) {
+        int tid = m->th[ti].tid, open_loops = 0;
+        const struct evtrace_rec *last = NULL;
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->r[i].tid != tid || t->r[i].kind == EVT_SEEN_READY)
+                continue;
+            last = &t->r[i];
+            open_loops += last->kind == EVT_LOOP_BEGIN ? 1 : last->kind == EVT_LOOP_END ? -1 : 0;
+        }
+        /* waiting in the backend is idle, not stuck */
+        if (!last || open_loops <= 0 || last->kind == EVT_WAIT_BEGIN)
+            continue;
+        uint64_t gap = t->h.t_end > last->t ? t->h.t_end - last->t : 0;
+        if (gap >= (uint64_t)(stall_ms * 1e6) && gap > m->stuck_ns) {
+            m->stuck_from = last->t;
+            m->stuck_ns = gap;
+            m->stuck_tid = tid;
+        }
     }
 }
 
