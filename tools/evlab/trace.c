@@ -44,7 +44,7 @@ static char g_state;       /* its /proc state letter when stopped: R running, S 
 struct topts {
     const char *html, *chrome, *keep, *read, *svg;
     double stall_ms;
-    bool fail_on_stall, quiet, states, stall_line, slow_reader;
+    bool fail_on_stall, quiet, states, stall_line, slow_reader, no_sampler;
     int clients;     /* -1: default (2 for a lesson server, else 0) */
     double hold_s;   /* how long clients wait for answers */
     double duration; /* stop the program after this many seconds (0: never) */
@@ -1642,6 +1642,8 @@ static char *run_traced(char **argv, const struct topts *o, int *status)
         char *pre = old && *old && !(forced && *forced) ? xasprintf("%s:%s", so, old) : strdup(so);
         setenv("LD_PRELOAD", pre, 1);
         setenv("EVTRACE_FILE", prefix, 1);
+        if (o->no_sampler)
+            setenv("EVTRACE_NO_SAMPLER", "1", 1);
         if (o->cap > 0) {
             char c[32];
             snprintf(c, sizeof c, "%ld", o->cap);
@@ -1842,7 +1844,9 @@ static int usage(void)
             "  --lines N          terminal lines at most (default 60; stalls are always shown)\n"
             "  --states           also print each event's state sequence\n"
             "  --quiet            only the summary and the stall report\n"
-            "  --cap N            records kept in memory at most (default 1048576)\n");
+            "  --cap N            records kept in memory at most (default 1048576)\n"
+            "  --no-sampler       no sampler thread in the program: cheaper, but a stall\n"
+            "                     names only what was ready when it ended\n");
     return 2;
 }
 
@@ -2014,6 +2018,8 @@ int cmd_trace(int argc, char **argv)
             o.states = true;
         } else if (!strcmp(s, "--slow-reader")) {
             o.slow_reader = true;
+        } else if (!strcmp(s, "--no-sampler")) {
+            o.no_sampler = true;
         } else if (s[0] == '-') {
             return err2("unknown option '%s' for trace (try: ./evlab trace --help)", s);
         } else if (!nn) {

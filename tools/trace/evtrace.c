@@ -19,9 +19,11 @@
  *   calls the real callback. event_get_callback()/event_get_assignment()
  *   still answer with the program's own callback.
  * - Backend waits: epoll_wait, poll and select from libc.
- * - While a callback runs longer than 10 ms, a sampler thread polls (timeout
- *   0, nothing is read) the fds of the loop's other pending events, to say
- *   what became ready and had to wait.
+ * - While a callback runs 20 ms or more, a sampler thread polls (timeout 0,
+ *   nothing is read) the fds of the loop's other pending events, to say what
+ *   became ready and had to wait. It also writes a snapshot of the recording
+ *   when PREFIX.req appears. EVTRACE_NO_SAMPLER=1 (evlab trace --no-sampler):
+ *   no thread is added to the program, and no snapshots.
  *
  * Records go to an in-memory array with a cap (EVTRACE_CAP records, default
  * 1M); nothing is ever written to the program's stdout or stderr.
