@@ -1127,6 +1127,42 @@ static void terminal(struct model *m, const struct topts *o)
     free(its);
 }
 
+/* On a terminal, long sentences wrap at 80 columns with an indent; into a
+ * pipe or a file each stays one line (for grep and for tests). */
+static void say_wrapped(const char *text)
+{
+    if (!isatty(STDOUT_FILENO)) {
+        puts(text);
+        return;
+    }
+    int col0 = 0;
+    const char *p = text;
+    while (*p) {
+        const char *w = p + strspn(p, " ");
+        size_t wl = strcspn(w, " ");
+        int vis = 0;
+        for (size_t k = 0; k < wl; k++) {
+            if (w[k] == '\033') {
+                while (k < wl && w[k] != 'm')
+                    k++;
+                continue;
+            }
+            vis += ((unsigned char)w[k] & 0xC0) != 0x80;
+        }
+        if (col0 > 4 && col0 + 1 + vis > 79) {
+            fputs("\n    ", stdout);
+            col0 = 4;
+        } else if (p != text || w != p) {
+            fwrite(p, 1, (size_t)(w - p), stdout);
+            col0 += (int)(w - p);
+        }
+        fwrite(w, 1, wl, stdout);
+        col0 += vis;
+        p = w + wl;
+    }
+    fputc('\n', stdout);
+}
+
 static void report(struct model *m, const struct topts *o)
 {
     size_t cbs = 0, waits = 0;
@@ -1143,8 +1179,8 @@ static void report(struct model *m, const struct topts *o)
     size_t internal = 0;
     for (size_t i = 0; i < m->nev; i++)
         internal += m->ev[i].internal;
-    printf("%s%zu waits (%.1f ms), %zu callbacks (%.1f ms), %zu events (%zu internal to "
-           "libevent), %d thread%s%s\n",
+    printf("%s%zu waits (%.1f ms), %zu callbacks (%.1f ms), %zu events (%zu internal), %d "
+           "thread%s%s\n",
            col("1"), waits, (double)wait_ns / 1e6, cbs, (double)cb_ns / 1e6, m->nev, internal,
            m->nth, m->nth == 1 ? "" : "s", col("0"));
     if (m->t->h.dropped)
@@ -1153,7 +1189,9 @@ static void report(struct model *m, const struct topts *o)
                col("33"), (unsigned long long)m->t->h.dropped, col("0"));
     if (m->stuck_ns) {
         char *s = stuck_text(m);
-        printf("%sstuck:%s %s\n", col("1;31"), col("0"), s);
+        char *line = xasprintf("%sstuck:%s %s", col("1;31"), col("0"), s);
+        say_wrapped(line);
+        free(line);
         free(s);
     }
     if (!m->nst && m->stuck_ns)
@@ -1167,7 +1205,10 @@ static void report(struct model *m, const struct topts *o)
            col("1;31"), m->nst, m->nst == 1 ? "" : "s", o->stall_ms, col("0"));
     for (size_t i = 0; i < m->nst && i < 20; i++) {
         char *s = stall_text(m, &m->st[i]);
-        printf("  stall at +%.1f ms: %s\n", (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, s);
+        char *line = xasprintf("  stall at +%.1f ms: %s",
+                               (double)(m->sp[m->st[i].span].t0 - m->tmin) / 1e6, s);
+        say_wrapped(line);
+        free(line);
         free(s);
     }
 }
@@ -1892,9 +1933,9 @@ static int render(struct trace *t, const struct topts *o, const char *title)
         return m.nst || m.stuck_ns ? 3 : 0;
     }
     if (!o->quiet) {
-        printf("%s-- evlab trace: %s: one line per loop iteration (time in ms, wait, ready fds "
-               "| callbacks) --%s\n",
-               col("1"), title, col("0"));
+        printf("%s-- %s: one line per loop iteration --%s\n", col("1"), title, col("0"));
+        printf("%s   ms since start, backend wait, fds ready | callbacks that ran%s\n", col("2"),
+               col("0"));
         terminal(&m, o);
     }
     if (o->states) {
