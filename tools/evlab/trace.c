@@ -1903,11 +1903,32 @@ static bool num_opt(char **argv, int argc, int *a, double *out, double lo, doubl
     return true;
 }
 
+static void model_free(struct model *m)
+{
+    for (size_t i = 0; i < m->nev; i++) {
+        free(m->ev[i].name);
+        free(m->ev[i].label);
+        buf_free(&m->ev[i].states);
+    }
+    for (size_t i = 0; i < m->nsp; i++) {
+        free(m->sp[i].name);
+        free(m->sp[i].detail);
+    }
+    for (size_t i = 0; i < m->nst; i++)
+        buf_free(&m->st[i].why);
+    free(m->ev);
+    free(m->sp);
+    free(m->bd);
+    free(m->st);
+    free(m->owners);
+}
+
 static int render(struct trace *t, const struct topts *o, const char *title)
 {
     struct model m;
     build(&m, t, o->stall_ms);
     if (m.libevent_calls == 0) {
+        model_free(&m);
         fprintf(stderr,
                 "evlab: no libevent calls were seen in %s: it is not a libevent 2.1 program, or "
                 "it is linked statically (LD_PRELOAD sees only dynamic calls)\n",
@@ -1930,7 +1951,9 @@ static int render(struct trace *t, const struct topts *o, const char *title)
             printf("%s\n", s);
             free(s);
         }
-        return m.nst || m.stuck_ns ? 3 : 0;
+        int found = m.nst || m.stuck_ns;
+        model_free(&m);
+        return found ? 3 : 0;
     }
     if (!o->quiet) {
         printf("%s-- %s: one line per loop iteration --%s\n", col("1"), title, col("0"));
@@ -1977,22 +2000,7 @@ static int render(struct trace *t, const struct topts *o, const char *title)
     }
     if (!rc && o->fail_on_stall && (m.nst || m.stuck_ns))
         rc = 3;
-    for (size_t i = 0; i < m.nev; i++) {
-        free(m.ev[i].name);
-        free(m.ev[i].label);
-        buf_free(&m.ev[i].states);
-    }
-    for (size_t i = 0; i < m.nsp; i++) {
-        free(m.sp[i].name);
-        free(m.sp[i].detail);
-    }
-    for (size_t i = 0; i < m.nst; i++)
-        buf_free(&m.st[i].why);
-    free(m.ev);
-    free(m.sp);
-    free(m.bd);
-    free(m.st);
-    free(m.owners);
+    model_free(&m);
     return rc;
 }
 
