@@ -9,7 +9,7 @@
 trace: $(BUILD)/evtrace.so
 all: $(BUILD)/evtrace.so
 
-$(BUILD)/evtrace.so: tools/trace/evtrace.c tools/trace/evtrace.h | need-libevent
+$(BUILD)/evtrace.so: tools/trace/evtrace.c tools/evlab/evtrace.h | need-libevent
 	@mkdir -p $(@D)
 	$(call say,SO)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) -fPIC -shared -fvisibility=hidden -MMD -MP $< \

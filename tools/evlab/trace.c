@@ -34,7 +34,7 @@
 #include <event2/bufferevent.h>
 
 #include "evlab.h"
-#include "../trace/evtrace.h"
+#include "evtrace.h"
 
 static double g_busy = -1; /* CPU share of the program in its last half second (-1: unknown) */
 static char g_state;       /* its /proc state letter when stopped: R running, S sleeping */

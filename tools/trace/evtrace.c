@@ -56,7 +56,7 @@
 #include <event2/event_compat.h>
 #include <event2/listener.h>
 
-#include "evtrace.h"
+#include "../evlab/evtrace.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -1,6 +1,7 @@
 /* evtrace.h -- the recording format shared by the preload library
  * (tools/trace/evtrace.c, build/evtrace.so) and its renderer (`evlab trace`,
- * tools/evlab/trace.c).
+ * tools/evlab/trace.c). It lives here, in tools/evlab/, so that everything
+ * that copies tools/evlab/ (the Gradescope zip) still builds the runner.
  *
  * A traced process writes one file, $EVTRACE_FILE.<pid>, when it exits (or
  * dies of a fatal signal): a header, `nrec` fixed-size records in the order
