@@ -302,7 +302,7 @@ static char *fn_name(struct trace *t, uint64_t addr)
 
 /* ---- the model: events, callbacks, waits, iterations ------------------------- */
 
-enum { ST_NONE, ST_PENDING, ST_ACTIVE, ST_RUNNING };
+enum { ST_NONE, ST_PENDING, ST_ACTIVE, ST_RUNNING, ST_READY }; /* READY: seen ready, waiting */
 
 struct tev {                     /* one assignment of one struct event */
     uint64_t ev, addr, base, cb; /* ev: 0 once freed; addr stays */
@@ -1251,7 +1251,7 @@ static const char *html_head =
     "#wrap{border:1px solid #ccc;overflow:hidden;position:relative;cursor:grab}\n"
     "svg text{font:11px monospace;fill:#333}\n"
     ".wait{fill:#ddd}.cb{fill:#3a7}.cbi{fill:#8bc}.cbn{fill:#2a6}.stallbar{fill:#d33}\n"
-    ".pending{fill:#cde3f7}.active{fill:#f5c542}.running{fill:#3a7}\n"
+    ".pending{fill:#cde3f7}.active{fill:#f5c542}.running{fill:#3a7}.ready{fill:#e67e22}\n"
     ".lane{fill:#fafafa}.lane2{fill:#f0f0f0}\n"
     "#tip{position:fixed;background:#222;color:#fff;padding:4px 8px;border-radius:3px;"
     "font:12px monospace;pointer-events:none;display:none;white-space:pre}\n"
@@ -1284,7 +1284,7 @@ static void svg_head(struct model *m, const char *title, FILE *f, int w, int h)
             "viewBox=\"0 0 %d %d\">\n<style>text{font:11px monospace;fill:#333}"
             ".caption{font:12px sans-serif;fill:#b00}"
             ".wait{fill:#ddd}.cb{fill:#3a7}.cbi{fill:#8bc}.stallbar{fill:#d33}"
-            ".pending{fill:#cde3f7}.active{fill:#f5c542}.running{fill:#3a7}"
+            ".pending{fill:#cde3f7}.active{fill:#f5c542}.running{fill:#3a7}.ready{fill:#e67e22}"
             ".lane{fill:#fafafa}.lane2{fill:#f0f0f0}</style>\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>"
             "<text class=\"caption\" x=\"4\" y=\"16\">%s</text>\n"
@@ -1343,7 +1343,8 @@ static void html(struct model *m, const char *title, FILE *f, bool svg)
                 "</span>pending<span style=\"background:#f5c542\"></span>active"
                 "<span style=\"background:#3a7\"></span>callback running"
                 "<span style=\"background:#ddd\"></span>backend wait"
-                "<span style=\"background:#d33\"></span>stall</span></p>\n",
+                "<span style=\"background:#d33\"></span>stall"
+                "<span style=\"background:#e67e22\"></span>ready, waiting</span></p>\n",
                 span / 1e6);
         fprintf(f, "<div id=\"stalls\">\n");
         for (size_t i = 0; i < m->nst; i++) {
@@ -1407,10 +1408,11 @@ static void html(struct model *m, const char *title, FILE *f, bool svg)
                 : step >= 1e4 ? 2
                               : 3,
                 t / 1e6);
-    static const char *cls[] = {"", "pending", "active", "running"};
-    static const char *sname[] = {"", "pending", "active", "running"};
-    /* pending underneath, then active, then running on top */
-    for (size_t i = 0, pass = ST_PENDING; pass <= ST_RUNNING;
+    static const char *cls[] = {"", "pending", "active", "running", "ready"};
+    static const char *sname[] = {"", "pending", "active", "running",
+                                  "ready (seen by the sampler) and waiting"};
+    /* pending underneath, then active, then running, then the ready strips */
+    for (size_t i = 0, pass = ST_PENDING; pass <= ST_READY;
          i = (i + 1 < m->nbd) ? i + 1 : (pass++, 0)) {
         if (!m->nbd)
             break;
@@ -1425,11 +1427,15 @@ static void html(struct model *m, const char *title, FILE *f, bool svg)
         struct buf e = {0};
         xml_esc(&e, b.p);
         int inset = d->state == ST_PENDING ? 3 : 1;
+        int y = lane * LH + 20 + inset, h = LH - 2 * inset;
+        if (d->state == ST_READY) { /* a strip along the bottom of the lane */
+            y = lane * LH + 20 + LH - 6;
+            h = 5;
+        }
         fprintf(f,
                 "<rect class=\"%s\" x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"%d\" "
                 "data-tip=\"%s\"><title>%s</title></rect>\n",
-                cls[d->state], x, lane * LH + 20 + inset, w < 0.3 ? 0.3 : w, LH - 2 * inset, e.p,
-                e.p);
+                cls[d->state], x, y, w < 0.3 ? 0.3 : w, h, e.p, e.p);
         buf_free(&e);
         buf_free(&b);
     }
@@ -1923,6 +1929,32 @@ static void model_free(struct model *m)
     free(m->owners);
 }
 
+/* What the sampler saw ready while a callback held the loop: a band on the
+ * waiting event's lane, from when it was seen to the end of that callback. */
+static void ready_bands(struct model *m)
+{
+    struct trace *t = m->t;
+    for (size_t k = 0; k < t->n; k++) {
+        const struct evtrace_rec *r = &t->r[k];
+        if (r->kind != EVT_SEEN_READY)
+            continue;
+        int e = -1;
+        for (size_t i = 0; i < m->nev; i++)
+            if (m->ev[i].addr == r->obj && (e < 0 || m->ev[i].tid == r->tid))
+                e = (int)i;
+        if (e < 0)
+            continue;
+        for (size_t i = 0; i < m->nsp; i++) {
+            const struct span *sp = &m->sp[i];
+            if (sp->tid == r->tid && sp->depth == 0 && sp->kind >= 1 && sp->kind <= 3 &&
+                sp->t0 <= r->t && r->t <= sp->t1) {
+                band(m, e, ST_READY, r->t, sp->t1);
+                break;
+            }
+        }
+    }
+}
+
 static int render(struct trace *t, const struct topts *o, const char *title)
 {
     struct model m;
@@ -1936,6 +1968,7 @@ static int render(struct trace *t, const struct topts *o, const char *title)
         return 2;
     }
     find_stalls(&m, o->stall_ms);
+    ready_bands(&m);
     find_stuck(&m, o->stall_ms);
     if (o->stall_line) {
         size_t worst = 0;
