@@ -167,6 +167,7 @@ Test(trace, stall_found_in_blocking_accept, .timeout = 120)
     cr_assert_not_null(page);
     cr_assert(strstr(page, "class=\"stallbar\""), "the HTML draws the stall");
     cr_assert(strstr(page, "accept_cb (fd "), "the HTML names it");
+    cr_assert(strstr(page, "class=\"ready\""), "the waiting fd is drawn under the stall");
     unlink(html);
     free(page);
     free(html);
