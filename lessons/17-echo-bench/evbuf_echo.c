@@ -119,7 +119,9 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
-        case 'h': puts("usage: evbuf_echo --port N   (0 picks a free port and prints it)"); return 0;
+        case 'h':
+            puts("usage: evbuf_echo --port N   (0 picks a free port and prints it)");
+            return 0;
         default: fputs("usage: evbuf_echo --port N\n", stderr); return 2;
         }
     }

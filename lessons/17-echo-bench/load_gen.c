@@ -37,7 +37,8 @@
 static struct {
     int port, conns, depth, size, idle, server_pid;
     double seconds, rate; /* rate > 0: open loop, messages per second in all */
-} cfg = {0, 10, 1, 64, 0, 0, 1.0, 0};
+    double warmup;        /* seconds of load before the measured window opens */
+} cfg = {0, 10, 1, 64, 0, 0, 1.0, 0, 0};
 
 static unsigned char pattern[65536 + PATTERN_PERIOD];
 static unsigned long long hist[BUCKETS];
@@ -287,9 +288,29 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
 }
 // [/pace]
 
-static double cpu_user0, cpu_sys0, cpu_ns0, self0;
+static double cpu_user0, cpu_sys0, cpu_ns0, self0, window_start;
 
-/* Everyone is connected: note the server's memory and CPU, start the clock, send. */
+static double cpu_user, cpu_sys, cpu_ns_used, self_used;
+static bool have_cpu, measuring;
+static unsigned long long msgs_at_open;
+
+/* The warm-up is over: forget what it measured, note the CPU clocks. */
+static void open_window(void)
+{
+    memset(hist, 0, sizeof hist);
+    msgs_at_open = msgs;
+    max_lag = 0;
+    if (cfg.server_pid) {
+        proc_cpu(cfg.server_pid, &cpu_user0, &cpu_sys0);
+        cpu_ns0 = proc_cpu_ns(cfg.server_pid);
+    }
+    self0 = self_cpu();
+    window_start = now_s();
+    measuring = true;
+}
+
+/* Everyone is connected: note the server's memory, start the clock, send. */
+/* (the CPU clocks are read when the warm-up ends: open_window) */
 static void start_load(void)
 {
     if (cfg.idle && cfg.server_pid) {
@@ -297,12 +318,9 @@ static void start_load(void)
         printf("server RSS %ld KiB before, %ld KiB with %d idle connections: %.0f bytes each\n",
                rss_before_kib, now_kib, cfg.idle, (now_kib - rss_before_kib) * 1024.0 / cfg.idle);
     }
-    if (cfg.server_pid) {
-        proc_cpu(cfg.server_pid, &cpu_user0, &cpu_sys0);
-        cpu_ns0 = proc_cpu_ns(cfg.server_pid);
-    }
-    self0 = self_cpu();
     started = now_s();
+    if (cfg.warmup == 0)
+        open_window();
     if (cfg.rate > 0) {
         on_pace(-1, 0, NULL);
         return;
@@ -329,9 +347,6 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     close_conn(c);
 }
 
-static double cpu_user, cpu_sys, cpu_ns_used, self_used;
-static bool have_cpu;
-
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -344,11 +359,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             start_load();
         return;
     }
-    if (now_s() - started < cfg.seconds)
+    if (!measuring && now_s() - started >= cfg.warmup)
+        open_window();
+    if (!measuring || now_s() - window_start < cfg.seconds)
         return;
     if (sending) { /* time is up: note the CPU, stop sending, wait for the echoes in flight */
         stopped = now_s();
-        msgs_in_window = msgs;
+        msgs_in_window = msgs - msgs_at_open;
         if (cfg.server_pid && proc_cpu(cfg.server_pid, &cpu_user, &cpu_sys)) {
             cpu_user -= cpu_user0;
             cpu_sys -= cpu_sys0;
@@ -373,7 +390,8 @@ static void usage(FILE *to)
             "                [--pingpong] [--rate R] [--idle N] [--server-pid PID] [--help]\n"
             "  --conns    connections (default 10)    --depth  messages in flight each (default "
             "1)\n"
-            "  --size     bytes per message (64)      --seconds  how long to send (1)\n"
+            "  --size     bytes per message (64)      --seconds  how long to measure (1)\n"
+            "  --ms N     the same in milliseconds    --warmup-ms N  load before measuring (0)\n"
             "  --pingpong the same as --depth 1 (with --conns 1: one message in flight in all)\n"
             "  --rate R   open loop: R messages/s in all on a fixed schedule; latency counts\n"
             "             from each message's intended send time (--depth is ignored)\n"
@@ -385,13 +403,19 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},    {"conns", required_argument, NULL, 'c'},
-        {"depth", required_argument, NULL, 'k'},   {"size", required_argument, NULL, 's'},
-        {"seconds", required_argument, NULL, 't'}, {"pingpong", no_argument, NULL, '1'},
-        {"idle", required_argument, NULL, 'i'},    {"server-pid", required_argument, NULL, 'P'},
-        {"rate", required_argument, NULL, 'r'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"conns", required_argument, NULL, 'c'},
+                                         {"depth", required_argument, NULL, 'k'},
+                                         {"size", required_argument, NULL, 's'},
+                                         {"seconds", required_argument, NULL, 't'},
+                                         {"pingpong", no_argument, NULL, '1'},
+                                         {"idle", required_argument, NULL, 'i'},
+                                         {"server-pid", required_argument, NULL, 'P'},
+                                         {"rate", required_argument, NULL, 'r'},
+                                         {"ms", required_argument, NULL, 'm'},
+                                         {"warmup-ms", required_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
@@ -403,6 +427,8 @@ int main(int argc, char **argv)
         case '1': cfg.depth = 1; break;
         case 'i': cfg.idle = (int)lesson_num(optarg, 0, 100000, "--idle"); break;
         case 'P': cfg.server_pid = (int)lesson_num(optarg, 1, 1 << 30, "--server-pid"); break;
+        case 'm': cfg.seconds = (double)lesson_num(optarg, 100, 3600000, "--ms") / 1e3; break;
+        case 'w': cfg.warmup = (double)lesson_num(optarg, 0, 60000, "--warmup-ms") / 1e3; break;
         case 'r': cfg.rate = (double)lesson_num(optarg, 1, 10000000, "--rate"); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -468,9 +494,9 @@ int main(int argc, char **argv)
     free(all_conns);
     event_base_free(base);
 
-    double secs = stopped > started ? stopped - started : now_s() - started;
+    double secs = stopped > window_start ? stopped - window_start : now_s() - window_start;
     if (stopped == 0)
-        msgs_in_window = msgs;
+        msgs_in_window = msgs - msgs_at_open;
     double rate = msgs_in_window / secs;
     double cpu_ns = have_cpu && msgs_in_window ? cpu_ns_used / msgs_in_window : 0;
     if (cfg.rate > 0)
@@ -491,11 +517,12 @@ int main(int argc, char **argv)
         printf("the generator sent at most %.0f us late\n", max_lag * 1e6);
     printf("bytes sent %llu, echoed %llu, changed chunks %llu, connection errors %llu\n", bytes_out,
            bytes_in, mismatches, errors);
-    printf("RESULT msgs_per_s=%.0f mb_per_s=%.2f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-           "server_cpu_s=%.4f server_user_s=%.2f server_sys_s=%.2f cpu_ns_per_msg=%.1f gen_cpu_s=%.3f "
-           "max_lag_us=%.0f bytes_out=%llu bytes_in=%llu mismatches=%llu errors=%llu\n",
-           rate, msgs_in_window * (double)cfg.size / secs / 1e6, percentile(0.50),
-           percentile(0.99), percentile(0.999), cpu_ns_used / 1e9, cpu_user, cpu_sys, cpu_ns, self_used,
-           max_lag * 1e6, bytes_out, bytes_in, mismatches, errors);
+    printf(
+        "RESULT msgs_per_s=%.0f mb_per_s=%.2f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
+        "server_cpu_s=%.4f server_user_s=%.2f server_sys_s=%.2f cpu_ns_per_msg=%.1f gen_cpu_s=%.3f "
+        "max_lag_us=%.0f bytes_out=%llu bytes_in=%llu mismatches=%llu errors=%llu\n",
+        rate, msgs_in_window * (double)cfg.size / secs / 1e6, percentile(0.50), percentile(0.99),
+        percentile(0.999), cpu_ns_used / 1e9, cpu_user, cpu_sys, cpu_ns, self_used, max_lag * 1e6,
+        bytes_out, bytes_in, mismatches, errors);
     return bytes_in == bytes_out && mismatches == 0 && errors == 0 ? 0 : 1;
 }
