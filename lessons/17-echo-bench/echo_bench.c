@@ -68,7 +68,15 @@ static struct {
     int chosen[MAX_SERVERS], nchosen;
     long rates[MAX_RATES];
     int nrates;
-} opt = {"build", "load", NULL, NULL, "lesson", 10, 1000, 300, 2000, 0, false, {0}, 0, {0}, 0};
+    int pairs[MAX_SERVERS * 2][2]; /* --pairs a/b: indexes into chosen[] */
+    int npairs;
+} opt = {.build = "build",
+         .mode = "load",
+         .baseline = "lesson",
+         .rounds = 10,
+         .ms = 1000,
+         .warmup_ms = 300,
+         .boot = 2000};
 
 /* One measured run: what load_gen's RESULT line said. */
 struct sample {
@@ -347,6 +355,48 @@ static void summarize(FILE *sum, int base_idx)
     }
 }
 
+// [pairs]
+/* Controls: each pair differs in one thing. The ratio a/b is taken round
+ * by round (a and b ran in the same round) and summarized as above. */
+static void summarize_pairs(FILE *sum)
+{
+    if (!opt.npairs)
+        return;
+    for (int r = 0; r < opt.nrates; r++) {
+        printf("\ncontrols%s: ratio a/b of CPU per message and of msgs/s, median [95%% CI]\n",
+               strcmp(opt.mode, "open") == 0 ? " (open loop)" : "");
+        if (strcmp(opt.mode, "open") == 0)
+            printf("at %ld messages/s offered\n", opt.rates[r]);
+        for (int p = 0; p < opt.npairs; p++) {
+            int a = opt.pairs[p][0], b = opt.pairs[p][1];
+            char name[64], cell[2][64];
+            snprintf(name, sizeof name, "%s/%s", servers[opt.chosen[a]].name,
+                     servers[opt.chosen[b]].name);
+            for (int m = 0; m < 2; m++) {
+                enum metric which = m == 0 ? CPU : RATE;
+                double rv[MAX_ROUNDS], lo, hi;
+                int n = 0;
+                for (int k = 0; k < opt.rounds; k++) {
+                    const struct sample *x = &results[r][a][k], *y = &results[r][b][k];
+                    if (x->ok && y->ok && metric(y, which) > 0)
+                        rv[n++] = metric(x, which) / metric(y, which);
+                }
+                double ratio = median_ci(rv, n, &lo, &hi);
+                const char *verdict = n == 0                 ? "no data"
+                                      : (lo <= 1 && hi >= 1) ? "tie"
+                                      : ratio < 1            ? "lower"
+                                                             : "higher";
+                snprintf(cell[m], sizeof cell[m], "%.3fx [%.3f-%.3f] %s", ratio, lo, hi, verdict);
+                fprintf(sum, "%s,%s,%ld,%s,pair_%s,%d,,,,%.4f,%.4f,%.4f,%s\n", opt.mode,
+                        opt.pin ? "pinned" : "unpinned", opt.rates[r], name, metric_names[which], n,
+                        ratio, lo, hi, verdict);
+            }
+            printf("  %-20s CPU/msg %-30s msgs/s %s\n", name, cell[0], cell[1]);
+        }
+    }
+}
+// [/pairs]
+
 static void usage(FILE *to)
 {
     fprintf(to,
@@ -359,6 +409,7 @@ static void usage(FILE *to)
         fprintf(to, " %s", servers[i].name);
     fprintf(to, "\n"
                 "  --baseline  ratios are server/baseline, round by round (default lesson)\n"
+                "  --pairs     a/b,c/d,...: controls, ratios a/b round by round\n"
                 "  --mode      load (100 conns x 16 x 1 KiB), pingpong (1 conn, 1 x 64 B), open\n"
                 "  --rates     open loop: messages/s offered (default 5000,20000)\n"
                 "  --rounds    rounds; each runs every server once, in a shuffled order (10)\n"
@@ -394,8 +445,9 @@ int main(int argc, char **argv)
                                          {"csv", required_argument, NULL, 'c'},
                                          {"summary", required_argument, NULL, 'u'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"pairs", required_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
-    char server_list[512] = "lesson,epoll", rate_list[256] = "5000,20000";
+    char server_list[512] = "lesson,epoll", rate_list[256] = "5000,20000", pair_list[512] = "";
     bool seeded = false;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -416,6 +468,7 @@ int main(int argc, char **argv)
         case 'd': opt.build = optarg; break;
         case 'c': opt.csv = optarg; break;
         case 'u': opt.summary = optarg; break;
+        case 'P': snprintf(pair_list, sizeof pair_list, "%s", optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -436,6 +489,27 @@ int main(int argc, char **argv)
     if (base_idx < 0) {
         fprintf(stderr, "echo_bench: the baseline '%s' is not among --servers\n", opt.baseline);
         return 2;
+    }
+    for (char *tok = strtok(pair_list, ","); tok; tok = strtok(NULL, ",")) {
+        char *slash = strchr(tok, '/');
+        if (!slash || opt.npairs == MAX_SERVERS * 2) {
+            fprintf(stderr, "echo_bench: --pairs wants a/b,c/d,..., not '%s'\n", tok);
+            return 2;
+        }
+        *slash = '\0';
+        for (int side = 0; side < 2; side++) {
+            int want_i = server_index(side ? slash + 1 : tok), found = -1;
+            for (int i = 0; i < opt.nchosen; i++)
+                if (opt.chosen[i] == want_i)
+                    found = i;
+            if (found < 0) {
+                fprintf(stderr, "echo_bench: '%s' in --pairs is not among --servers\n",
+                        side ? slash + 1 : tok);
+                return 2;
+            }
+            opt.pairs[opt.npairs][side] = found;
+        }
+        opt.npairs++;
     }
     if (strcmp(opt.mode, "open") == 0)
         for (char *tok = strtok(rate_list, ","); tok; tok = strtok(NULL, ",")) {
@@ -498,6 +572,7 @@ int main(int argc, char **argv)
     }
     // [/rounds]
     summarize(sum, base_idx);
+    summarize_pairs(sum);
     printf("ratios are server/%s per round: median [bootstrap 95%% interval, %d resamples]; "
            "an interval containing 1 is a tie\n",
            opt.baseline, opt.boot);
