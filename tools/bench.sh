@@ -80,8 +80,8 @@ grep -E '^(==|=>|child|select served|__fdelt_chk|\*\*\*)' "$out/select-wall.txt"
 
 echo
 echo "== 2. lesson 17: closed loop, 100 connections x 16 x 1 KiB; CPU per message first"
-servers=lesson,bev,evbuf,epoll4k,epoll,epollchurn,libuv,libev
-pairs=epoll4k/epoll,epollchurn/epoll,evbuf/epoll4k,bev/evbuf,lesson/bev,lesson/epoll,libuv/epoll,libev/epoll
+servers=lesson,bev,evbufdefer,evbuf,epoll4k,epoll,epollchurn,libuv,libev
+pairs=epoll4k/epoll,epollchurn/epoll,evbuf/epoll4k,evbufdefer/evbuf,bev/evbufdefer,bev/evbuf,lesson/bev,lesson/epoll,libuv/epoll,libev/epoll
 [ "$full" = 1 ] && servers=$servers,libuv4k,libev4k,copy,maxread64k &&
     pairs=$pairs,libuv4k/epoll4k,libev4k/epoll4k,copy/bev,maxread64k/bev
 [ "$quick" = 1 ] && servers=lesson,evbuf,epoll && pairs=evbuf/epoll,lesson/epoll
@@ -129,7 +129,8 @@ if command -v strace >/dev/null; then
     printf '  %-18s' server; for s in recv send epoll_wait epoll_ctl ioctl other; do printf ' %10s' "$s"; done; echo
     for spec in "lesson|$B/lessons/10-echo-server/bufferevent_echo --quiet" \
                 "lesson+changelist|$B/lessons/10-echo-server/bufferevent_echo --quiet" \
-                "bev|$L17/bev_variants" "evbuf|$L17/evbuf_echo" "epoll|$L17/epoll_echo" \
+                "bev|$L17/bev_variants" "evbufdefer|$L17/evbuf_echo --defer-write" \
+                "evbuf|$L17/evbuf_echo" "epoll|$L17/epoll_echo" \
                 "epollchurn|$L17/epoll_echo --churn" "libuv|$L17/uv_echo" "libev|$L17/ev_echo"; do
         name=${spec%%|*}; cmd=${spec#*|}
         # libevent takes the variable being set at all, even to "", as "on":

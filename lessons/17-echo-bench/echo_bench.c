@@ -48,6 +48,7 @@ static const struct server {
     {"lesson", "lessons/10-echo-server/bufferevent_echo", {"--quiet"}},
     {"bev", "lessons/17-echo-bench/bev_variants", {NULL}},
     {"evbuf", "lessons/17-echo-bench/evbuf_echo", {NULL}},
+    {"evbufdefer", "lessons/17-echo-bench/evbuf_echo", {"--defer-write"}},
     {"epoll4k", "lessons/17-echo-bench/epoll_echo", {"--read-size", "4096"}},
     {"epoll", "lessons/17-echo-bench/epoll_echo", {NULL}},
     {"epollchurn", "lessons/17-echo-bench/epoll_echo", {"--churn"}},

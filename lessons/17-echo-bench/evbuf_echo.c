@@ -13,11 +13,17 @@
  * measures libevent's loop and evbuffers; against `bev_variants` (the same
  * echo with a bufferevent) it measures the bufferevent's bookkeeping.
  *
+ * --defer-write is the control for one piece of that bookkeeping: a
+ * bufferevent never writes from the read callback; adding output turns its
+ * write event on, and the write happens in a later loop turn. With this
+ * flag the server does the same: after a read it adds the write event and
+ * writes only when that event fires, then deletes it again.
+ *
  * Builds on: 10 (fixed_echo.c), 17 (epoll_echo.c).
  *
  * Build and run on its own:
  *   cc -O2 -Wall -o evbuf_echo evbuf_echo.c $(pkg-config --cflags --libs libevent)
- *   ./evbuf_echo --port 0
+ *   ./evbuf_echo --port 0 [--defer-write]
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -27,6 +33,8 @@
 #include <event2/listener.h>
 
 #include "../lesson.h"
+
+static bool defer_write; /* --defer-write */
 
 struct conn {
     struct event *readable, *writable;
@@ -65,16 +73,35 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)what;
     int n = evbuffer_read(c->queue, fd, -1); /* at most 4096 bytes in libevent 2.1 */
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (n > 0 && flush(c, fd) < 0))
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        drop(c);
+        return;
+    }
+    if (n > 0 && defer_write) { /* as a bufferevent does: write in a later loop turn */
+        if (!event_pending(c->writable, EV_WRITE, NULL))
+            event_add(c->writable, NULL);
+        return;
+    }
+    if (n > 0 && flush(c, fd) < 0)
         drop(c);
 }
 // [/echo]
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
+    struct conn *c = arg;
     (void)what;
-    if (flush(arg, fd) < 0)
-        drop(arg);
+    if (defer_write) { /* write, and stop watching for writability once all is out */
+        if (evbuffer_write(c->queue, fd) < 0 && errno != EAGAIN && errno != EINTR) {
+            drop(c);
+            return;
+        }
+        if (evbuffer_get_length(c->queue) == 0)
+            event_del(c->writable);
+        return;
+    }
+    if (flush(c, fd) < 0)
+        drop(c);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -112,6 +139,7 @@ static void on_signal(evutil_socket_t sig, short what, void *base)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"defer-write", no_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long port = -1;
@@ -119,6 +147,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'd': defer_write = true; break;
         case 'h':
             puts("usage: evbuf_echo --port N   (0 picks a free port and prints it)");
             return 0;
