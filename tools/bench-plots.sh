@@ -45,7 +45,7 @@ awk -F, 'NR > 1 && $1 == "poll"' "$out/backend-1active.csv" >"$out/backend-loops
 awk -F, 'NR > 1 && $1 == "poll"' "$out/backend-100active.csv" >"$out/backend-loops-100.dat"
 draw backend-loops "1000,420" "set multiplot layout 1,2; set logscale x; set grid; set key top left;
     set xlabel 'socketpairs watched (N)'; set ylabel 'event_base_loop passes per round';
-    set logscale y; set title 'loop passes per round (poll; epoll and select alike)';
+    set logscale y; set title 'loop passes per round (poll)';
     plot '$out/backend-loops-1.dat' using 2:11 with linespoints title '1 active',
          '$out/backend-loops-100.dat' using 2:11 with linespoints title '100 active';
     set ylabel 'fds passed to poll() per round'; set title 'scanning work per round (poll)';
@@ -114,5 +114,76 @@ if [ -s "$out/echo-syscalls.csv" ]; then
         plot '$out/echo-syscalls.dat' using 2:xtic(1) title 'recv', '' using 3 title 'send',
              '' using 4 title 'epoll_wait', '' using 5 title 'epoll_ctl', '' using 6 title 'ioctl(FIONREAD)'"
 fi
+
+# ---- the same numbers as Markdown tables, for the lesson READMEs ------------------------
+{
+    echo "Thread CPU us per round, median [95% CI]; ratio to epoll per round, median [95% CI]."
+    for a in 1active 100active; do
+        echo; echo "$a" | sed 's/active/ active of N:/'; echo
+        echo "| N | epoll | poll | select | poll/epoll | select/epoll | loop passes (epoll, poll) |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F, 'NR > 1 { n[$2] = 1; cpu[$1, $2] = sprintf("%.0f [%.0f-%.0f]", $7, $8, $9)
+                          r[$1, $2] = sprintf("%.2fx [%.2f-%.2f]%s", $13, $14, $15, ($14 <= 1 && $15 >= 1) ? " tie" : "")
+                          l[$1, $2] = $11 }
+             END { for (k in n) keys[++c] = k + 0
+                   for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+                   for (i = 1; i <= c; i++) { k = keys[i]
+                       printf "| %d | %s | %s | %s | %s | %s | %s, %s |\n", k, cpu["epoll", k], cpu["poll", k],
+                           (("select", k) in cpu) ? cpu["select", k] : "skipped", r["poll", k],
+                           (("select", k) in r) ? r["select", k] : "-", l["epoll", k], l["poll", k] } }' "$out/backend-$a.csv"
+    done
+} >"$out/backend-tables.md"
+{
+    echo "Closed loop. CPU ns per message and msgs/s: median [95% CI] over the rounds; ratio to epoll per round."
+    echo
+    echo "| server | CPU ns/msg | CPU vs epoll | msgs/s | p99 us |"
+    echo "|---|---:|---:|---:|---:|"
+    awk -F, 'NR > 1 && $5 !~ /^pair/ { if (!($4 in seen)) { seen[$4] = 1; o[++n] = $4 }
+                 v[$4, $5] = sprintf("%.0f [%.0f-%.0f]", $7, $8, $9)
+                 if ($5 == "cpu_ns_per_msg") r[$4] = ($13 == "baseline") ? "(baseline)" : sprintf("%.2fx [%.2f-%.2f] %s", $10, $11, $12, $13)
+                 if ($5 == "p99_us") p[$4] = sprintf("%.0f", $7) }
+         END { for (i = 1; i <= n; i++) s = o[i]; for (i = 1; i <= n; i++) { s = o[i]
+                   printf "| %s | %s | %s | %s | %s |\n", s, v[s, "cpu_ns_per_msg"], r[s], v[s, "msgs_per_s"], p[s] } }' "$out/echo-load.csv"
+    echo
+    echo "Controls: a/b per round, median [95% CI]."
+    echo
+    echo "| a/b | CPU per message | msgs/s |"
+    echo "|---|---:|---:|"
+    awk -F, 'NR > 1 && $5 ~ /^pair/ { if (!($4 in seen)) { seen[$4] = 1; o[++n] = $4 }
+                 v[$4, $5] = sprintf("%.2fx [%.2f-%.2f] %s", $10, $11, $12, $13) }
+         END { for (i = 1; i <= n; i++) { s = o[i]
+                   printf "| %s | %s | %s |\n", s, v[s, "pair_cpu_ns_per_msg"], v[s, "pair_msgs_per_s"] } }' "$out/echo-load.csv"
+    if [ -s "$out/echo-pingpong.csv" ]; then
+        echo
+        echo "Ping-pong (one connection, one 64-byte message in flight)."
+        echo
+        echo "| server | CPU ns/msg | CPU vs epoll | round trips/s | p50 us | p99 us |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        awk -F, 'NR > 1 && $5 !~ /^pair/ { if (!($4 in seen)) { seen[$4] = 1; o[++n] = $4 }
+                     v[$4, $5] = sprintf("%.0f [%.0f-%.0f]", $7, $8, $9)
+                     if ($5 == "cpu_ns_per_msg") r[$4] = ($13 == "baseline") ? "(baseline)" : sprintf("%.2fx [%.2f-%.2f] %s", $10, $11, $12, $13) }
+             END { for (i = 1; i <= n; i++) { s = o[i]
+                       printf "| %s | %s | %s | %s | %s | %s |\n", s, v[s, "cpu_ns_per_msg"], r[s], v[s, "msgs_per_s"], v[s, "p50_us"], v[s, "p99_us"] } }' "$out/echo-pingpong.csv"
+    fi
+    if [ -s "$out/echo-open.csv" ]; then
+        echo
+        echo "Open loop (10 connections, 1 KiB messages), latency from the intended send time, median [95% CI] over the rounds."
+        echo
+        echo "| offered msgs/s | server | p50 us | p99 us | p99.9 us |"
+        echo "|---:|---|---:|---:|---:|"
+        awk -F, 'NR > 1 && $5 !~ /^pair/ { k = $3 "|" $4; if (!(k in seen)) { seen[k] = 1; o[++n] = k }
+                     v[k, $5] = sprintf("%.0f [%.0f-%.0f]", $7, $8, $9) }
+             END { for (i = 1; i <= n; i++) { k = o[i]; split(k, a, "|")
+                       printf "| %s | %s | %s | %s | %s |\n", a[1], a[2], v[k, "p50_us"], v[k, "p99_us"], v[k, "p999_us"] } }' "$out/echo-open.csv"
+    fi
+    if [ -s "$out/echo-syscalls.dat" ]; then
+        echo
+        echo "System calls per message in the server, ping-pong (strace -c)."
+        echo
+        echo "| server | recv | send | epoll_wait | epoll_ctl | ioctl |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        awk -F, '{ printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $6 }' "$out/echo-syscalls.dat"
+    fi
+} >"$out/echo-tables.md"
 rm -f "$out"/*.dat
 echo "plots: $(cd "$out" && ls ./*.svg | tr '\n' ' ')"

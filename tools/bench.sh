@@ -31,8 +31,8 @@ elif [ "$full" = 1 ]; then
     fds=10,100,500,1000,5000,9000; brounds=31; rounds=20; ms=2000; warm=500; pp_ms=1000
     open_ms=2000; rates=2000,10000,30000,100000; open_rounds=5
 else
-    fds=10,100,500,1000,5000; brounds=21; rounds=10; ms=800; warm=200; pp_ms=500
-    open_ms=1000; rates=2000,10000,30000; open_rounds=3
+    fds=10,100,500,1000,5000; brounds=15; rounds=10; ms=800; warm=200; pp_ms=500
+    open_ms=700; rates=2000,10000,30000; open_rounds=3
 fi
 pinflag=""; [ "$pin" = 1 ] && pinflag=--pin
 pinmode=unpinned; [ "$pin" = 1 ] && pinmode="pinned (server CPU 1, load_gen CPU 0)"
@@ -169,11 +169,12 @@ if start_server "$B/lessons/10-echo-server/bufferevent_echo" --quiet; then
 fi
 rm -f "$out/server.out" "$out/strace16.txt" "$out/strace17.txt"
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/RUN.txt"
 tools/bench-plots.sh "$out"
 if [ "$publish" = 1 ]; then
     mkdir -p lessons/16-backend-bench/plots lessons/17-echo-bench/plots
-    cp "$out"/backend-*.svg "$out"/backend-*.png "$out/RUN.txt" lessons/16-backend-bench/plots/
-    cp "$out"/echo-*.svg "$out"/echo-*.png "$out/RUN.txt" lessons/17-echo-bench/plots/
+    cp "$out"/backend-*.svg "$out"/backend-*.png "$out/RUN.txt" "$out/backend-tables.md" lessons/16-backend-bench/plots/
+    cp "$out"/echo-*.svg "$out"/echo-*.png "$out/RUN.txt" "$out/echo-tables.md" lessons/17-echo-bench/plots/
     echo "plots copied to lessons/16-backend-bench/plots/ and lessons/17-echo-bench/plots/"
 fi
 echo "CSV and plots: $out/ (seed $seed, $pinmode)"

@@ -188,7 +188,6 @@ static double field(const char *line, const char *name)
     return p ? atof(p + strlen(key)) : NAN;
 }
 
-// [run_load]
 /* Run load_gen once against the server; parse its RESULT line. */
 static struct sample run_load(int port, pid_t server, long rate, int ms)
 {
@@ -219,7 +218,6 @@ static struct sample run_load(int port, pid_t server, long rate, int ms)
             argv[argc++] = more[i];
     }
     argv[argc] = NULL;
-    // [/run_load]
     int fds[2];
     if (pipe(fds) < 0)
         die("pipe: %s", strerror(errno));
@@ -356,7 +354,6 @@ static void summarize(FILE *sum, int base_idx)
     }
 }
 
-// [pairs]
 /* Controls: each pair differs in one thing. The ratio a/b is taken round
  * by round (a and b ran in the same round) and summarized as above. */
 static void summarize_pairs(FILE *sum)
@@ -396,7 +393,6 @@ static void summarize_pairs(FILE *sum)
         }
     }
 }
-// [/pairs]
 
 static void usage(FILE *to)
 {
