@@ -21,6 +21,8 @@ pin=${PIN:-0}
 seed=${SEED:-$(( $(date +%s) % 2147483646 + 1 ))}
 publish=${BENCH_PUBLISH:-1}
 mkdir -p "$out"
+t0=$(date +%s)
+at() { echo "[$(( $(date +%s) - t0 )) s]"; } # elapsed time, printed in each heading
 L16=$B/lessons/16-backend-bench
 L17=$B/lessons/17-echo-bench
 
@@ -31,8 +33,8 @@ elif [ "$full" = 1 ]; then
     fds=10,100,500,1000,5000,9000; brounds=31; rounds=20; ms=2000; warm=500; pp_ms=1000
     open_ms=2000; rates=2000,10000,30000,100000; open_rounds=5
 else
-    fds=10,100,500,1000,5000; brounds=15; rounds=10; ms=800; warm=200; pp_ms=500
-    open_ms=700; rates=2000,10000,30000; open_rounds=3
+    fds=10,100,500,1000,5000; brounds=15; rounds=10; ms=600; warm=150; pp_ms=400
+    open_ms=600; rates=2000,10000,30000; open_rounds=2
 fi
 pinflag=""; [ "$pin" = 1 ] && pinflag=--pin
 pinmode=unpinned; [ "$pin" = 1 ] && pinmode="pinned (server CPU 1, load_gen CPU 0)"
@@ -49,10 +51,10 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 cat "$out/RUN.txt"
 
 echo
-echo "== 1. lesson 16: backends, thread CPU per round (1 active of N, 100 chained writes)"
+echo "$(at) == 1. lesson 16: backends, thread CPU per round (1 active of N, 100 chained writes)"
 "$L16/backend_bench" --fds "$fds" --rounds "$brounds" --seed "$seed" --csv "$out/backend-1active.csv" | grep -v '^$\|^=='
 echo
-echo "== 1b. the same with 100 active"
+echo "$(at) == 1b. the same with 100 active"
 "$L16/backend_bench" --fds "$fds" --active 100 --rounds "$brounds" --seed "$seed" \
     --csv "$out/backend-100active.csv" | grep -v '^$\|^=='
 
@@ -61,7 +63,7 @@ calls() { awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { print
 
 if command -v strace >/dev/null; then
     echo
-    echo "== 1c. control: syscalls of the whole run, 100 pairs, 20 rounds (+1 warm-up) per backend"
+    echo "$(at) == 1c. control: syscalls of the whole run, 100 pairs, 20 rounds (+1 warm-up) per backend"
     echo "active,syscall,calls" >"$out/backend-syscalls.csv"
     for a in 1 100; do
         strace -f -qq -c -o "$out/strace16.txt" -e trace=epoll_ctl,epoll_wait,poll,select \
@@ -74,12 +76,12 @@ if command -v strace >/dev/null; then
 fi
 
 echo
-echo "== 1d. select past FD_SETSIZE (select_wall)"
+echo "$(at) == 1d. select past FD_SETSIZE (select_wall)"
 "$L16/select_wall" >"$out/select-wall.txt" 2>&1 || true
 grep -E '^(==|=>|child|select served|__fdelt_chk|\*\*\*)' "$out/select-wall.txt" | sed 's/^/  /'
 
 echo
-echo "== 2. lesson 17: closed loop, 100 connections x 16 x 1 KiB; CPU per message first"
+echo "$(at) == 2. lesson 17: closed loop, 100 connections x 16 x 1 KiB; CPU per message first"
 servers=lesson,bev,evbufdefer,evbuf,epoll4k,epoll,epollchurn,libuv,libev
 pairs=epoll4k/epoll,epollchurn/epoll,evbuf/epoll4k,evbufdefer/evbuf,bev/evbufdefer,bev/evbuf,lesson/bev,lesson/epoll,libuv/epoll,libev/epoll
 [ "$full" = 1 ] && servers=$servers,libuv4k,libev4k,copy,maxread64k &&
@@ -91,7 +93,7 @@ pairs=epoll4k/epoll,epollchurn/epoll,evbuf/epoll4k,evbufdefer/evbuf,bev/evbufdef
     --csv "$out/echo-load-rounds.csv" --summary "$out/echo-load.csv" 2>/dev/null | grep -v '^$\|^=='
 
 echo
-echo "== 2b. ping-pong: one connection, one 64-byte message in flight"
+echo "$(at) == 2b. ping-pong: one connection, one 64-byte message in flight"
 ppservers=lesson,evbuf,epoll,libuv,libev
 [ "$quick" = 1 ] && ppservers=lesson,epoll
 # shellcheck disable=SC2086
@@ -100,7 +102,7 @@ ppservers=lesson,evbuf,epoll,libuv,libev
     --csv "$out/echo-pingpong-rounds.csv" --summary "$out/echo-pingpong.csv" 2>/dev/null | grep -v '^$\|^=='
 
 echo
-echo "== 2c. open loop: 10 connections, 1 KiB messages at fixed rates; latency from the intended send time"
+echo "$(at) == 2c. open loop: 10 connections, 1 KiB messages at fixed rates; latency from the intended send time"
 opservers=lesson,epoll,libuv,libev
 [ "$quick" = 1 ] && opservers=lesson,epoll
 # shellcheck disable=SC2086
@@ -124,7 +126,7 @@ start_server() {
 
 if command -v strace >/dev/null; then
     echo
-    echo "== 2d. control: syscalls per message, ping-pong (1 connection, 1 message in flight, strace -c)"
+    echo "$(at) == 2d. control: syscalls per message, ping-pong (1 connection, 1 message in flight, strace -c)"
     echo "server,msgs,syscall,calls,per_msg" >"$out/echo-syscalls.csv"
     printf '  %-18s' server; for s in recv send epoll_wait epoll_ctl ioctl other; do printf ' %10s' "$s"; done; echo
     for spec in "lesson|$B/lessons/10-echo-server/bufferevent_echo --quiet" \
@@ -157,7 +159,7 @@ if command -v strace >/dev/null; then
 fi
 
 echo
-echo "== 2e. scale: the lesson server with 10,000 idle connections plus the load"
+echo "$(at) == 2e. scale: the lesson server with 10,000 idle connections plus the load"
 ulimit -n 25000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 idle=10000
 [ "$quick" = 1 ] && idle=200
@@ -177,4 +179,4 @@ if [ "$publish" = 1 ]; then
     cp "$out"/echo-*.svg "$out"/echo-*.png "$out/RUN.txt" "$out/echo-tables.md" lessons/17-echo-bench/plots/
     echo "plots copied to lessons/16-backend-bench/plots/ and lessons/17-echo-bench/plots/"
 fi
-echo "CSV and plots: $out/ (seed $seed, $pinmode)"
+echo "$(at) CSV and plots: $out/ (seed $seed, $pinmode)"

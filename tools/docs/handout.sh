@@ -11,7 +11,9 @@ printf -- '---\ntitle: "Lab: %s"\nevlab-lesson: %s\n---\n\n' "$title" "$slug"
 cat slides/handout-setup.md
 echo
 # The lesson text without its title line (the handout's title replaces it).
-tail -n +2 "$lesson/README.md"
+# Images and links relative to the lesson (plots/x.svg) are made relative to
+# the top of evlab, where pandoc runs.
+tail -n +2 "$lesson/README.md" | sed "s#](plots/#]($lesson/plots/#g"
 echo
 echo "## The code, from the sources"
 for src in "$lesson"/*.c; do
