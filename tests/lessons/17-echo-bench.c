@@ -205,10 +205,10 @@ Test(echo_bench, rounds_csv_summary_and_a_replayable_order, .timeout = 240)
     for (int run = 0; run < 2; run++) {
         struct evt_run r;
         evt_run(&r,
-                EVT_ARGV(BENCH, "--build", evt_build_dir(), "--servers", "lesson,epoll,libev",
-                         "--baseline", "epoll", "--pairs", "lesson/epoll", "--rounds", "3", "--ms",
-                         "200", "--warmup-ms", "0", "--seed", "12345", "--csv", csv, "--summary",
-                         sum),
+                EVT_ARGV(BENCH, "--build", evt_build_dir(), "--mode", "pingpong", "--servers",
+                         "lesson,epoll,libev", "--baseline", "epoll", "--pairs", "lesson/epoll",
+                         "--rounds", "3", "--ms", "200", "--warmup-ms", "0", "--seed", "12345",
+                         "--csv", csv, "--summary", sum),
                 NULL, NULL, 200);
         cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
         cr_assert(strstr(r.out, "seed 12345") && strstr(r.out, "unpinned"), "%s", r.out);
@@ -216,13 +216,14 @@ Test(echo_bench, rounds_csv_summary_and_a_replayable_order, .timeout = 240)
         cr_assert(strstr(r.out, " tie") || strstr(r.out, " higher") || strstr(r.out, " lower"),
                   "every ratio has a verdict: %s", r.out);
         char *rows = slurp(csv);
-        cr_assert(strncmp(rows, "mode,pin,seed,round,slot,rate,server,cpu_ns_per_msg,", 52) == 0,
+        cr_assert(strncmp(rows, "mode,pin,seed,round,slot,rate,server,cpu_ns_per_msg,", 52) == 0 &&
+                      strstr(rows, "\npingpong,unpinned,12345,"),
                   "%s", rows);
         cr_assert_eq(evt_count(rows, "\n"), 1 + 3 * 3, "3 servers x 3 rounds:\n%s", rows);
         orders[run] = strdup(order_of(rows));
         free(rows);
         char *s = slurp(sum);
-        cr_assert(strstr(s, "load,unpinned,0,epoll,cpu_ns_per_msg,3,"), "%s", s);
+        cr_assert(strstr(s, "pingpong,unpinned,0,epoll,cpu_ns_per_msg,3,"), "%s", s);
         cr_assert(strstr(s, ",baseline\n"), "%s", s);
         cr_assert(strstr(s, "lesson/epoll,pair_cpu_ns_per_msg,3,"), "%s", s);
         free(s);
