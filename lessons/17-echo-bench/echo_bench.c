@@ -400,7 +400,7 @@ static void usage(FILE *to)
             "usage: echo_bench [--servers a,b,...] [--baseline NAME] [--mode load|pingpong|open]\n"
             "                  [--rates R,R,...] [--rounds N] [--ms MS] [--warmup-ms MS]\n"
             "                  [--seed S] [--pin] [--boot B] [--build DIR] [--csv FILE]\n"
-            "                  [--summary FILE] [--help]\n"
+            "                  [--summary FILE] [--pairs a/b,...] [--step] [--help]\n"
             "  --servers   which servers (default lesson,epoll); known:");
     for (int i = 0; i < NSERVERS; i++)
         fprintf(to, " %s", servers[i].name);
@@ -443,6 +443,7 @@ int main(int argc, char **argv)
                                          {"summary", required_argument, NULL, 'u'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"pairs", required_argument, NULL, 'P'},
+                                         {"step", no_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     char server_list[512] = "lesson,epoll", rate_list[256] = "5000,20000", pair_list[512] = "";
     bool seeded = false;
@@ -466,6 +467,7 @@ int main(int argc, char **argv)
         case 'c': opt.csv = optarg; break;
         case 'u': opt.summary = optarg; break;
         case 'P': snprintf(pair_list, sizeof pair_list, "%s", optarg); break;
+        case 'T': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
