@@ -186,4 +186,4 @@ fi
     fi
 } >"$out/echo-tables.md"
 rm -f "$out"/*.dat
-echo "plots: $(cd "$out" && ls ./*.svg | tr '\n' ' ')"
+echo "plots: $(cd "$out" && printf '%s ' ./*.svg)"

@@ -163,9 +163,11 @@ fi
 
 echo
 echo "$(at) == 2e. scale: the lesson server with 10,000 idle connections plus the load"
+# shellcheck disable=SC3045 # dash and bash both have ulimit -n
 ulimit -n 25000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 idle=10000
 [ "$quick" = 1 ] && idle=200
+# shellcheck disable=SC3045
 [ "$(ulimit -n)" -gt $((idle + 300)) ] || idle=$(( $(ulimit -n) - 300 ))
 if start_server "$B/lessons/10-echo-server/bufferevent_echo" --quiet; then
     "$L17/load_gen" --port "$port" --conns 100 --depth 16 --size 1024 --ms "$ms" \
