@@ -147,4 +147,15 @@ local function check_unused(doc)
   return doc
 end
 
-return {{CodeBlock = code_block}, {Pandoc = check_unused}}
+-- A list that starts at 5 must print as 5 in the PDF too: weasyprint ignores
+-- <ol start>, so the start also goes into the list's counter.
+local function ordered_list(el)
+  if not FORMAT:match("html") or el.start == 1 then return nil end
+  local html = pandoc.write(pandoc.Pandoc({el}), "html")
+  html = html:gsub("^<ol start=\"(%d+)\"", function(n)
+    return "<ol start=\"" .. n .. "\" style=\"counter-reset: list-item " .. (tonumber(n) - 1) .. "\""
+  end, 1)
+  return pandoc.RawBlock("html", html)
+end
+
+return {{CodeBlock = code_block}, {OrderedList = ordered_list}, {Pandoc = check_unused}}
