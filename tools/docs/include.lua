@@ -12,6 +12,7 @@
 -- from $EVLAB_BUILD (default build/), with long hex addresses masked.
 -- steps="2 3" keeps only the program's "== 2." and "== 3." sections (steps="all":
 -- everything from the first step on);
+-- omit="^ready" drops the lines that match a Lua pattern (a pid, say);
 -- status="N" declares an expected non-zero exit (otherwise it fails the build).
 --
 -- With the metadata field `evlab-lesson: NN-slug`, every marker in
@@ -124,8 +125,17 @@ local function code_block(el)
   local prog = el.attributes["run"]
   if prog then
     local out = run(prog, el.attributes["args"], el.attributes["env"], el.attributes["status"])
-    el.text = select_steps(out, el.attributes["steps"])
-    for _, k in ipairs({"run", "args", "env", "status", "steps"}) do el.attributes[k] = nil end
+    out = select_steps(out, el.attributes["steps"])
+    local omit = el.attributes["omit"]
+    if omit then
+      local kept = {}
+      for line in (out .. "\n"):gmatch("(.-)\n") do
+        if not line:match(omit) then table.insert(kept, line) end
+      end
+      out = table.concat(kept, "\n")
+    end
+    el.text = out
+    for _, k in ipairs({"run", "args", "env", "status", "steps", "omit"}) do el.attributes[k] = nil end
     return el
   end
 end
