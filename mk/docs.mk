@@ -52,8 +52,10 @@ $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
+# Exits non-zero when the suite reports a failure (its line in RESULTS).
 check-docs: docs $(DOCS_TEST)
 	@tools/run-suites.sh $(RESULTS) $(BUILD) $(DOCS_TEST)
+	@tail -n 1 $(RESULTS) | awk '{ exit ($$3 > 0) }'  # "suite passed failed"
 
 # make check runs the browser tests where pandoc is installed (make deps installs it).
 ifneq ($(shell command -v pandoc),)
