@@ -806,3 +806,31 @@ void evt_assert_step_same(const char *const argv[], const char *const env[],
     evt_run_free(&a);
     evt_run_free(&b);
 }
+
+char *evt_step_section(const char *out, int n)
+{
+    char head[16];
+    snprintf(head, sizeof head, "== %d.", n);
+    const char *s = strstr(out, head);
+    cr_assert(s, "no step %d in:\n%s", n, out);
+    const char *e = strstr(s + 1, "\n== ");
+    char *copy = strndup(s, e ? (size_t)(e - s) : strlen(s));
+    cr_assert_not_null(copy);
+    return copy;
+}
+
+void evt_assert_usage(const char *prog, const char *const words[])
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(prog, "--help"), NULL, NULL, 10), 0, "cannot run %s", prog);
+    cr_assert_eq(r.exit_code, 0, "%s --help: exit %d\n%s", prog, r.exit_code, r.err);
+    cr_assert(strstr(r.out, "usage:"), "%s --help prints no 'usage:':\n%s", prog, r.out);
+    for (int i = 0; words && words[i]; i++)
+        cr_assert(strstr(r.out, words[i]), "%s --help does not mention %s:\n%s", prog, words[i],
+                  r.out);
+    evt_run_free(&r);
+    cr_assert_eq(evt_run(&r, EVT_ARGV(prog, "--bogus"), NULL, NULL, 10), 0, "cannot run %s", prog);
+    cr_assert_eq(r.exit_code, 2, "%s --bogus: exit %d", prog, r.exit_code);
+    cr_assert(strstr(r.err, "usage:"), "%s --bogus: no usage on stderr:\n%s", prog, r.err);
+    evt_run_free(&r);
+}
