@@ -119,14 +119,10 @@ Test(lesson05, loopexit_is_never_called_internal)
                            "lessons/05-loop-modes/early_stop.c",
                            "lessons/05-loop-modes/exit_vs_break.c"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        FILE *f = fopen(files[i], "r");
-        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
+        char *buf = evt_read_file(files[i]);
         cr_assert_null(strstr(buf, "internal event"),
                        "%s: lesson 03 uses \"internal event\" for libevent's own events", files[i]);
+        free(buf);
     }
 }
 

@@ -253,13 +253,9 @@ Test(common_timeout, no_unshown_speed_claim)
     const char *files[] = {"lessons/06-timeouts/README.md", "lessons/06-timeouts/common_timeout.c",
                            "slides/06-timeouts.md"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        FILE *f = fopen(files[i], "r");
-        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
+        char *buf = evt_read_file(files[i]);
         cr_assert_null(strstr(buf, "O(1)"), "%s claims O(1) adds", files[i]);
+        free(buf);
     }
 }
 

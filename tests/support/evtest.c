@@ -834,3 +834,22 @@ void evt_assert_usage(const char *prog, const char *const words[])
     cr_assert(strstr(r.err, "usage:"), "%s --bogus: no usage on stderr:\n%s", prog, r.err);
     evt_run_free(&r);
 }
+
+char *evt_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s (run from the top of the tree)", path, strerror(errno));
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (size_t n; (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            buf = realloc(buf, cap *= 2);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
