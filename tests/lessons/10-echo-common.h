@@ -76,7 +76,8 @@ static inline void echo_big(int port, size_t n, bool slow, bool half_close, unsi
     cr_assert_geq(fd, 0);
     size_t got = evs_duplex(
         fd, data, n, back, n,
-        (struct evs_duplex_opts){.timeout_s = 60, .slow = slow, .half_close = half_close});
+        (struct evs_duplex_opts){
+            .timeout_s = 60, .slow = slow, .half_close = half_close, .to_eof = half_close});
     cr_assert_eq(got, n, "expected %zu bytes back, got %zu (first difference at %zu)", n, got,
                  evt_first_diff(data, back, got < n ? got : n));
     size_t d = evt_first_diff(data, back, n);

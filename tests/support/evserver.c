@@ -143,7 +143,7 @@ size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap
     bool shut = false;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     while (evt_now() < deadline) {
-        if (!o.half_close && got >= in_cap)
+        if (!o.to_eof && got >= in_cap && sent >= out_n)
             break;
         bool reading = evt_now() >= resume_at;
         struct pollfd pf = {fd, (short)((reading ? POLLIN : 0) | (sent < out_n ? POLLOUT : 0)), 0};
@@ -160,7 +160,7 @@ size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap
             if (w > 0)
                 sent += (size_t)w;
             else if (w < 0 && errno != EAGAIN && errno != EINTR)
-                break;
+                out_n = sent; /* the peer is gone: stop writing, read what it sent */
         }
         if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
             size_t room = got < in_cap ? in_cap - got : 0;
@@ -187,6 +187,8 @@ size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap
             }
         }
     }
+    if (sent >= out_n && o.half_close && !shut)
+        shutdown(fd, SHUT_WR);
     if (o.written)
         *o.written = sent;
     return got;

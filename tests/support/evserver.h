@@ -64,14 +64,16 @@ bool evs_is_sanitized(const char *path);
 struct evs_duplex_opts {
     double timeout_s; /* for the whole transfer */
     bool slow;        /* read <= 16 KiB a wake-up, pause 30 ms after each 4 MiB */
-    bool half_close;  /* shutdown(SHUT_WR) once all is written, then read to EOF */
+    bool half_close;  /* shutdown(SHUT_WR) once everything is written */
+    bool to_eof;      /* read until EOF, not just in_cap bytes */
     size_t *written;  /* if not NULL: bytes written */
 };
 /* Write out[0..out_n) while reading into in[0..in_cap), on one fd (made
- * non-blocking), so that a big echo cannot deadlock. Stops once in_cap bytes
- * are read or, with half_close, at EOF: bytes past in_cap are then read and
- * counted but not kept, so a reply longer than expected shows. Returns the
- * bytes read. */
+ * non-blocking), so that a big echo cannot deadlock. Stops once everything is
+ * written and in_cap bytes are read, or with to_eof at EOF: bytes past in_cap
+ * are then read and counted but not kept, so a reply longer than expected
+ * shows. If a write fails (the peer is gone) it stops writing and goes on
+ * reading. Returns the bytes read. */
 size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap,
                   struct evs_duplex_opts o);
 
