@@ -148,14 +148,13 @@ static int reap(pid_t pid, double deadline, bool *timed_out)
 
 /* ---- run to completion -------------------------------------------------------- */
 
-int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
-            double timeout_s)
+/* Start argv in its own process group with pipes on stdin, stdout and stderr:
+ * in[1], out[0] and err[0] are ours. Returns the pid, or -1. */
+static pid_t spawn_piped(const char *const argv[], const char *const env[], int in[2], int out[2],
+                         int err[2])
 {
-    memset(r, 0, sizeof *r);
-    int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
         return -1;
-    double start = evt_now(), deadline = start + timeout_s;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -169,6 +168,18 @@ int evt_run(struct evt_run *r, const char *const argv[], const char *const env[]
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    return pid;
+}
+
+int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
+            double timeout_s)
+{
+    memset(r, 0, sizeof *r);
+    int in[2], out[2], err[2];
+    double start = evt_now(), deadline = start + timeout_s;
+    pid_t pid = spawn_piped(argv, env, in, out, err);
+    if (pid < 0)
+        return -1;
     size_t in_len = input ? strlen(input) : 0, in_off = 0;
     if (!in_len) {
         close(in[1]);
@@ -287,21 +298,9 @@ int evt_spawn(struct evt_proc *p, const char *const argv[], const char *const en
 {
     memset(p, 0, sizeof *p);
     int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-        return -1;
-    pid_t pid = fork();
+    pid_t pid = spawn_piped(argv, env, in, out, err);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        exec_child(argv, env);
-    }
-    setpgid(pid, pid);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
     p->pid = pid;
     p->in_fd = in[1];
     p->out_fd = out[0];
