@@ -245,15 +245,10 @@ void evt_run_free(struct evt_run *r)
     r->out = r->err = NULL;
 }
 
-int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
-                const char *keys, double timeout_s)
+/* Start argv on a new pseudo-terminal (*master is our side). Returns the pid, or -1. */
+static pid_t spawn_pty(const char *const argv[], const char *const env[], int *master)
 {
-    memset(r, 0, sizeof *r);
-    int master;
-    double start = evt_now(), deadline = start + timeout_s;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    if (pid < 0)
-        return -1;
+    pid_t pid = forkpty(master, NULL, NULL, NULL);
     if (pid == 0) {
         /* forkpty made us a session leader; keep that (a pty needs it). */
         die_with_parent();
@@ -262,6 +257,18 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
+                const char *keys, double timeout_s)
+{
+    memset(r, 0, sizeof *r);
+    int master;
+    double start = evt_now(), deadline = start + timeout_s;
+    pid_t pid = spawn_pty(argv, env, &master);
+    if (pid < 0)
+        return -1;
     size_t cap = 0, key_off = 0, key_len = keys ? strlen(keys) : 0;
     append(&r->err, &r->err_len, &cap, "", 0);
     cap = 0;
@@ -672,16 +679,9 @@ int evt_run_step(struct evt_run *r, const char *const argv[], const char *const 
     memset(r, 0, sizeof *r);
     int master;
     double start = evt_now(), deadline = start + timeout_s;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    pid_t pid = spawn_pty(argv, env, &master);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        die_with_parent();
-        signal(SIGPIPE, SIG_DFL);
-        apply_env(env);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
     size_t cap = 0;
     append(&r->err, &r->err_len, &cap, "", 0);
     cap = 0;
