@@ -260,6 +260,24 @@ static pid_t spawn_pty(const char *const argv[], const char *const env[], int *m
     return pid;
 }
 
+/* Append what the pty has to r->out; false once the child has gone (EIO). */
+static bool pty_read(int master, struct evt_run *r, size_t *cap)
+{
+    char buf[4096];
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    append(&r->out, &r->out_len, cap, buf, (size_t)n);
+    return true;
+}
+
+static void pty_finish(struct evt_run *r, int master, pid_t pid, double start, double deadline)
+{
+    close(master);
+    fill_status(r, reap(pid, deadline, &r->timed_out));
+    r->seconds = evt_now() - start;
+}
+
 int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
                 const char *keys, double timeout_s)
 {
@@ -287,15 +305,10 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
             }
             continue;
         }
-        char buf[4096];
-        ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0)
-            break; /* EIO once the child has gone */
-        append(&r->out, &r->out_len, &cap, buf, (size_t)n);
+        if (!pty_read(master, r, &cap))
+            break;
     }
-    close(master);
-    fill_status(r, reap(pid, deadline, &r->timed_out));
-    r->seconds = evt_now() - start;
+    pty_finish(r, master, pid, start, deadline);
     return 0;
 }
 
@@ -702,17 +715,12 @@ int evt_run_step(struct evt_run *r, const char *const argv[], const char *const 
         int rc = poll(&pf, 1, (int)((until - now) * 1000) + 1);
         if (rc == 0)
             continue;
-        char buf[4096];
-        ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0)
-            break; /* EIO once the child has gone */
-        append(&r->out, &r->out_len, &cap, buf, (size_t)n);
+        if (!pty_read(master, r, &cap))
+            break;
         if (enter_at == 0 && evt_step_prompts(r->out) > answered)
             enter_at = evt_now() + wait_s;
     }
-    close(master);
-    fill_status(r, reap(pid, deadline, &r->timed_out));
-    r->seconds = evt_now() - start;
+    pty_finish(r, master, pid, start, deadline);
     return 0;
 }
 
