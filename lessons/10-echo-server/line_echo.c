@@ -190,7 +190,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->id = next_id++;
     LIST_INSERT_HEAD(&conns, c, link);
     live++;
-    // [bev_setup]
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
     bufferevent_set_max_single_read(c->bev, 64 * 1024); /* 2.1 still reads <= 4096 per call */
@@ -198,12 +197,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (idle.tv_sec || idle.tv_usec)
         bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
     bufferevent_enable(c->bev, EV_READ);                /* a new bufferevent only has EV_WRITE */
-    // [/bev_setup]
     if (!quiet)
         printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
 }
 
-// [emfile]
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     (void)arg;
@@ -225,7 +222,6 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what, (void)arg;
     evconnlistener_enable(listener);
 }
-// [/emfile]
 /* end shared: accept */
 
 /* shared: signal */
@@ -236,7 +232,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-// [select_cap]
 /* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
  * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
  * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
@@ -254,7 +249,6 @@ static void cap_fds_for_select(struct event_base *base)
     CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
     printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
-// [/select_cap]
 /* end shared: signal */
 
 static void usage(FILE *to)
@@ -313,14 +307,12 @@ int main(int argc, char **argv)
     cap_fds_for_select(base);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    // [listener]
     listener = evconnlistener_new_bind(
         base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
         SOMAXCONN, (struct sockaddr *)&sin, sizeof sin);
     if (!listener)
         die("evconnlistener_new_bind(127.0.0.1:%ld) failed: %s", port, strerror(errno));
     evconnlistener_set_error_cb(listener, on_accept_error);
-    // [/listener]
     resume_ev = evtimer_new(base, on_resume, NULL);
     if (!resume_ev)
         die("evtimer_new() failed");
@@ -341,7 +333,6 @@ int main(int argc, char **argv)
     step("2. the loop");
     event_base_dispatch(base);
 
-    // [shutdown]
     while (!LIST_EMPTY(&conns))
         conn_free(LIST_FIRST(&conns), "server shutting down");
     evconnlistener_free(listener);
@@ -349,7 +340,6 @@ int main(int argc, char **argv)
     event_free(sigint);
     event_free(sigterm);
     event_base_free(base);
-    // [/shutdown]
     printf("accept errors: %lu\n", accept_errors);
     printf("all freed, bye\n");
     return 0;
