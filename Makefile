@@ -23,15 +23,20 @@ export EVLAB_BUILD := $(BUILD)
 # --- sources ---------------------------------------------------------------
 PROG_DIRS  := lessons exercises solutions
 ALL_SRCS   := $(wildcard $(PROG_DIRS:%=%/*/*.c))
-# A source with no main() is a function-level exercise: it becomes a shared
-# object that its grading suite loads with dlopen().
-open_paren := (
-LIB_SRCS   := $(if $(ALL_SRCS),$(shell grep -L -E '^int main[$(open_paren)]' $(ALL_SRCS)))
-PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS))
+# An exercise says what it builds in exercises/NN-slug/exercise.mk (never
+# guessed from the source): "kind = library" builds its starter, its solution
+# and its broken variants to NAME.so, which its grading suite loads;
+# "needs = PATH ..." names build products its suite uses. Helper libraries in
+# tests/grading/preload/ are shared objects too.
+MANIFESTS  := $(wildcard exercises/*/exercise.mk)
+ex_field    = $(shell sed -n 's/^$(2) *= *//p' $(1))
+LIB_EX     := $(foreach m,$(MANIFESTS),$(if $(filter library,$(call ex_field,$(m),kind)),$(notdir $(patsubst %/,%,$(dir $(m))))))
 BROKEN_SRCS:= $(wildcard tests/grading/broken/*/*/*.c)
-PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%) $(filter-out %.so,$(BROKEN_SRCS:%.c=$(BUILD)/%))
+LIB_SRCS   := $(filter $(foreach e,$(LIB_EX),exercises/$(e)/% solutions/$(e)/% tests/grading/broken/$(e)/%),$(ALL_SRCS) $(BROKEN_SRCS)) \
+              $(wildcard tests/grading/preload/*.c)
+PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS) $(BROKEN_SRCS))
+PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%)
 LIBS       := $(LIB_SRCS:%.c=$(BUILD)/%.so)
-
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SRCS  := $(wildcard tests/lessons/*.c tests/grading/*.c tests/tools/*.c)
 TESTS      := $(TEST_SRCS:%.c=$(BUILD)/%)
@@ -56,7 +61,7 @@ all: lessons exercises solutions $(EVLAB)
 lessons:   $(LESSONS)
 exercises: $(EXERCISES)
 solutions: $(SOLUTIONS)
-tests:     $(TESTS) $(filter $(BUILD)/tests/%,$(PROGS))
+tests:     $(TESTS) $(filter $(BUILD)/tests/%,$(PROGS) $(LIBS))
 
 need-libevent:
 ifneq ($(HAVE_LIBEVENT),yes)
@@ -88,6 +93,10 @@ $(EVLAB): $(EVLAB_SRCS) | need-libevent
 	  $$(pkg-config --cflags --libs libevent)
 
 -include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(EVLAB).d
+
+# A grading suite depends on what its exercise's manifest says it needs.
+$(foreach m,$(MANIFESTS),$(eval $(BUILD)/tests/grading/$(notdir $(patsubst %/,%,$(dir $(m)))): \
+  $(addprefix $(BUILD)/,$(call ex_field,$(m),needs))))
 
 # --- set-up and the main job ---------------------------------------------------
 deps:
