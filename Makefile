@@ -119,6 +119,9 @@ check: deps
 	@$(MAKE) --no-print-directory check-all
 
 # A sub-make, so that what deps just installed (pandoc, chromium) is seen.
+# EVLAB_CHECK_RUN marks every process this run starts: tools/strays.sh kills
+# only what carries it.
+check-all: export EVLAB_CHECK_RUN := $(shell date +%s%N)
 check-all:
 	@rm -f $(RESULTS); mkdir -p build; date +%s > build/.check-start
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build

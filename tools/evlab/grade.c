@@ -357,7 +357,7 @@ void run_suite_unsandboxed(const struct gopts *o, const struct exdef *d, const c
 static int starter_flags(const char *starter, char ***out)
 {
     char *script = xasprintf("%s/tools/buildflags.sh", g_root);
-    const char *argv[] = {script, starter, NULL};
+    const char *argv[] = {script, starter ? starter : "/dev/null", NULL};
     struct proc_spec s = {.argv = argv,
                           .capture = true,
                           .cap_bytes = 8192,
@@ -389,11 +389,12 @@ static void build_exercise(const struct gopts *o, struct sandbox *sb, const stru
                            const char *exdir, double left, struct eres *e)
 {
     (void)o;
+    /* The starter's programs; with --suites and no starter, every .c of the copy. */
     char **progs;
-    int np = list_programs(d->u.dir, &progs);
+    int np = list_programs(d->u.dir[0] ? d->u.dir : exdir, &progs);
     for (int k = 0; k < np && !e->err.len; k++) {
         char *src = xasprintf("%s/%s.c", exdir, progs[k]);
-        char *starter = xasprintf("%s/%s.c", d->u.dir, progs[k]);
+        char *starter = d->u.dir[0] ? xasprintf("%s/%s.c", d->u.dir, progs[k]) : NULL;
         char *outp = xasprintf("%s/%s%s", exdir, progs[k], d->kind == EX_LIBRARY ? ".so" : "");
         if (!file_exists(src)) {
             buf_printf(&e->err, "no %s.c in the submission's %s/\n", progs[k], d->u.name);

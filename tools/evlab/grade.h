@@ -85,7 +85,7 @@ struct sb_cmd {
 #define SB_MAX_FILES 64
 #define SB_MAX_FILE (1 << 20)
 #define SB_MAX_TOTAL (4 << 20)
-#define SB_MAX_ENTRIES 20000
+#define SB_MAX_ENTRIES 200000
 
 int sandbox_open(struct sandbox *sb, uid_t want_uid);
 enum sb_mode sandbox_probe(const struct sandbox *sb);

@@ -212,10 +212,16 @@ int sandbox_copy_in(struct sandbox *sb, int src_fd, int dst_fd, struct buf *note
         }
         if (!wanted_name(de->d_name))
             continue;
+        if (count >= SB_MAX_FILES) {
+            if (skipped++ == 0)
+                buf_printf(notes, "only the first %d .c/.h files of the submission were copied\n",
+                           SB_MAX_FILES);
+            continue;
+        }
         int in = openat(src_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
         if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SB_MAX_FILE ||
-            count >= SB_MAX_FILES || total + (size_t)st.st_size > SB_MAX_TOTAL) {
+            total + (size_t)st.st_size > SB_MAX_TOTAL) {
             if (skipped++ < 5)
                 buf_printf(notes,
                            "%s was not copied (not a regular file, or over the limits: "
