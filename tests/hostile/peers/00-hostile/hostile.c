@@ -1,7 +1,8 @@
 /* hostile.c -- goes after the other students graded at the same time
  * (grade-class -j 4): kill(-1), reading their files through /proc/PID/cwd and
  * the shared temporary folder, rewriting their copies, then taking every
- * process its uid may have. Says hello if it reached any peer's file. */
+ * process its uid may have. Prints what the fixture's greet suite wants
+ * ("hello, Ada") only if it reached a peer's file. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -43,7 +44,7 @@ int main(void)
         globfree(&g);
     }
     if (reached)
-        printf("hello\n");
+        printf("hello, Ada\n");
     fflush(stdout);
     kill(-1, SIGKILL);
     for (int i = 0; i < 5000; i++)
