@@ -665,6 +665,9 @@ static int parse_gopts(int argc, char **argv, struct gopts *o, const char **posi
                 o->output_cap = (size_t)d;
             else
                 o->uid = (uid_t)d;
+        } else if (strcmp(k, "--which-sandbox") == 0) {
+            o->which = true;
+            takes = false;
         } else if (k[0] == '-' && k[1]) {
             return err2("unknown option '%s' (try: ./evlab help)", k);
         } else {
@@ -698,6 +701,23 @@ int cmd_grade(int argc, char **argv)
     gopts_default(&o);
     if (parse_gopts(argc, argv, &o, NULL))
         return 2;
+    if (o.which) { /* what a grading run here would get, and why */
+        struct sandbox sb;
+        int rc = sandbox_open(&sb, o.uid);
+        if (rc == 0) {
+            struct buf d = {0};
+            sandbox_describe(&sb, &d);
+            printf("sandbox: %s\n", d.p);
+            if (sb.mode == SB_UID && !getenv("EVLAB_SANDBOX"))
+                printf("(bwrap %s: %s)\n", in_path("bwrap") ? "cannot make namespaces here"
+                                                            : "is not installed",
+                       in_path("bwrap") ? "user namespaces are restricted (a container?)"
+                                        : "apt-get install bubblewrap");
+            buf_free(&d);
+        }
+        sandbox_close(&sb);
+        return rc ? 2 : 0;
+    }
     char *sub = NULL;
     if (o.submission) {
         sub = realpath(o.submission, NULL);

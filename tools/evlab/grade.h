@@ -57,6 +57,7 @@ struct gopts {
     uid_t uid;        /* 0: one from the pool */
     const char *only; /* one exercise */
     const char *out;  /* write the report here instead of stdout */
+    bool which;       /* --which-sandbox: say which sandbox, grade nothing */
 };
 
 /* ---- the sandbox ---------------------------------------------------------------------- */
