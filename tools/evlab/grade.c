@@ -709,8 +709,8 @@ int cmd_grade(int argc, char **argv)
             sandbox_describe(&sb, &d);
             printf("sandbox: %s\n", d.p);
             if (sb.mode == SB_UID && !getenv("EVLAB_SANDBOX"))
-                printf("(bwrap %s: %s)\n", in_path("bwrap") ? "cannot make namespaces here"
-                                                            : "is not installed",
+                printf("(bwrap %s: %s)\n",
+                       in_path("bwrap") ? "cannot make namespaces here" : "is not installed",
                        in_path("bwrap") ? "user namespaces are restricted (a container?)"
                                         : "apt-get install bubblewrap");
             buf_free(&d);
@@ -847,7 +847,7 @@ static void start_jobs(struct class_ctx *c)
              * gradebook; the readable report is made from it below. */
             int fd = open("/dev/null", O_RDONLY);
             dup2(fd, 0);
-            int lf = open(j->report, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int lf = open(j->report, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
             if (lf >= 0) {
                 dup2(lf, 1);
                 dup2(lf, 2);
@@ -975,7 +975,8 @@ int cmd_grade_class(int argc, char **argv)
     event_base_free(c.base);
     /* gradebook.csv and a readable report per student */
     char *csv = xasprintf("%s/gradebook.csv", out);
-    FILE *f = fopen(csv, "w");
+    int cfd = open(csv, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = cfd >= 0 ? fdopen(cfd, "w") : NULL;
     if (!f)
         return err2("cannot write %s", csv);
     fprintf(f, "student");
@@ -1003,7 +1004,8 @@ int cmd_grade_class(int argc, char **argv)
         }
         fprintf(f, ",%d,%d\n", total, tmax);
         char *txt = xasprintf("%s/%s.txt", out, students[s]);
-        FILE *t = fopen(txt, "w");
+        int tfd = open(txt, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        FILE *t = tfd >= 0 ? fdopen(tfd, "w") : NULL;
         if (t) {
             fprintf(t, "student: %s\n", students[s]);
             for (int i = 0; i < ne; i++)

@@ -14,7 +14,7 @@
  *        that uid is killed and its files in /tmp, /var/tmp, /dev/shm and its
  *        SysV IPC objects are removed.
  *
- * Run as root, each job takes a uid of its own from a pool (61000-61999,
+ * Run as root, each job takes a uid of its own from a pool (60600-61099,
  * claimed with a lock under /run/evlab), so concurrent jobs (grade-class -j)
  * never share a uid: not for kill(-1), ptrace, /proc, process limits or files.
  * The job's files live in a fresh root-owned directory (mode 0711); only the
@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,10 @@
 #include "evlab.h"
 #include "grade.h"
 
-#define UID_POOL_FIRST 61000
-#define UID_POOL_LAST 61999
+/* Between systemd-homed's range (60001-60513) and DynamicUser's (61184-65519);
+ * a uid that has an account (getpwuid) is skipped. */
+#define UID_POOL_FIRST 60600
+#define UID_POOL_LAST 61099
 #define TMPFS_BYTES "67108864" /* 64 MiB for each private tmpfs */
 
 const char *sandbox_mode_name(enum sb_mode m)
@@ -103,18 +106,32 @@ enum sb_mode sandbox_probe(const struct sandbox *sb)
     return bwrap_works(sb) ? SB_BWRAP : SB_UID;
 }
 
+/* A root-owned folder for the pool's locks that no other user can write. */
+static const char *lock_dir(void)
+{
+    static const char *const dirs[] = {"/run/evlab", "/var/lib/evlab", "/var/tmp/evlab-uids"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST)
+            continue;
+        struct stat st;
+        if (lstat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+            !(st.st_mode & 0022))
+            return dirs[i];
+    }
+    return NULL;
+}
+
 /* Claim a uid of the pool (or `want`) with an exclusive lock held until exit. */
 static int claim_uid(uid_t want, uid_t *out)
 {
-    if (mkdir("/run/evlab", 0700) != 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    if (lstat("/run/evlab", &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-        (st.st_mode & 0022))
+    const char *dir = lock_dir();
+    if (!dir)
         return -1;
     for (uid_t u = want ? want : UID_POOL_FIRST; u <= (want ? want : UID_POOL_LAST); u++) {
-        char path[64];
-        snprintf(path, sizeof path, "/run/evlab/uid-%d.lock", (int)u);
+        if (!want && getpwuid(u))
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "%s/uid-%d.lock", dir, (int)u);
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
             continue;
@@ -137,7 +154,7 @@ int sandbox_open(struct sandbox *sb, uid_t want_uid)
         sb->uid_lock = claim_uid(want_uid, &sb->uid);
         if (sb->uid_lock < 0)
             return err2("no free sandbox uid (%s): is another grader using it?",
-                        want_uid ? "the one given with --uid" : "61000-61999");
+                        want_uid ? "the one given with --uid" : "60600-61099");
         sb->gid = (gid_t)sb->uid;
     } else {
         sb->uid = getuid();
