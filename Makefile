@@ -29,8 +29,12 @@ ALL_SRCS   := $(wildcard $(PROG_DIRS:%=%/*/*.c))
 # "needs = PATH ..." names build products its suite uses. Helper libraries in
 # tests/grading/preload/ are shared objects too.
 MANIFESTS  := $(wildcard exercises/*/exercise.mk)
-ex_field    = $(shell sed -n 's/^$(2) *= *//p' $(1))
-LIB_EX     := $(foreach m,$(MANIFESTS),$(if $(filter library,$(call ex_field,$(m),kind)),$(notdir $(patsubst %/,%,$(dir $(m))))))
+# One pass over every manifest: "NN-slug@kind@library", "NN-slug@needs@PATH" ...
+EX_FIELDS  := $(if $(MANIFESTS),$(shell awk -F' *= *' '/^(kind|needs) *=/ { n = FILENAME; \
+                sub(/\/exercise\.mk$$/, "", n); sub(/.*\//, "", n); k = split($$2, v, " "); \
+                for (i = 1; i <= k; i++) print n "@" $$1 "@" v[i] }' $(MANIFESTS)))
+ex_with     = $(foreach f,$(filter %@$(1)@$(2),$(EX_FIELDS)),$(word 1,$(subst @, ,$(f))))
+LIB_EX     := $(call ex_with,kind,library)
 BROKEN_SRCS:= $(wildcard tests/grading/broken/*/*/*.c)
 LIB_SRCS   := $(filter $(foreach e,$(LIB_EX),exercises/$(e)/% solutions/$(e)/% tests/grading/broken/$(e)/%),$(ALL_SRCS) $(BROKEN_SRCS)) \
               $(wildcard tests/grading/preload/*.c)
@@ -95,7 +99,8 @@ $(EVLAB): $(EVLAB_SRCS) | need-libevent
 -include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(EVLAB).d
 
 # A grading suite depends on what its exercise's manifest says it needs.
-$(foreach m,$(MANIFESTS),$(eval $(BUILD)/tests/grading/$(notdir $(patsubst %/,%,$(dir $(m)))): \
+$(foreach f,$(EX_FIELDS),$(if $(findstring @needs@,$(f)),$(eval \
+  $(BUILD)/tests/grading/$(word 1,$(subst @, ,$(f))): $(BUILD)/$(word 3,$(subst @, ,$(f)))))): \
   $(addprefix $(BUILD)/,$(call ex_field,$(m),needs))))
 
 # --- set-up and the main job ---------------------------------------------------
