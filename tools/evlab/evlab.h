@@ -5,8 +5,8 @@
  * proc.c     running a child through a libevent loop: timeouts, signals,
  *            captured output with a cap, process groups, limits, the sweep
  * lessons.c  list, show (Markdown for the terminal), run, tour, doctor
- * grade.c    check, hint, reset, solution, grade, grade-class; the sandbox
- *            and the text / TAP / JUnit / Gradescope reports
+ * grade.c    grade, grade-class (grade.h lists the grader's other files:
+ *            sandbox.c, judge.c, formats.c, student.c for check/hint/...)
  * watch.c    watch: inotify and the keyboard in one event loop
  */
 #ifndef EVLAB_H
