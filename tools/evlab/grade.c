@@ -558,6 +558,10 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
         const struct exdef *d = &v[i];
         snprintf(e->name, sizeof e->name, "%s", d->u.name);
         snprintf(e->title, sizeof e->title, "%s", d->u.title);
+        if (sb->interrupted) {
+            buf_printf(&e->err, "not graded: the grader was interrupted\n");
+            continue;
+        }
         copy_file(d->suite, suites_fd, d->u.name, 0755);
         copy_needs(d, build_fd);
         char *suite = xasprintf("%s/%s", suites, d->u.name);
@@ -755,6 +759,7 @@ int cmd_grade(int argc, char **argv)
     struct buf desc = {0};
     sandbox_describe(&sb, &desc);
     grade_submission(&o, &sb, sub, v, n, res);
+    bool interrupted = sb.interrupted;
     sandbox_close(&sb);
     double secs = now_s() - t0;
     FILE *f = stdout;
@@ -780,7 +785,9 @@ int cmd_grade(int argc, char **argv)
     free(res);
     free_exercises(v, n);
     free(sub);
-    return 0;
+    if (interrupted)
+        fprintf(stderr, "evlab: interrupted; the report above is incomplete\n");
+    return interrupted ? 130 : 0;
 }
 
 /* ---- grade-class --------------------------------------------------------------------------- */

@@ -70,6 +70,7 @@ struct sandbox {
     int uid_lock;
     char *top; /* the job's root-owned temporary folder */
     int top_fd;
+    bool interrupted; /* SIGINT/SIGTERM reached us during a run: stop */
 };
 struct sb_cmd {
     const char *const *argv;

@@ -264,6 +264,9 @@ static void child_exec(const struct proc_spec *s, int out_w, int rep_w)
         /* RLIMIT_NPROC binds only a non-root user: set it after the drop. */
         if (s->lim.set)
             set_limit(RLIMIT_NPROC, s->lim.nproc);
+        /* If the grader is killed outright, so is this child (the setting
+         * is cleared by a change of uid, hence here). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
     }
     execvp(s->argv[0], (char *const *)s->argv);
     fprintf(stderr, "evlab: cannot run %s: %s\n", s->argv[0], strerror(errno));

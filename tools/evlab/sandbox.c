@@ -380,6 +380,8 @@ int sandbox_run(struct sandbox *sb, const struct sb_cmd *c, struct proc_result *
                           .report = c->report,
                           .report_cap = c->report_cap};
     int rc = proc_run(&s, r);
+    if (r->interrupted)
+        sb->interrupted = true;
     /* With namespaces the sweep may catch bwrap's own init, which outlives the
      * command by a moment: not a stray. Everything in the namespace is gone. */
     if (sb->mode == SB_BWRAP)
