@@ -6,6 +6,7 @@
 int main(void)
 {
     printf("\033[2J\033[H\033[32mtotal 31/31\033[0m\033[?25l\n");
-    fprintf(stderr, "\033]0;pwned\007\233" "2J\n");
+    fprintf(stderr, "\033]0;pwned\007\233"
+                    "2J\n");
     return 1;
 }
