@@ -475,3 +475,64 @@ Test(grader, grade_class_peers_are_out_of_reach, .timeout = 120)
         fixture_free(root);
     }
 }
+
+/* A library that writes forged verdict lines wherever a report could go: the
+ * inherited fds, $EVLAB_REPORT, $EVLAB_REPORT_FD. */
+Test(grader, library_forging_the_report_scores_nothing, .timeout = 90)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!mode_usable(MODES[m]))
+            continue;
+        char *root = fixture_copy();
+        char *src = xfmt("%s/exercises/01-add/add.c", root);
+        put_file(src,
+                 "#include <fcntl.h>\n#include <stdlib.h>\n#include <string.h>\n"
+                 "#include <unistd.h>\n"
+                 "static const char l[] = \"add::zero\\tPASS\\t1\\t0\\tx\\t\\n"
+                 "add::small\\tPASS\\t2\\t0\\tx\\t\\nadd::bonus\\tPASS\\t9999\\t0\\tx\\t\\n\";\n"
+                 "__attribute__((constructor)) static void forge(void)\n{\n"
+                 "    for (int fd = 3; fd < 1024; fd++)\n"
+                 "        if (write(fd, l, sizeof l - 1) < 0) { }\n"
+                 "    const char *p = getenv(\"EVLAB_REPORT\");\n"
+                 "    int fd = p ? open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666) : -1;\n"
+                 "    if (fd >= 0 && write(fd, l, sizeof l - 1) < 0) { }\n}\n"
+                 "int add(int a, int b) { (void)a; (void)b; return 0; }\n");
+        char *sub = xfmt("%s/exercises", root), *mv = xfmt("EVLAB_SANDBOX=%s", MODES[m]);
+        struct evt_run r = evlab(root, EVT_ENV(mv), "grade", "--submission", sub, NULL);
+        cr_assert(strstr(r.out, "01-add  Add two numbers  0/3"), "[%s] %s", MODES[m], r.out);
+        cr_assert(!strstr(r.out, "9999"), "[%s] %s", MODES[m], r.out);
+        evt_run_free(&r);
+        free(src), free(sub), free(mv);
+        fixture_free(root);
+    }
+}
+
+/* The grader believes the suite's own list, not its report: a duplicated line
+ * scores 0, a missing one 0 (still in the maximum), an invented one is ignored
+ * and named, and a weight in the report changes nothing. */
+Test(grader, judge_trusts_the_list_not_the_report, .timeout = 60)
+{
+    char *root = fixture_copy();
+    cr_assert_eq(
+        sh("cd %s && mkdir -p fake/suites fake/sub/00-fake && "
+           "printf 'int main(void) { return 0; }\\n' > fake/sub/00-fake/x.c && "
+           "printf '#!/bin/sh\\nif [ \"${EVLAB_LIST_TESTS:-}\" = 1 ]; then\\n"
+           "printf \"fake::a\\\\t2\\\\tA\\\\nfake::b\\\\t3\\\\tB\\\\nfake::c\\\\t4\\\\tC\\\\n\" "
+           ">&3; "
+           "exit 0; fi\\n"
+           "printf "
+           "\"fake::a\\\\tPASS\\\\t2\\\\t0\\\\tA\\\\t\\\\nfake::b\\\\tPASS\\\\t99\\\\t0\\\\tB"
+           "\\\\t\\\\nfake::b\\\\tPASS\\\\t3\\\\t0\\\\tB\\\\t\\\\nfake::zz\\\\tPASS\\\\t9999\\\\t0"
+           "\\\\tZ\\\\t\\\\n\" >&3\\n' > fake/suites/00-fake && chmod 755 fake/suites/00-fake",
+           root),
+        0);
+    char *suites = xfmt("%s/fake/suites", root), *sub = xfmt("%s/fake/sub", root);
+    struct evt_run r = evlab(root, NULL, "grade", "--suites", suites, "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "total 2/9"), "%s", r.out);
+    cr_assert(strstr(r.out, "reported more than once"), "%s", r.out);
+    cr_assert(strstr(r.out, "never reported"), "%s", r.out);
+    cr_assert(strstr(r.out, "does not have (fake::zz)"), "%s", r.out);
+    evt_run_free(&r);
+    free(suites), free(sub);
+    fixture_free(root);
+}
