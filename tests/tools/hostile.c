@@ -294,3 +294,17 @@ static void huge_upload(const char *tmpl, const char *sub, bool bwrap)
 }
 
 HOSTILE(one_gib_and_100000_files, 19, "huge", "00-hostile", .make_sub = huge_upload)
+
+/* The build's own limits: a compiler fed /dev/zero stops at its memory cap. */
+static void include_dev_zero(const char *tmpl, const char *sub, bool bwrap)
+{
+    (void)tmpl;
+    (void)bwrap;
+    cr_assert_eq(sh("mkdir -p %s/00-hostile && printf '#include \"/dev/zero\"\\nint main(void) "
+                    "{ return 0; }\\n' > %s/00-hostile/hostile.c",
+                    sub, sub),
+                 0);
+}
+
+HOSTILE(includes_dev_zero, 20, "dev-zero", "the compiler ran out of memory",
+        .make_sub = include_dev_zero)

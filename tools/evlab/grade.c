@@ -448,7 +448,8 @@ static void build_exercise(const struct gopts *o, struct sandbox *sb, const stru
                                         "a device?\n");
                 else if (WIFSIGNALED(br.status) && WTERMSIG(br.status) == SIGXCPU)
                     buf_printf(&e->err, "does not compile: the compiler used its 60 s of CPU\n");
-                buf_printf(&e->err, "does not compile:\n");
+                else
+                    buf_printf(&e->err, "does not compile:\n");
                 first_errors(out, exdir, &e->err);
             }
             proc_result_free(&br);
@@ -609,7 +610,7 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
             free(td);
         } else {
             /* Not built or not run: every test still counts in the maximum. */
-            judge_merge(e, &x, "", NULL, "not run");
+            judge_merge(e, &x, "", NULL, "not run (see above)");
             (void)built;
         }
         eres_total(e);
