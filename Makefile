@@ -23,15 +23,24 @@ export EVLAB_BUILD := $(BUILD)
 # --- sources ---------------------------------------------------------------
 PROG_DIRS  := lessons exercises solutions
 ALL_SRCS   := $(wildcard $(PROG_DIRS:%=%/*/*.c))
-# A source with no main() is a function-level exercise: it becomes a shared
-# object that its grading suite loads with dlopen().
-open_paren := (
-LIB_SRCS   := $(if $(ALL_SRCS),$(shell grep -L -E '^int main[$(open_paren)]' $(ALL_SRCS)))
-PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS))
+# An exercise says what it builds in exercises/NN-slug/exercise.mk (never
+# guessed from the source): "kind = library" builds its starter, its solution
+# and its broken variants to NAME.so, which its grading suite loads;
+# "needs = PATH ..." names build products its suite uses. Helper libraries in
+# tests/grading/preload/ are shared objects too.
+MANIFESTS  := $(wildcard exercises/*/exercise.mk)
+# One pass over every manifest: "NN-slug@kind@library", "NN-slug@needs@PATH" ...
+EX_FIELDS  := $(if $(MANIFESTS),$(shell awk -F' *= *' '/^(kind|needs) *=/ { n = FILENAME; \
+                sub(/\/exercise\.mk$$/, "", n); sub(/.*\//, "", n); k = split($$2, v, " "); \
+                for (i = 1; i <= k; i++) print n "@" $$1 "@" v[i] }' $(MANIFESTS)))
+ex_with     = $(foreach f,$(filter %@$(1)@$(2),$(EX_FIELDS)),$(word 1,$(subst @, ,$(f))))
+LIB_EX     := $(call ex_with,kind,library)
 BROKEN_SRCS:= $(wildcard tests/grading/broken/*/*/*.c)
-PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%) $(filter-out %.so,$(BROKEN_SRCS:%.c=$(BUILD)/%))
+LIB_SRCS   := $(filter $(foreach e,$(LIB_EX),exercises/$(e)/% solutions/$(e)/% tests/grading/broken/$(e)/%),$(ALL_SRCS) $(BROKEN_SRCS)) \
+              $(wildcard tests/grading/preload/*.c)
+PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS) $(BROKEN_SRCS))
+PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%)
 LIBS       := $(LIB_SRCS:%.c=$(BUILD)/%.so)
-
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SRCS  := $(wildcard tests/lessons/*.c tests/grading/*.c tests/tools/*.c)
 TESTS      := $(TEST_SRCS:%.c=$(BUILD)/%)
@@ -56,7 +65,7 @@ all: lessons exercises solutions $(EVLAB)
 lessons:   $(LESSONS)
 exercises: $(EXERCISES)
 solutions: $(SOLUTIONS)
-tests:     $(TESTS) $(filter $(BUILD)/tests/%,$(PROGS))
+tests:     $(TESTS) $(filter $(BUILD)/tests/%,$(PROGS) $(LIBS))
 
 need-libevent:
 ifneq ($(HAVE_LIBEVENT),yes)
@@ -89,6 +98,11 @@ $(EVLAB): $(EVLAB_SRCS) | need-libevent
 
 -include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(EVLAB).d
 
+# A grading suite depends on what its exercise's manifest says it needs.
+$(foreach f,$(EX_FIELDS),$(if $(findstring @needs@,$(f)),$(eval \
+  $(BUILD)/tests/grading/$(word 1,$(subst @, ,$(f))): $(BUILD)/$(word 3,$(subst @, ,$(f)))))): \
+  $(addprefix $(BUILD)/,$(call ex_field,$(m),needs))))
+
 # --- set-up and the main job ---------------------------------------------------
 deps:
 	@tools/deps.sh
@@ -110,6 +124,9 @@ check: deps
 	@$(MAKE) --no-print-directory check-all
 
 # A sub-make, so that what deps just installed (pandoc, chromium) is seen.
+# EVLAB_CHECK_RUN marks every process this run starts: tools/strays.sh kills
+# only what carries it.
+check-all: export EVLAB_CHECK_RUN := $(shell date +%s%N)
 check-all:
 	@rm -f $(RESULTS); mkdir -p build; date +%s > build/.check-start
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build

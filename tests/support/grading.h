@@ -4,16 +4,48 @@
  *   { ... cr_assert(..., "expected %zu bytes back, got %zu", ...); }
  *
  * The weight and the human title travel in Criterion's description as
- * "w=3|title". When EVLAB_REPORT names a file, the suite writes one line per
- * test there (see report.c), which is what `evlab check` and `evlab grade`
- * read. A crash or a timeout costs only that test.
+ * "w=3|title". The suite sends one line per test to the grader through the
+ * verdict channel (report.c): a pipe on EVLAB_REPORT_FD that no program the
+ * suite starts inherits. The grader takes the tests and weights from the
+ * suite's own list, asked before the submission runs, so a line that a
+ * submission manages to forge cannot invent a test or a weight.
+ * A crash or a timeout costs only that test.
+ *
+ * graded_dlopen(path) loads a function-level exercise's shared object, after
+ * loading it once in a throw-away child: a library whose constructor ends the
+ * process (exit(0) looks like a pass to Criterion) fails the test instead.
  */
 #ifndef EVLAB_GRADING_H
 #define EVLAB_GRADING_H
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define GRADED(suite, name, weight, timeout_s, title)                                              \
     Test(suite, name, .description = "w=" #weight "|" title, .timeout = (timeout_s))
+
+static inline void *graded_dlopen(const char *path)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        alarm(10);
+        _exit(dlopen(path, RTLD_NOW | RTLD_LOCAL) ? 97 : 98);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || (WEXITSTATUS(st) != 97 && WEXITSTATUS(st) != 98))
+        cr_assert_fail("loading %s ended the process (%s %d) before any test ran: a library "
+                       "must not exit, abort or crash when it is loaded",
+                       path, WIFSIGNALED(st) ? "signal" : "exit status",
+                       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
 
 #endif

@@ -199,8 +199,8 @@ Test(grader, tap_output_passes_prove)
     char *sol = xfmt("%s/solutions", root), *start = xfmt("%s/exercises", root);
     char *f1 = xfmt("%s/sol.tap", root), *f2 = xfmt("%s/start.tap", root);
     struct evt_run r = evlab(root, NULL, "grade", "--format", "tap", "--submission", sol, NULL);
-    cr_assert(strncmp(r.out, "TAP version 14\n1..2\n# Subtest: 01-add\n    1..2\n", 46) == 0, "%s",
-              r.out);
+    cr_assert(strncmp(r.out, "TAP version 14\n1..2\n# sandbox: ", 31) == 0, "%s", r.out);
+    cr_assert(strstr(r.out, "\n# Subtest: 01-add\n    1..2\n"), "%s", r.out);
     put_file(f1, r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "grade", "--format", "tap", "--submission", start, NULL);
@@ -367,5 +367,173 @@ Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
         kill(pid, SIGKILL), waitpid(pid, &st, 0);
     cr_assert(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q did not end watch");
     close(master);
+    fixture_free(root);
+}
+
+/* ---- integrity: each case in both sandbox modes ---------------------------------------- */
+
+static const char *const MODES[] = {"bwrap", "uid"};
+
+static bool mode_usable(const char *mode)
+{
+    if (strcmp(mode, "bwrap") != 0)
+        return true;
+    if (geteuid() == 0)
+        return sh("setpriv --reuid 62099 --regid 62099 --clear-groups bwrap --unshare-all "
+                  "--die-with-parent --ro-bind / / --proc /proc true >/dev/null 2>&1") == 0;
+    return sh("bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc true "
+              ">/dev/null 2>&1") == 0;
+}
+
+/* A library whose constructor calls _exit(0): Criterion would call that a pass. */
+Test(grader, constructor_that_exits_scores_nothing, .timeout = 90)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!mode_usable(MODES[m]))
+            continue;
+        char *root = fixture_copy();
+        char *src = xfmt("%s/exercises/01-add/add.c", root);
+        put_file(src, "#include <unistd.h>\n"
+                      "__attribute__((constructor)) static void f(void) { _exit(0); }\n"
+                      "int add(int a, int b) { return a - b; }\n");
+        char *sub = xfmt("%s/exercises", root), *mv = xfmt("EVLAB_SANDBOX=%s", MODES[m]);
+        struct evt_run r = evlab(root, EVT_ENV(mv), "grade", "--submission", sub, NULL);
+        cr_assert(strstr(r.out, "01-add  Add two numbers  0/3"), "[%s] %s", MODES[m], r.out);
+        cr_assert(strstr(r.out, "ended the process"), "[%s] %s", MODES[m], r.out);
+        evt_run_free(&r);
+        free(src), free(sub), free(mv);
+        fixture_free(root);
+    }
+}
+
+/* Exercise 01's code plants symlinks where exercise 02's copy, the suites and
+ * the build would go, pointing at a folder outside; 02 is graded as usual and
+ * nothing is written through them. */
+Test(grader, symlink_planted_between_exercises_is_never_followed, .timeout = 90)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!mode_usable(MODES[m]))
+            continue;
+        char *root = fixture_copy();
+        cr_assert_eq(sh("mkdir -p %s/victim && echo keep > %s/victim/file && chmod 777 %s/victim "
+                        "&& mkdir -p %s/sub && cp -r %s/solutions/* %s/sub/",
+                        root, root, root, root, root, root),
+                     0);
+        char *src = xfmt("%s/sub/01-add/add.c", root);
+        char *code = xfmt("#include <unistd.h>\n"
+                          "__attribute__((constructor)) static void plant(void)\n{\n"
+                          "    const char *at[] = {\"../ex-02-greet\", \"../suites/02-greet\", "
+                          "\"../build/x\", \"../tmp-02-greet\", \"/tmp/ex-02-greet\"};\n"
+                          "    for (int i = 0; i < 5; i++)\n"
+                          "        if (symlink(\"%s/victim\", at[i]) != 0) { /* blocked */ }\n}\n"
+                          "int add(int a, int b) { return a + b; }\n",
+                          root);
+        put_file(src, code);
+        char *sub = xfmt("%s/sub", root), *mv = xfmt("EVLAB_SANDBOX=%s", MODES[m]);
+        struct evt_run r = evlab(root, EVT_ENV(mv), "grade", "--submission", sub, NULL);
+        cr_assert(strstr(r.out, "02-greet  Greet  3/3"), "[%s] %s", MODES[m], r.out);
+        cr_assert_eq(
+            sh("test \"$(ls -A %s/victim)\" = file && grep -qx keep %s/victim/file", root, root), 0,
+            "[%s] something was written into the victim folder", MODES[m]);
+        evt_run_free(&r);
+        unlink("/tmp/ex-02-greet");
+        free(src), free(code), free(sub), free(mv);
+        fixture_free(root);
+    }
+}
+
+/* grade-class -j 4: mallory's code goes after three honest peers graded at the
+ * same time (kill(-1), /proc, the shared /tmp, a fork bomb). */
+Test(grader, grade_class_peers_are_out_of_reach, .timeout = 120)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!mode_usable(MODES[m]))
+            continue;
+        char *root = fixture_copy();
+        char cwd[4096];
+        cr_assert(getcwd(cwd, sizeof cwd));
+        cr_assert_eq(sh("cd %s && for s in ada bob cat; do mkdir -p class/$s && "
+                        "cp -r solutions/* class/$s/; done && mkdir -p class/mallory/02-greet && "
+                        "cp -r solutions/01-add class/mallory/ && "
+                        "cp %s/tests/hostile/peers/00-hostile/hostile.c class/mallory/02-greet/"
+                        "greet.c",
+                        root, cwd),
+                     0);
+        char *cls = xfmt("%s/class", root), *out = xfmt("%s/grades", root);
+        char *mv = xfmt("EVLAB_SANDBOX=%s", MODES[m]);
+        struct evt_run r = evlab(root, EVT_ENV(mv), "grade-class", cls, "-j", "4", "-o", out, NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        evt_run_free(&r);
+        char *csvp = xfmt("%s/gradebook.csv", out);
+        char *csv = get_file(csvp);
+        cr_assert(strstr(csv, "\"ada\",3,3,6,6\n") && strstr(csv, "\"bob\",3,3,6,6\n") &&
+                      strstr(csv, "\"cat\",3,3,6,6\n"),
+                  "[%s] a peer lost points:\n%s", MODES[m], csv);
+        cr_assert(strstr(csv, "\"mallory\",3,0,3,6\n"), "[%s] mallory reached a peer:\n%s",
+                  MODES[m], csv);
+        free(csv), free(csvp), free(cls), free(out), free(mv);
+        fixture_free(root);
+    }
+}
+
+/* A library that writes forged verdict lines wherever a report could go: the
+ * inherited fds, $EVLAB_REPORT, $EVLAB_REPORT_FD. */
+Test(grader, library_forging_the_report_scores_nothing, .timeout = 90)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!mode_usable(MODES[m]))
+            continue;
+        char *root = fixture_copy();
+        char *src = xfmt("%s/exercises/01-add/add.c", root);
+        put_file(src,
+                 "#include <fcntl.h>\n#include <stdlib.h>\n#include <string.h>\n"
+                 "#include <unistd.h>\n"
+                 "static const char l[] = \"add::zero\\tPASS\\t1\\t0\\tx\\t\\n"
+                 "add::small\\tPASS\\t2\\t0\\tx\\t\\nadd::bonus\\tPASS\\t9999\\t0\\tx\\t\\n\";\n"
+                 "__attribute__((constructor)) static void forge(void)\n{\n"
+                 "    for (int fd = 3; fd < 1024; fd++)\n"
+                 "        if (write(fd, l, sizeof l - 1) < 0) { }\n"
+                 "    const char *p = getenv(\"EVLAB_REPORT\");\n"
+                 "    int fd = p ? open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666) : -1;\n"
+                 "    if (fd >= 0 && write(fd, l, sizeof l - 1) < 0) { }\n}\n"
+                 "int add(int a, int b) { (void)a; (void)b; return 0; }\n");
+        char *sub = xfmt("%s/exercises", root), *mv = xfmt("EVLAB_SANDBOX=%s", MODES[m]);
+        struct evt_run r = evlab(root, EVT_ENV(mv), "grade", "--submission", sub, NULL);
+        cr_assert(strstr(r.out, "01-add  Add two numbers  0/3"), "[%s] %s", MODES[m], r.out);
+        cr_assert(!strstr(r.out, "/9999") && !strstr(r.out, "add::bonus)"),
+                  "[%s] the invented test was scored:\n%s", MODES[m], r.out);
+        evt_run_free(&r);
+        free(src), free(sub), free(mv);
+        fixture_free(root);
+    }
+}
+
+/* The grader believes the suite's own list, not its report: a duplicated line
+ * scores 0, a missing one 0 (still in the maximum), an invented one is ignored
+ * and named, and a weight in the report changes nothing. */
+Test(grader, judge_trusts_the_list_not_the_report, .timeout = 60)
+{
+    char *root = fixture_copy();
+    cr_assert_eq(
+        sh("cd %s && mkdir -p fake/suites fake/sub/00-fake && "
+           "printf 'int main(void) { return 0; }\\n' > fake/sub/00-fake/x.c && "
+           "printf '#!/bin/sh\\nif [ \"${EVLAB_LIST_TESTS:-}\" = 1 ]; then\\n"
+           "printf \"fake::a\\\\t2\\\\tA\\\\nfake::b\\\\t3\\\\tB\\\\nfake::c\\\\t4\\\\tC\\\\n\" "
+           ">&3; "
+           "exit 0; fi\\n"
+           "printf "
+           "\"fake::a\\\\tPASS\\\\t2\\\\t0\\\\tA\\\\t\\\\nfake::b\\\\tPASS\\\\t99\\\\t0\\\\tB"
+           "\\\\t\\\\nfake::b\\\\tPASS\\\\t3\\\\t0\\\\tB\\\\t\\\\nfake::zz\\\\tPASS\\\\t9999\\\\t0"
+           "\\\\tZ\\\\t\\\\n\" >&3\\n' > fake/suites/00-fake && chmod 755 fake/suites/00-fake",
+           root),
+        0);
+    char *suites = xfmt("%s/fake/suites", root), *sub = xfmt("%s/fake/sub", root);
+    struct evt_run r = evlab(root, NULL, "grade", "--suites", suites, "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "total 2/9"), "%s", r.out);
+    cr_assert(strstr(r.out, "reported more than once"), "%s", r.out);
+    cr_assert(strstr(r.out, "never reported"), "%s", r.out);
+    cr_assert(strstr(r.out, "does not have (fake::zz)"), "%s", r.out);
+    evt_run_free(&r);
+    free(suites), free(sub);
     fixture_free(root);
 }

@@ -51,6 +51,7 @@ Test(gradescope, solutions_get_full_marks, .timeout = 120)
     char *json = autograde(root, "cp -r solutions/* ag/submission/");
     cr_assert(strstr(json, "\"score\": 6,\n  \"max_score\": 6,"), "%s", json);
     cr_assert(strstr(json, "\"status\": \"passed\""), "%s", json);
+    cr_assert(strstr(json, "\"output\": \"sandbox: "), "the output names the sandbox:\n%s", json);
     free(json);
     fixture_free(root);
 }

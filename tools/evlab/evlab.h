@@ -5,8 +5,8 @@
  * proc.c     running a child through a libevent loop: timeouts, signals,
  *            captured output with a cap, process groups, limits, the sweep
  * lessons.c  list, show (Markdown for the terminal), run, tour, doctor
- * grade.c    check, hint, reset, solution, grade, grade-class; the sandbox
- *            and the text / TAP / JUnit / Gradescope reports
+ * grade.c    grade, grade-class (grade.h lists the grader's other files:
+ *            sandbox.c, judge.c, formats.c, student.c for check/hint/...)
  * watch.c    watch: inotify and the keyboard in one event loop
  */
 #ifndef EVLAB_H
@@ -86,6 +86,10 @@ struct proc_spec {
     gid_t gid;
     struct limits lim;
     bool sweep; /* as a subreaper: kill what is left of the tree */
+    /* The verdict channel: a pipe whose write end the child gets as fd 3 (not
+     * close-on-exec); we read it without blocking, keeping report_cap bytes. */
+    bool report;
+    size_t report_cap;
 };
 struct proc_result {
     int status; /* raw wait status (-1: did not start) */
@@ -96,6 +100,8 @@ struct proc_result {
     size_t out_total; /* produced */
     double seconds;
     int strays; /* processes killed by the sweep */
+    char *rep;  /* what came through fd 3 (NUL-terminated) */
+    size_t rep_len, rep_total;
 };
 int proc_run(const struct proc_spec *s, struct proc_result *r);
 void proc_result_free(struct proc_result *r);

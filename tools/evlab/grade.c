@@ -1,21 +1,23 @@
-/* grade.c -- check, hint, reset, solution, grade and grade-class.
+/* grade.c -- grade and grade-class: which exercises, how each is built, the run.
  *
- * A grading suite (tests/grading/NN-slug.c, Criterion) writes one line per
- * test to $EVLAB_REPORT (tests/support/report.c):
- *   suite::name  STATUS  weight  seconds  title  message
- * This file runs the suites, reads those lines and prints them as text, TAP
- * 14, JUnit XML or Gradescope's results.json.
+ * An exercise says what it is in exercises/NN-slug/exercise.mk:
+ *   kind = program            (or: library -- built to NAME.so, no main())
+ *   needs = tests/grading/preload/debug_mode.so   (build products its suite uses)
+ * The Makefile and this file both read it; nothing looks for main() in a
+ * student's file.
  *
- * The sandbox (grade, grade-class): the submission is copied to a fresh
- * temporary directory together with what the build needs (Makefile, tools/
- * scripts, shared headers), built there with make and graded there. Each
- * suite runs in its own process group with CPU, address-space, file-size,
- * open-file and (as non-root) process limits, a wall-clock limit, and a cap on
- * the output kept. We are a child subreaper, so a daemon that escaped with
- * setsid and a double fork is re-parented to us and killed by the sweep.
- * Run as root, the build and the suites run as an unprivileged uid (65534,
- * nobody, or --uid N) that owns only the temporary copy, and a process of
- * that uid ends with kill(-1, SIGKILL) so nothing of it survives.
+ * For each submission (sandbox.c has the guarantees):
+ *   1. a fresh root-owned folder; the suites and what they need are copied in;
+ *   2. for each exercise, before any of the submission's code runs, the suite
+ *      lists its tests and weights (judge.c);
+ *   3. the submission's .c/.h files are copied, in C, with O_NOFOLLOW and caps,
+ *      into a folder of their own that no earlier exercise could reach;
+ *   4. the build: cc, one argument list per program, in the sandbox, with
+ *      CPU, memory, file-size and output limits;
+ *   5. the suite runs in the sandbox; its verdict comes through a pipe (fd 3)
+ *      that the submission's processes never inherit;
+ *   6. everything goes: the namespaces end, the job's uid is swept, the folder
+ *      is removed without following links.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -26,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,118 +36,11 @@
 #include <event2/event.h>
 
 #include "evlab.h"
+#include "grade.h"
 
-/* ---- results ------------------------------------------------------------------ */
+/* ---- options ------------------------------------------------------------------------ */
 
-struct tres {
-    char *name, *status, *title, *msg;
-    int weight;
-    double secs;
-};
-struct eres {
-    char name[128];
-    char title[256];
-    struct tres *t;
-    int nt;
-    int score, max;
-    struct buf err;   /* build failure, no report, not submitted ... */
-    struct buf notes; /* truncated output, stray processes */
-    double secs;
-};
-
-static void tres_add(struct eres *e, const char *name, const char *status, int weight, double secs,
-                     const char *title, const char *msg)
-{
-    e->t = realloc(e->t, sizeof *e->t * (size_t)(e->nt + 1));
-    struct tres *t = &e->t[e->nt++];
-    t->name = strdup(name);
-    t->status = strdup(status);
-    t->weight = weight;
-    t->secs = secs;
-    t->title = strdup(title);
-    /* report.c writes newlines as "\n" */
-    struct buf m = {0};
-    buf_add(&m, "", 0);
-    for (const char *p = msg; *p; p++) {
-        if (p[0] == '\\' && p[1] == 'n') {
-            buf_add(&m, "\n", 1);
-            p++;
-        } else {
-            buf_add(&m, p, 1);
-        }
-    }
-    t->msg = m.p;
-}
-
-static void eres_free(struct eres *e)
-{
-    for (int i = 0; i < e->nt; i++) {
-        free(e->t[i].name);
-        free(e->t[i].status);
-        free(e->t[i].title);
-        free(e->t[i].msg);
-    }
-    free(e->t);
-    buf_free(&e->err);
-    buf_free(&e->notes);
-}
-
-static void parse_report(struct eres *e, const char *text)
-{
-    char *copy = strdup(text);
-    for (char *line = copy; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        char *f[6] = {0};
-        int nf = 0;
-        for (char *p = line; nf < 6;) {
-            f[nf++] = p;
-            char *tab = nf < 6 ? strchr(p, '\t') : NULL;
-            if (!tab)
-                break;
-            *tab = '\0';
-            p = tab + 1;
-        }
-        if (nf >= 4)
-            tres_add(e, f[0], f[1], atoi(f[2]), atof(f[3]), f[4] ? f[4] : "", f[5] ? f[5] : "");
-        line = nl ? nl + 1 : NULL;
-    }
-    free(copy);
-}
-
-static int cmp_tres(const void *a, const void *b)
-{
-    return strcmp(((const struct tres *)a)->name, ((const struct tres *)b)->name);
-}
-
-static void eres_total(struct eres *e)
-{
-    e->score = e->max = 0;
-    for (int i = 0; i < e->nt; i++) {
-        e->max += e->t[i].weight;
-        if (strcmp(e->t[i].status, "PASS") == 0)
-            e->score += e->t[i].weight;
-    }
-}
-
-/* ---- options shared by check and grade ------------------------------------------ */
-
-struct gopts {
-    const char *submission; /* NULL: the working tree */
-    const char *suites;     /* directory of suite binaries (NN-slug) instead of tests/grading */
-    const char *format;
-    const char *backend; /* NULL/"default", epoll, poll, select, all */
-    double suite_timeout, submission_timeout;
-    size_t output_cap;
-    rlim_t mem_mb;
-    uid_t uid;
-    bool kill_all;    /* finish with kill(-1) as the sandbox uid */
-    const char *only; /* one exercise */
-    const char *out;  /* write the report here instead of stdout */
-};
-
-static void gopts_default(struct gopts *o)
+void gopts_default(struct gopts *o)
 {
     memset(o, 0, sizeof *o);
     o->format = "text";
@@ -154,8 +48,6 @@ static void gopts_default(struct gopts *o)
     o->submission_timeout = 900;
     o->output_cap = 64 * 1024;
     o->mem_mb = 1024;
-    o->uid = 65534;
-    o->kill_all = true;
 }
 
 static const char *san_flags(void)
@@ -164,7 +56,7 @@ static const char *san_flags(void)
     return s && *s ? s : NULL;
 }
 
-static struct limits suite_limits(const struct gopts *o)
+struct limits suite_limits(const struct gopts *o)
 {
     struct limits l = {
         .set = true, .cpu_s = 120, .fsize_bytes = 64 << 20, .nproc = 512, .nofile = 4096};
@@ -174,7 +66,12 @@ static struct limits suite_limits(const struct gopts *o)
     return l;
 }
 
-/* ---- running one suite ------------------------------------------------------------ */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 struct backend {
     const char *name;
@@ -185,185 +82,47 @@ struct backend {
     {"select", {"EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"}},
 };
 
-struct sandbox {
-    bool active; /* drop privileges */
-    uid_t uid;
-    gid_t gid;
-    bool kill_all;
-    char *tmp; /* the temporary directory (owned by us) */
-};
-
-/* Kill every process of the sandbox uid, from a process of that uid.
- * Graders running at the same time with the same uid hold a shared flock on
- * /tmp/evlab-uid-UID.lock; kill(-1) happens only when we can take it
- * exclusively, so one grader never kills another's suite. (The subreaper
- * sweep has already killed everything that descends from us.) */
-static int uid_lock = -1;
-
-static void kill_uid(const struct sandbox *sb)
+static bool backend_wanted(const struct gopts *o, int i)
 {
-    if (!sb->active || !sb->kill_all)
-        return;
-    if (uid_lock < 0) {
-        char path[64];
-        snprintf(path, sizeof path, "/tmp/evlab-uid-%d.lock", (int)sb->uid);
-        uid_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (uid_lock < 0)
-            return;
-        flock(uid_lock, LOCK_SH);
-    }
-    if (flock(uid_lock, LOCK_EX | LOCK_NB) != 0) {
-        flock(uid_lock, LOCK_SH);
-        return;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (setgid(sb->gid) == 0 && setuid(sb->uid) == 0)
-            kill(-1, SIGKILL);
-        _exit(0);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    sweep_children();
-    flock(uid_lock, LOCK_SH);
+    return o->backend && strcmp(o->backend, "default") &&
+           (strcmp(o->backend, "all") == 0 || strcmp(o->backend, backends[i].name) == 0);
 }
 
-/* Run `suite` against `target` once; append its tests to e. */
-static void run_suite_once(const struct gopts *o, const struct sandbox *sb, const char *suite,
-                           const char *target, const char *cwd, const char *report,
-                           const struct backend *be, double timeout, struct eres *e)
-{
-    unlink(report);
-    char *t = xasprintf("EVLAB_TARGET=%s", target);
-    char *r = xasprintf("EVLAB_REPORT=%s", report);
-    char *b = xasprintf("EVLAB_BUILD=%s/%s", g_root, g_build);
-    /* The suite's own temporary files go inside the sandbox (Criterion needs
-     * a writable TMPDIR; the sandbox uid may write nowhere else). */
-    char *td = sb->tmp ? xasprintf("TMPDIR=%s/tmp", sb->tmp) : strdup("EVLAB_X");
-    const char *env[] = {
-        t, r, b, be ? be->env[0] : "EVLAB_X", be ? be->env[1] : "EVLAB_X", "EVLAB_STEP", td, NULL};
-    const char *argv[] = {suite, "--jobs", "2", NULL};
-    struct proc_spec s = {.argv = argv,
-                          .env = env,
-                          .cwd = cwd,
-                          .timeout_s = timeout,
-                          .capture = true,
-                          .cap_bytes = o->output_cap,
-                          .own_pgrp = true,
-                          .stdin_null = true,
-                          .sweep = true,
-                          .lim = suite_limits(o),
-                          .drop = sb->active,
-                          .uid = sb->uid,
-                          .gid = sb->gid};
-    struct proc_result pr;
-    proc_run(&s, &pr);
-    kill_uid(sb);
-    size_t len = 0;
-    char *text = read_file(report, &len);
-    const char *tag = be ? be->name : NULL;
-    if (pr.timed_out) {
-        buf_printf(&e->err, "%s%s%sthe grading suite timed out after %g s and was stopped\n",
-                   tag ? "[" : "", tag ? tag : "", tag ? "] " : "", timeout);
-    } else if (!text || !len) {
-        char d[96];
-        buf_printf(&e->err, "%s%s%sthe grading suite %s before it wrote its report", tag ? "[" : "",
-                   tag ? tag : "", tag ? "] " : "", describe_status(pr.status, d, sizeof d));
-        if (pr.out && pr.out_len) {
-            const char *tail = pr.out_len > 600 ? pr.out + pr.out_len - 600 : pr.out;
-            buf_printf(&e->err, "; its last output:\n%s", tail);
-        }
-        buf_add(&e->err, "\n", 1);
-    }
-    if (text && len) {
-        struct eres tmp = {0};
-        parse_report(&tmp, text);
-        for (int i = 0; i < tmp.nt; i++) {
-            char *name = tag ? xasprintf("%s [%s]", tmp.t[i].name, tag) : strdup(tmp.t[i].name);
-            tres_add(e, name, tmp.t[i].status, tmp.t[i].weight, tmp.t[i].secs, tmp.t[i].title, "");
-            free(e->t[e->nt - 1].msg);
-            e->t[e->nt - 1].msg = strdup(tmp.t[i].msg);
-            free(name);
-        }
-        eres_free(&tmp);
-        qsort(e->t, (size_t)e->nt, sizeof *e->t, cmp_tres);
-    }
-    if (pr.out_total > pr.out_len)
-        buf_printf(&e->notes, "output truncated after %zu bytes (%zu produced)\n", pr.out_len,
-                   pr.out_total);
-    if (pr.strays)
-        buf_printf(&e->notes, "%d stray process%s still running after the tests; killed\n",
-                   pr.strays, pr.strays == 1 ? " was" : "es were");
-    e->secs += pr.seconds;
-    free(text);
-    proc_result_free(&pr);
-    free(t);
-    free(r);
-    free(b);
-    free(td);
-}
+/* ---- exercises ------------------------------------------------------------------------ */
 
-static void run_suite(const struct gopts *o, const struct sandbox *sb, const char *suite,
-                      const char *target, const char *cwd, const char *report, double timeout,
-                      struct eres *e)
+int read_manifest(const char *exdir, struct exdef *d)
 {
-    const char *bk = o->backend;
-    if (!bk || strcmp(bk, "default") == 0) {
-        run_suite_once(o, sb, suite, target, cwd, report, NULL, timeout, e);
-    } else {
-        for (size_t i = 0; i < 3; i++)
-            if (strcmp(bk, "all") == 0 || strcmp(bk, backends[i].name) == 0)
-                run_suite_once(o, sb, suite, target, cwd, report, &backends[i], timeout, e);
-    }
-    eres_total(e);
-}
-
-/* ---- compiler output --------------------------------------------------------------- */
-
-/* The compiler's first errors, with file:line, paths made relative to `strip`. */
-static void first_errors(const char *out, const char *strip, struct buf *b)
-{
-    int shown = 0, lines = 0;
-    bool started = false;
-    size_t sl = strip ? strlen(strip) : 0;
-    for (const char *line = out; line && *line && lines < 24;) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char *l = strndup(line, len);
-        bool diag =
-            strstr(l, ": error:") || strstr(l, ": warning:") || strstr(l, "undefined reference");
-        if (diag) {
-            started = true;
-            shown++;
+    d->kind = EX_PROGRAM;
+    char *p = xasprintf("%s/exercise.mk", exdir);
+    char *text = read_file(p, NULL);
+    free(p);
+    if (!text)
+        return -1;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] != '#' && eq) {
+            char *k = line, *val = eq + 1;
+            *eq = '\0';
+            k[strcspn(k, " \t")] = '\0';
+            if (strcmp(k, "kind") == 0)
+                d->kind = strstr(val, "library") ? EX_LIBRARY : EX_PROGRAM;
+            else if (strcmp(k, "needs") == 0)
+                for (char *save = NULL, *t = strtok_r(val, " \t", &save); t;
+                     t = strtok_r(NULL, " \t", &save)) {
+                    if (strstr(t, "..") || t[0] == '/')
+                        continue;
+                    d->needs = realloc(d->needs, sizeof *d->needs * (size_t)(d->nneeds + 1));
+                    d->needs[d->nneeds++] = strdup(t);
+                }
         }
-        if (started && shown <= 5 && strncmp(l, "make", 4) != 0 && strncmp(l, "cc1:", 4) != 0) {
-            char *p = l;
-            char *at;
-            while (sl && (at = strstr(p, strip))) {
-                buf_add(b, p, (size_t)(at - p));
-                p = at + sl;
-                if (*p == '/')
-                    p++;
-            }
-            buf_printf(b, "%s\n", p);
-            lines++;
-        }
-        free(l);
         line = nl ? nl + 1 : NULL;
     }
-    if (!started) {
-        size_t n = strlen(out);
-        buf_printf(b, "%s", n > 2000 ? out + n - 2000 : out);
-    }
+    free(text);
+    return 0;
 }
-
-/* ---- exercises ---------------------------------------------------------------------- */
-
-struct exdef {
-    struct unit u;
-    char *suite_src; /* tests/grading/NN-slug.c (NULL with --suites) */
-    char *suite;     /* built suite binary */
-};
 
 static int find_exercises(const struct gopts *o, struct exdef **out)
 {
@@ -390,6 +149,15 @@ static int find_exercises(const struct gopts *o, struct exdef **out)
             v[n].suite = real ? real : p;
             if (real)
                 free(p);
+            /* Next to the suite: NN-slug.mk (its manifest) and NN-slug.d/ (its starter). */
+            char *sd = xasprintf("%s/%s.d", o->suites, de->d_name);
+            if (is_dir(sd)) {
+                char *rs = realpath(sd, NULL);
+                snprintf(v[n].u.dir, sizeof v[n].u.dir, "%s", rs ? rs : sd);
+                free(rs);
+                read_manifest(v[n].u.dir, &v[n]);
+            }
+            free(sd);
             n++;
         }
         if (d)
@@ -408,6 +176,7 @@ static int find_exercises(const struct gopts *o, struct exdef **out)
             v[n].u = u[i];
             v[n].suite_src = src;
             v[n].suite = xasprintf("%s/%s/tests/grading/%s", g_root, g_build, u[i].name);
+            read_manifest(u[i].dir, &v[n]);
             n++;
         }
         free(u);
@@ -423,33 +192,23 @@ static int find_exercises(const struct gopts *o, struct exdef **out)
     return n;
 }
 
+static void free_exdef(struct exdef *d)
+{
+    free(d->suite_src);
+    free(d->suite);
+    free_names(d->needs, d->nneeds);
+    d->needs = NULL;
+    d->nneeds = 0;
+}
+
 static void free_exercises(struct exdef *v, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(v[i].suite_src);
-        free(v[i].suite);
-    }
+    for (int i = 0; i < n; i++)
+        free_exdef(&v[i]);
     free(v);
 }
 
-/* make targets for the .c files of `dir`, as build/exercises/NAME/prog[.so] */
-static int exercise_targets(const char *dir, const char *name, const char *build, char ***out)
-{
-    char **progs;
-    int np = list_programs(dir, &progs);
-    char **t = calloc((size_t)np + 1, sizeof *t);
-    for (int i = 0; i < np; i++) {
-        char *src = xasprintf("%s/%s.c", dir, progs[i]);
-        t[i] = xasprintf("%s/exercises/%s/%s%s", build, name, progs[i],
-                         source_has_main(src) ? "" : ".so");
-        free(src);
-    }
-    free_names(progs, np);
-    *out = t;
-    return np;
-}
-
-static int build_suites(struct exdef *v, int n)
+int build_suites(struct exdef *v, int n)
 {
     const char **t = calloc((size_t)n + 1, sizeof *t);
     int nt = 0;
@@ -470,944 +229,408 @@ static int build_suites(struct exdef *v, int n)
     return rc;
 }
 
-/* ---- text report ------------------------------------------------------------------ */
+/* ---- one suite run, in or out of the sandbox -------------------------------------------- */
 
-static void print_text_exercise(FILE *f, const struct eres *e, bool color)
+/* The suite's own list of tests; 0 tests is the grader's problem, not the student's. */
+static int list_tests(struct sandbox *sb, const char *suite, const char *const *ro,
+                      struct expect *x)
 {
-    bool saved = g_color;
-    g_color = color;
-    bool pass = e->max > 0 && e->score == e->max && !e->err.len;
-    fprintf(f, "%s%s%s  %s  %s%d/%d%s\n", col("1"), e->name, col("0"), e->title,
-            col(pass ? "32" : "31"), e->score, e->max, col("0"));
-    if (e->err.len) {
-        fprintf(f, "%s", col("31"));
-        for (const char *p = e->err.p; *p;) {
-            const char *nl = strchr(p, '\n');
-            int len = nl ? (int)(nl - p) : (int)strlen(p);
-            fprintf(f, "    %.*s\n", len, p);
-            p = nl ? nl + 1 : p + len;
+    const char *argv[] = {suite, NULL};
+    const char *env[] = {"EVLAB_LIST_TESTS=1", "EVLAB_REPORT_FD=3", "EVLAB_REPORT", NULL};
+    struct sb_cmd c = {.argv = argv,
+                       .env = env,
+                       .ro = ro,
+                       .timeout_s = 30,
+                       .cap_bytes = 4096,
+                       .report = true,
+                       .report_cap = 256 * 1024};
+    struct proc_result r;
+    int rc = sandbox_run(sb, &c, &r);
+    int n = rc == 0 ? expect_parse(x, r.rep) : 0;
+    if (!n)
+        fprintf(stderr, "evlab: the suite %s lists no tests (%s)\n", suite,
+                r.out && *r.out ? r.out : "no output");
+    proc_result_free(&r);
+    return n;
+}
+
+/* Run the suite once; scores into e (tag: the backend, or NULL). */
+static void suite_once(const struct gopts *o, struct sandbox *sb, const char *suite,
+                       const struct expect *x, const char *const *env_extra, const char *const *ro,
+                       const char *cwd, double timeout, const char *tag, struct eres *e)
+{
+    const char *argv[] = {suite, "--jobs", "2", NULL};
+    const char *env[16];
+    int k = 0;
+    env[k++] = "EVLAB_REPORT_FD=3";
+    env[k++] = "EVLAB_REPORT";
+    env[k++] = "EVLAB_LIST_TESTS";
+    env[k++] = "EVLAB_STEP";
+    for (int i = 0; env_extra && env_extra[i] && k < 15; i++)
+        env[k++] = env_extra[i];
+    env[k] = NULL;
+    struct sb_cmd c = {.argv = argv,
+                       .env = env,
+                       .cwd = cwd,
+                       .ro = ro,
+                       .timeout_s = timeout,
+                       .lim = suite_limits(o),
+                       .cap_bytes = o->output_cap,
+                       .report = true,
+                       .report_cap = 1 << 20};
+    struct proc_result pr;
+    sandbox_run(sb, &c, &pr);
+    struct buf why = {0};
+    if (pr.timed_out) {
+        buf_printf(&why, "the grading suite timed out after %g s and was stopped", timeout);
+        buf_printf(&e->err, "%s%s%s%s\n", tag ? "[" : "", tag ? tag : "", tag ? "] " : "", why.p);
+    } else if (!pr.rep || !pr.rep_len) {
+        char d[96];
+        buf_printf(&why, "the grading suite %s before it wrote its report",
+                   describe_status(pr.status, d, sizeof d));
+        buf_printf(&e->err, "%s%s%s%s", tag ? "[" : "", tag ? tag : "", tag ? "] " : "", why.p);
+        if (pr.out && pr.out_len) {
+            const char *t = pr.out_len > 600 ? pr.out + pr.out_len - 600 : pr.out;
+            buf_printf(&e->err, "; its last output:\n%s", t);
         }
-        fprintf(f, "%s", col("0"));
+        buf_add(&e->err, "\n", 1);
     }
-    for (int i = 0; i < e->nt; i++) {
-        const struct tres *t = &e->t[i];
-        bool ok = strcmp(t->status, "PASS") == 0;
-        fprintf(f, "  %s%-7s%s %2d/%-2d  %s  %s(%s)%s\n", col(ok ? "32" : "31"), t->status,
-                col("0"), ok ? t->weight : 0, t->weight, t->title, col("2"), t->name, col("0"));
-        if (!ok && t->msg[0]) {
-            for (const char *p = t->msg; *p;) {
-                const char *nl = strchr(p, '\n');
-                int len = nl ? (int)(nl - p) : (int)strlen(p);
-                fprintf(f, "                 %.*s\n", len, p);
-                p = nl ? nl + 1 : p + len;
-            }
-        }
-    }
-    if (e->notes.len) {
-        for (const char *p = e->notes.p; *p;) {
-            const char *nl = strchr(p, '\n');
-            int len = nl ? (int)(nl - p) : (int)strlen(p);
-            fprintf(f, "  %snote: %.*s%s\n", col("33"), len, p, col("0"));
-            p = nl ? nl + 1 : p + len;
-        }
-    }
-    g_color = saved;
+    judge_merge(e, x, pr.rep, tag, why.len ? why.p : NULL);
+    buf_free(&why);
+    if (pr.rep_total > pr.rep_len)
+        buf_printf(&e->notes, "the suite's report was cut at %zu bytes\n", pr.rep_len);
+    if (pr.out_total > pr.out_len)
+        buf_printf(&e->notes, "output truncated after %zu bytes (%zu produced)\n", pr.out_len,
+                   pr.out_total);
+    if (pr.strays)
+        buf_printf(&e->notes, "%d stray process%s still running after the tests; killed\n",
+                   pr.strays, pr.strays == 1 ? " was" : "es were");
+    e->secs += pr.seconds;
+    proc_result_free(&pr);
 }
 
-/* ---- check -------------------------------------------------------------------------- */
-
-int next_unfinished(const struct unit *ex, int n)
+/* All the backends asked for. */
+static void suite_runs(const struct gopts *o, struct sandbox *sb, const char *suite,
+                       const struct expect *x, const char *const *env_extra, const char *const *ro,
+                       const char *cwd, double timeout, struct eres *e)
 {
-    for (int i = 0; i < n; i++) {
-        char *key = xasprintf("exercise.%s", ex[i].name);
-        char *st = state_get(key);
-        bool passed = st && strncmp(st, "passed", 6) == 0;
-        free(st);
-        free(key);
-        if (!passed)
-            return i;
+    bool any = false;
+    for (int i = 0; i < 3; i++) {
+        if (!backend_wanted(o, i))
+            continue;
+        any = true;
+        const char *env[12] = {backends[i].env[0], backends[i].env[1]};
+        int k = 2;
+        for (int j = 0; env_extra && env_extra[j] && k < 11; j++)
+            env[k++] = env_extra[j];
+        env[k] = NULL;
+        suite_once(o, sb, suite, x, env, ro, cwd, timeout, backends[i].name, e);
     }
-    return -1;
+    if (!any)
+        suite_once(o, sb, suite, x, env_extra, ro, cwd, timeout, NULL, e);
+    eres_total(e);
 }
 
-static void record(const char *name, const char *status, int score, int max)
+/* `evlab check`: the student's own tree, no sandbox, the same verdict channel. */
+void run_suite_unsandboxed(const struct gopts *o, const struct exdef *d, const char *target,
+                           struct eres *e)
 {
-    char *key = xasprintf("exercise.%s", name);
-    char *val = xasprintf("%s %d/%d", status, score, max);
-    state_set(key, val);
-    free(key);
-    free(val);
+    struct sandbox sb = {.mode = SB_NONE, .uid_lock = -1, .top_fd = -1};
+    struct expect x;
+    if (list_tests(&sb, d->suite, NULL, &x) == 0) {
+        buf_printf(&e->err, "the grading suite lists no tests\n");
+        return;
+    }
+    char *t = xasprintf("EVLAB_TARGET=%s", target);
+    char *b = xasprintf("EVLAB_BUILD=%s/%s", g_root, g_build);
+    const char *env[] = {t, b, NULL};
+    suite_runs(o, &sb, d->suite, &x, env, NULL, g_root, o->suite_timeout, e);
+    expect_free(&x);
+    free(t);
+    free(b);
 }
 
-/* Build and grade one exercise of the working tree; 0 when every test passes. */
-int check_exercise(const struct unit *u, bool quiet_pass)
-{
-    (void)quiet_pass;
-    struct exdef d = {.u = *u};
-    d.suite_src = xasprintf("%s/tests/grading/%s.c", g_root, u->name);
-    d.suite = xasprintf("%s/%s/tests/grading/%s", g_root, g_build, u->name);
-    int rc = 1;
-    if (!file_exists(d.suite_src)) {
-        rc = err2("exercise %s has no grading suite yet (tests/grading/%s.c)", u->nn, u->name);
-        goto out;
-    }
-    printf("%sChecking %s%s: %s\n", col("1"), u->name, col("0"), u->title);
-    if (build_suites(&d, 1) != 0) {
-        rc = 2;
-        goto out;
-    }
-    char **targets;
-    int nt = exercise_targets(u->dir, u->name, g_build, &targets);
-    struct proc_result br;
-    int brc = nt ? run_make(g_root, g_build, (const char *const *)targets, nt, &br) : 0;
-    free_names(targets, nt);
-    if (nt && brc != 0) {
-        struct buf b = {0};
-        first_errors(br.out ? br.out : "", g_root, &b);
-        printf("%sYour code does not build yet%s (the build uses -Wall -Wextra -Werror):\n%s",
-               col("31"), col("0"), b.p ? b.p : "");
-        buf_free(&b);
-        proc_result_free(&br);
-        record(u->name, "build-failed", 0, 0);
-        goto out;
-    }
-    if (nt)
-        proc_result_free(&br);
-    struct gopts o;
-    gopts_default(&o);
-    o.suite_timeout = 300;
-    struct sandbox sb = {0};
-    char tmpl[] = "/tmp/evlab-check-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    char *report = xasprintf("%s/report", dir ? dir : "/tmp");
-    char *target = xasprintf("%s/%s/exercises/%s", g_root, g_build, u->name);
-    struct eres e = {0};
-    snprintf(e.name, sizeof e.name, "%s", u->name);
-    snprintf(e.title, sizeof e.title, "%s", u->title);
-    run_suite(&o, &sb, d.suite, target, g_root, report, o.suite_timeout, &e);
-    unlink(report);
-    if (dir)
-        rmdir(dir);
-    print_text_exercise(stdout, &e, g_color);
-    bool pass = e.max > 0 && e.score == e.max && !e.err.len;
-    record(u->name, pass ? "passed" : "failed", e.score, e.max);
-    if (pass)
-        printf("%sAll tests pass.%s ./evlab solution %s shows the reference; ./evlab check "
-               "moves on to the next exercise.\n",
-               col("1;32"), col("0"), u->nn);
-    else
-        printf("%d of %d points. Fix the first failure above and run ./evlab check %s again "
-               "(./evlab hint %s for a hint).\n",
-               e.score, e.max, u->nn, u->nn);
-    rc = pass ? 0 : 1;
-    eres_free(&e);
-    free(report);
-    free(target);
-out:
-    free(d.suite_src);
-    free(d.suite);
-    return rc;
-}
+/* ---- building a submission ---------------------------------------------------------------- */
 
-int cmd_check(int argc, char **argv)
+/* The flags a program needs, read (by tools/buildflags.sh) from the header of
+ * the course's own starter, never from the student's file. */
+static int starter_flags(const char *starter, char ***out)
 {
-    struct unit *ex;
-    int n = find_units("exercises", &ex);
-    if (argc > 2)
-        return free(ex), err2("check takes at most one exercise number");
-    int i;
-    if (argc > 1) {
-        i = pick_unit(argv[1], "exercises", ex, n);
-        if (i < 0)
-            return free(ex), 2;
-    } else {
-        if (!n)
-            return free(ex), err2("there are no exercises yet");
-        i = next_unfinished(ex, n);
-        if (i < 0) {
-            printf("Every exercise passes. Well done! (./evlab check NN re-checks one.)\n");
-            free(ex);
-            return 0;
-        }
-    }
-    int rc = check_exercise(&ex[i], false);
-    free(ex);
-    return rc;
-}
-
-/* ---- hint ---------------------------------------------------------------------------- */
-
-/* The items of the first ordered list in `text` (malloc'd strings). */
-static int ordered_items(const char *text, char ***out)
-{
+    char *script = xasprintf("%s/tools/buildflags.sh", g_root);
+    const char *argv[] = {script, starter ? starter : "/dev/null", NULL};
+    struct proc_spec s = {.argv = argv,
+                          .capture = true,
+                          .cap_bytes = 8192,
+                          .stdin_null = true,
+                          .own_pgrp = true,
+                          .timeout_s = 30};
+    struct proc_result r;
     char **v = NULL;
     int n = 0;
-    for (const char *line = text; line && *line;) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        size_t d = strspn(line, "0123456789");
-        if (d > 0 && d < len && line[d] == '.' && line[d + 1] == ' ') {
-            v = realloc(v, sizeof *v * (size_t)(n + 1));
-            v[n++] = strndup(line + d + 2, len - d - 2);
-        } else if (n && len && (line[0] == ' ' || line[0] == '\t')) {
-            char *more = xasprintf("%s\n%.*s", v[n - 1], (int)len, line);
-            free(v[n - 1]);
-            v[n - 1] = more;
+    if (!file_exists(script) || proc_run(&s, &r) != 0 || status_to_exit(r.status) != 0) {
+        v = calloc(3, sizeof *v);
+        v[n++] = strdup("-levent");
+    } else {
+        for (char *save = NULL, *t = strtok_r(r.out, " \t\n", &save); t;
+             t = strtok_r(NULL, " \t\n", &save)) {
+            v = realloc(v, sizeof *v * (size_t)(n + 2));
+            v[n++] = strdup(t);
         }
-        line = nl ? nl + 1 : NULL;
     }
+    if (file_exists(script))
+        proc_result_free(&r);
+    free(script);
     *out = v;
     return n;
 }
 
-static void print_hint(int k, int n, const char *text)
+/* Build each of the starter's programs from the copy in `exdir`. */
+static void build_exercise(const struct gopts *o, struct sandbox *sb, const struct exdef *d,
+                           const char *exdir, double left, struct eres *e)
 {
-    printf("%sHint %d of %d:%s ", col("1"), k, n, col("0"));
-    char *copy = strdup(text);
-    /* continuation lines keep their indentation under the first */
-    bool first = true;
-    for (char *p = strtok(copy, "\n"); p; p = strtok(NULL, "\n")) {
-        printf("%s%s\n", first ? "" : "  ", first ? p : p + strspn(p, " \t"));
-        first = false;
-    }
-    free(copy);
-}
-
-int cmd_hint(int argc, char **argv)
-{
-    struct unit *ex;
-    int n = find_units("exercises", &ex);
-    if (argc > 2)
-        return free(ex), err2("hint takes one exercise number");
-    int i = pick_unit(argc > 1 ? argv[1] : NULL, "exercises", ex, n);
-    if (i < 0)
-        return free(ex), 2;
-    char *path = xasprintf("%s/README.md", ex[i].dir);
-    char *text = read_file(path, NULL);
-    free(path);
-    char *sec = text ? md_section(text, "Hints") : NULL;
-    char **items = NULL;
-    int ni = sec ? ordered_items(sec, &items) : 0;
-    int rc = 0;
-    if (!ni) {
-        printf("Exercise %s has no hints. Re-read its README: ./evlab check %s tells what fails.\n",
-               ex[i].nn, ex[i].nn);
-    } else {
-        char *key = xasprintf("hint.%s", ex[i].name);
-        char *seen = state_get(key);
-        int k = seen ? atoi(seen) : 0;
-        free(seen);
-        if (k >= ni) {
-            printf("No hints left: you have seen all %d. Here they are again:\n", ni);
-            for (int h = 0; h < ni; h++)
-                print_hint(h + 1, ni, items[h]);
+    (void)o;
+    /* The starter's programs; with --suites and no starter, every .c of the copy. */
+    char **progs;
+    int np = list_programs(d->u.dir[0] ? d->u.dir : exdir, &progs);
+    for (int k = 0; k < np && !e->err.len; k++) {
+        char *src = xasprintf("%s/%s.c", exdir, progs[k]);
+        char *starter = d->u.dir[0] ? xasprintf("%s/%s.c", d->u.dir, progs[k]) : NULL;
+        char *outp = xasprintf("%s/%s%s", exdir, progs[k], d->kind == EX_LIBRARY ? ".so" : "");
+        if (!file_exists(src)) {
+            buf_printf(&e->err, "no %s.c in the submission's %s/\n", progs[k], d->u.name);
         } else {
-            print_hint(k + 1, ni, items[k]);
-            k++;
-            char val[16];
-            snprintf(val, sizeof val, "%d", k);
-            state_set(key, val);
-            if (k < ni)
-                printf("%d more hint%s left (./evlab hint %s).\n", ni - k, ni - k == 1 ? "" : "s",
-                       ex[i].nn);
-            else
-                printf("That was the last hint.\n");
-        }
-        free(key);
-    }
-    free_names(items, ni);
-    free(sec);
-    free(text);
-    free(ex);
-    return rc;
-}
-
-/* ---- reset ------------------------------------------------------------------------- */
-
-/* The starter's content: git's HEAD version, else a pristine copy. */
-static char *pristine(const char *name, const char *file, size_t *len)
-{
-    char *rel = xasprintf("HEAD:exercises/%s/%s", name, file);
-    const char *argv[] = {"git", "-C", g_root, "show", rel, NULL};
-    struct proc_spec s = {.argv = argv,
-                          .capture = true,
-                          .cap_bytes = 4 << 20,
-                          .stdin_null = true,
-                          .timeout_s = 30,
-                          .own_pgrp = true};
-    struct proc_result r;
-    char *text = NULL;
-    if (in_path("git") && proc_run(&s, &r) == 0 && WIFEXITED(r.status) &&
-        WEXITSTATUS(r.status) == 0) {
-        text = r.out;
-        *len = r.out_len;
-        r.out = NULL;
-    }
-    proc_result_free(&r);
-    free(rel);
-    if (!text) {
-        const char *pd = getenv("EVLAB_PRISTINE");
-        char *p = pd && *pd ? xasprintf("%s/%s/%s", pd, name, file)
-                            : xasprintf("%s/.evlab-pristine/%s/%s", g_root, name, file);
-        text = read_file(p, len);
-        free(p);
-    }
-    return text;
-}
-
-int cmd_reset(int argc, char **argv)
-{
-    struct unit *ex;
-    int n = find_units("exercises", &ex);
-    bool yes = false;
-    const char *num = NULL;
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
-            yes = true;
-        else if (!num)
-            num = argv[a];
-        else
-            return free(ex), err2("reset takes one exercise number");
-    }
-    int i = pick_unit(num, "exercises", ex, n);
-    if (i < 0)
-        return free(ex), 2;
-    char **progs;
-    int np = list_programs(ex[i].dir, &progs);
-    char **files = calloc((size_t)np + 1, sizeof *files);
-    size_t *lens = calloc((size_t)np + 1, sizeof *lens);
-    int rc = 0;
-    for (int k = 0; k < np; k++) {
-        char *f = xasprintf("%s.c", progs[k]);
-        files[k] = pristine(ex[i].name, f, &lens[k]);
-        if (!files[k]) {
-            rc = err2("no pristine starter for exercises/%s/%s (not in git, no .evlab-pristine/)",
-                      ex[i].name, f);
-            free(f);
-            goto out;
-        }
-        free(f);
-    }
-    if (!yes) {
-        printf("Reset exercise %s to its starter? Your files are kept as a backup. [y/N] ",
-               ex[i].nn);
-        fflush(stdout);
-        char *l = ask_line(NULL);
-        if (!l || (l[0] != 'y' && l[0] != 'Y')) {
-            printf("Nothing changed.\n");
-            rc = 1;
-            goto out;
-        }
-    }
-    time_t now = time(NULL);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-    char *bdir = xasprintf("%s/.evlab-backup/%s/%s", g_root, ex[i].name, stamp);
-    char *mk = xasprintf("mkdir -p '%s'", bdir);
-    const char *argv2[] = {"/bin/sh", "-c", mk, NULL};
-    struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 10};
-    struct proc_result r;
-    proc_run(&s, &r);
-    proc_result_free(&r);
-    free(mk);
-    for (int k = 0; k < np; k++) {
-        char *cur = xasprintf("%s/%s.c", ex[i].dir, progs[k]);
-        char *bak = xasprintf("%s/%s.c", bdir, progs[k]);
-        size_t len;
-        char *old = read_file(cur, &len);
-        if (old && write_file(bak, old, len) != 0) {
-            rc = err2("cannot write the backup %s; nothing reset", bak);
-            free(old), free(cur), free(bak);
-            break;
-        }
-        free(old);
-        if (write_file(cur, files[k], lens[k]) != 0)
-            rc = err2("cannot write %s", cur);
-        else
-            printf("restored exercises/%s/%s.c (backup: %s)\n", ex[i].name, progs[k],
-                   bak + strlen(g_root) + 1);
-        free(cur);
-        free(bak);
-    }
-    free(bdir);
-    char *key = xasprintf("exercise.%s", ex[i].name);
-    state_set(key, NULL);
-    free(key);
-out:
-    for (int k = 0; k < np; k++)
-        free(files[k]);
-    free(files);
-    free(lens);
-    free_names(progs, np);
-    free(ex);
-    return rc;
-}
-
-/* ---- solution ------------------------------------------------------------------------ */
-
-int cmd_solution(int argc, char **argv)
-{
-    struct unit *ex;
-    int n = find_units("exercises", &ex);
-    bool force = false;
-    const char *num = NULL;
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--force") == 0)
-            force = true;
-        else if (!num)
-            num = argv[a];
-        else
-            return free(ex), err2("solution takes one exercise number");
-    }
-    const char *inst = getenv("EVLAB_INSTRUCTOR");
-    if (inst && *inst && strcmp(inst, "0") != 0)
-        force = true;
-    int i = pick_unit(num, "exercises", ex, n);
-    if (i < 0)
-        return free(ex), 2;
-    char *key = xasprintf("exercise.%s", ex[i].name);
-    char *st = state_get(key);
-    free(key);
-    bool passed = st && strncmp(st, "passed", 6) == 0;
-    free(st);
-    int rc = 0;
-    if (!passed && !force) {
-        printf("The solution of exercise %s opens once your version passes: ./evlab check %s\n"
-               "(instructors: --force or EVLAB_INSTRUCTOR=1)\n",
-               ex[i].nn, ex[i].nn);
-        free(ex);
-        return 1;
-    }
-    char *sdir = xasprintf("%s/solutions/%s", g_root, ex[i].name);
-    char **progs;
-    int np = list_programs(sdir, &progs);
-    if (!np)
-        rc = err2("exercise %s has no reference solution (solutions/%s/)", ex[i].nn, ex[i].name);
-    for (int k = 0; k < np; k++) {
-        char *sol = xasprintf("%s/%s.c", sdir, progs[k]);
-        char *mine = xasprintf("%s/%s.c", ex[i].dir, progs[k]);
-        char *text = read_file(sol, NULL);
-        printf("%s== solutions/%s/%s.c ==%s\n%s\n", col("1"), ex[i].name, progs[k], col("0"),
-               text ? text : "");
-        free(text);
-        printf("%s== diff: your exercises/%s/%s.c -> the reference ==%s\n", col("1"), ex[i].name,
-               progs[k], col("0"));
-        const char *argv2[] = {"diff", "-u", mine, sol, NULL};
-        struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 30, .capture = true};
-        struct proc_result r;
-        if (proc_run(&s, &r) == 0) {
-            size_t rl = strlen(g_root) + 1;
-            for (char *line = r.out; line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (nl)
-                    *nl = '\0';
-                if ((strncmp(line, "--- ", 4) == 0 || strncmp(line, "+++ ", 4) == 0) &&
-                    strncmp(line + 4, g_root, rl - 1) == 0)
-                    printf("%.4s%s\n", line, line + 4 + rl);
-                else
-                    printf("%s%s%s\n",
-                           col(line[0] == '+'   ? "32"
-                               : line[0] == '-' ? "31"
-                                                : "0"),
-                           line, col("0"));
-                line = nl ? nl + 1 : NULL;
+            char **fl;
+            int nf = starter_flags(starter, &fl);
+            const char **argv = calloc((size_t)nf + 32, sizeof *argv);
+            int a = 0;
+            argv[a++] = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+            const char *fixed[] = {"-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-g", NULL};
+            for (int i = 0; fixed[i]; i++)
+                argv[a++] = fixed[i];
+            char *san = san_flags() ? strdup(san_flags()) : NULL;
+            for (char *save = NULL, *t = san ? strtok_r(san, " ", &save) : NULL; t && a < 20;
+                 t = strtok_r(NULL, " ", &save))
+                argv[a++] = t;
+            if (d->kind == EX_LIBRARY) {
+                argv[a++] = "-fPIC";
+                argv[a++] = "-shared";
             }
-            if (r.out_len == 0)
-                printf("(identical)\n");
+            argv[a++] = src;
+            argv[a++] = "-o";
+            argv[a++] = outp;
+            for (int i = 0; i < nf; i++)
+                argv[a++] = fl[i];
+            argv[a] = NULL;
+            const char *rw[] = {exdir, NULL};
+            const char *env[] = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TMPDIR=/tmp", NULL};
+            struct sb_cmd c = {.argv = argv,
+                               .env = sb->mode == SB_BWRAP ? env : env + 4,
+                               .cwd = exdir,
+                               .rw = rw,
+                               .timeout_s = left < 120 ? left : 120,
+                               .lim = {.set = true,
+                                       .cpu_s = 60,
+                                       .as_bytes = san_flags() ? 0 : (rlim_t)768 << 20,
+                                       .fsize_bytes = 64 << 20,
+                                       .nproc = 256,
+                                       .nofile = 1024},
+                               .cap_bytes = 64 * 1024};
+            struct proc_result br;
+            sandbox_run(sb, &c, &br);
+            const char *out = br.out ? br.out : "";
+            if (br.timed_out) {
+                buf_printf(&e->err, "the build timed out after %g s\n", c.timeout_s);
+            } else if (br.status == -1 || !WIFEXITED(br.status) || WEXITSTATUS(br.status)) {
+                if (strstr(out, "out of memory") || strstr(out, "memory exhausted") ||
+                    strstr(out, "Cannot allocate memory"))
+                    buf_printf(&e->err, "does not compile: the compiler ran out of memory (the "
+                                        "build may use 768 MiB); is a file including itself or "
+                                        "a device?\n");
+                else if (WIFSIGNALED(br.status) && WTERMSIG(br.status) == SIGXCPU)
+                    buf_printf(&e->err, "does not compile: the compiler used its 60 s of CPU\n");
+                else
+                    buf_printf(&e->err, "does not compile:\n");
+                first_errors(out, exdir, &e->err);
+            }
+            proc_result_free(&br);
+            free(san);
+            free(argv);
+            free_names(fl, nf);
         }
-        proc_result_free(&r);
-        free(sol);
-        free(mine);
+        free(src);
+        free(starter);
+        free(outp);
     }
     free_names(progs, np);
-    free(sdir);
-    free(ex);
-    return rc;
 }
 
-/* ---- the sandbox --------------------------------------------------------------------- */
-
-static int sh_run(const char *cmd, struct proc_result *out)
-{
-    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    struct proc_spec s = {.argv = argv,
-                          .stdin_null = true,
-                          .timeout_s = 120,
-                          .capture = true,
-                          .cap_bytes = 16384,
-                          .own_pgrp = true};
-    struct proc_result r;
-    int rc = proc_run(&s, &r) == 0 ? status_to_exit(r.status) : 127;
-    if (out)
-        *out = r;
-    else
-        proc_result_free(&r);
-    return rc;
-}
-
-static char *shq(const char *s) /* single-quoted for sh */
-{
-    struct buf b = {0};
-    buf_add(&b, "'", 1);
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_add(&b, "'\\''", 4);
-        else
-            buf_add(&b, s, 1);
-    }
-    buf_add(&b, "'", 1);
-    return b.p;
-}
+/* ---- a submission ------------------------------------------------------------------------- */
 
 /* Where the submission keeps exercise NAME: DIR/NAME/ or, for a flat upload
- * (Gradescope), DIR itself when it holds the starter's file names. */
-static char *submission_dir(const char *sub, const struct exdef *d)
+ * (Gradescope), DIR itself when it holds the starter's file names. An fd
+ * opened without following a link, or -1. */
+static int submission_fd(int sub_fd, const struct exdef *d)
 {
-    char *p = xasprintf("%s/%s", sub, d->u.name);
-    if (is_dir(p))
-        return p;
-    free(p);
+    int fd = openat(sub_fd, d->u.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0)
+        return fd;
     if (!d->u.dir[0])
-        return NULL;
+        return -1;
     char **progs;
     int np = list_programs(d->u.dir, &progs);
     bool all = np > 0;
     for (int k = 0; k < np && all; k++) {
-        char *f = xasprintf("%s/%s.c", sub, progs[k]);
-        all = file_exists(f);
+        char *f = xasprintf("%s.c", progs[k]);
+        struct stat st;
+        all = fstatat(sub_fd, f, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
         free(f);
     }
     free_names(progs, np);
-    return all ? strdup(sub) : NULL;
+    return all ? dup(sub_fd) : -1;
 }
 
-/* Grade one submission into e[0..n). Returns 0. */
-static int grade_submission(const struct gopts *o, const char *sub, struct exdef *v, int n,
-                            struct eres *res)
+/* Copy one regular file (no link followed) from the course into the sandbox. */
+static int copy_file(const char *from, int dst_dir, const char *name, mode_t mode)
 {
-    struct sandbox sb = {.uid = o->uid, .gid = 65534, .kill_all = o->kill_all};
-    sb.active = geteuid() == 0;
-    if (sb.active && sb.kill_all) { /* share the uid's lock from the start */
-        char path[64];
-        snprintf(path, sizeof path, "/tmp/evlab-uid-%d.lock", (int)sb.uid);
-        uid_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (uid_lock >= 0)
-            flock(uid_lock, LOCK_SH);
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (out < 0)
+        return close(in), -1;
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            rc = -1;
+    fchmod(out, mode);
+    close(in);
+    close(out);
+    return rc;
+}
+
+/* The build products a suite needs, at the same relative paths under `build_fd`. */
+static void copy_needs(const struct exdef *d, int build_fd)
+{
+    for (int i = 0; i < d->nneeds; i++) {
+        char *rel = strdup(d->needs[i]);
+        int dir = dup(build_fd);
+        char *save = NULL, *part = strtok_r(rel, "/", &save), *next;
+        while (part && (next = strtok_r(NULL, "/", &save))) {
+            mkdirat(dir, part, 0755);
+            int nd = openat(dir, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            close(dir);
+            dir = nd;
+            if (dir < 0)
+                break;
+            part = next;
+        }
+        if (dir >= 0 && part) {
+            char *from = xasprintf("%s/%s/%s", g_root, g_build, d->needs[i]);
+            copy_file(from, dir, part, 0755);
+            free(from);
+        }
+        if (dir >= 0)
+            close(dir);
+        free(rel);
     }
-    const char *tmpdir = getenv("TMPDIR");
-    char *tmpl = xasprintf("%s/evlab-grade-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(tmpl)) {
-        free(tmpl);
-        return err2("cannot create a temporary directory: %s", strerror(errno));
+}
+
+/* Grade one submission into res[0..n). */
+static int grade_submission(const struct gopts *o, struct sandbox *sb, const char *sub,
+                            struct exdef *v, int n, struct eres *res)
+{
+    int sub_fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sub_fd < 0)
+        return err2("cannot open the submission %s: %s", sub, strerror(errno));
+    int suites_fd = -1, build_fd = -1;
+    char *suites = sandbox_mkdir(sb, "suites", false, &suites_fd);
+    char *build = sandbox_mkdir(sb, "build", false, &build_fd);
+    if (!suites || !build) {
+        close(sub_fd);
+        free(suites);
+        free(build);
+        return err2("cannot prepare the sandbox in %s: %s", sb->top, strerror(errno));
     }
-    sb.tmp = tmpl;
-    chmod(tmpl, 0755);
-    char *work = xasprintf("%s/work", tmpl);
-    char *reports = xasprintf("%s/reports", tmpl);
-    char *suites = xasprintf("%s/suites", tmpl);
-    /* What the build needs: the Makefile, its scripts, the shared headers. */
-    char *qroot = shq(g_root), *qwork = shq(work);
-    char *cmd = xasprintf("set -e; mkdir -p %s/exercises %s/lessons %s/tools %s/../tmp '%s' '%s'; "
-                          "cp %s/Makefile %s/; "
-                          "cp %s/tools/*.sh %s/tools/ 2>/dev/null || true; "
-                          "for h in %s/lessons/*.h %s/exercises/*.h; do [ -f \"$h\" ] && cp \"$h\" "
-                          "%s/\"${h#%s/}\"; done; "
-                          "true",
-                          qwork, qwork, qwork, qwork, reports, suites, qroot, qwork, qroot, qwork,
-                          qroot, qroot, qwork, g_root);
-    struct proc_result pr;
-    if (sh_run(cmd, &pr) != 0)
-        fprintf(stderr, "evlab: preparing the sandbox: %s\n", pr.out ? pr.out : "");
-    proc_result_free(&pr);
-    free(cmd);
-    double start = 0;
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        start = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    }
+    double start = now_s();
     for (int i = 0; i < n; i++) {
         struct eres *e = &res[i];
-        snprintf(e->name, sizeof e->name, "%s", v[i].u.name);
-        snprintf(e->title, sizeof e->title, "%s", v[i].u.title);
-        char *sdir = submission_dir(sub, &v[i]);
-        char *edir = xasprintf("%s/exercises/%s", work, v[i].u.name);
-        char *qs = sdir ? shq(sdir) : NULL, *qe = shq(edir), *qsuite = shq(v[i].suite);
-        /* Copy the regular files only (no symlinks out of the submission), at most 1 MiB each. */
-        cmd =
-            xasprintf("mkdir -p %s && %s cp %s %s/%s && chmod 755 %s/%s", qe, qs ? "find" : "true",
-                      qs ? qs : "", suites, v[i].u.name, suites, v[i].u.name);
-        if (qs) {
-            free(cmd);
-            cmd = xasprintf("mkdir -p %s && find %s -maxdepth 1 -type f -size -1025k "
-                            "-exec cp {} %s/ \\; && cp %s %s/%s && chmod 755 %s/%s",
-                            qe, qs, qe, qsuite, suites, v[i].u.name, suites, v[i].u.name);
-        } else {
-            free(cmd);
-            cmd = xasprintf("mkdir -p %s && cp %s %s/%s && chmod 755 %s/%s", qe, qsuite, suites,
-                            v[i].u.name, suites, v[i].u.name);
+        const struct exdef *d = &v[i];
+        snprintf(e->name, sizeof e->name, "%s", d->u.name);
+        snprintf(e->title, sizeof e->title, "%s", d->u.title);
+        if (sb->interrupted) {
+            buf_printf(&e->err, "not graded: the grader was interrupted\n");
+            continue;
         }
-        sh_run(cmd, NULL);
-        free(cmd);
-        if (sb.active) {
-            cmd = xasprintf("chown -R %d:%d %s '%s' '%s/tmp'", (int)sb.uid, (int)sb.gid, qwork,
-                            reports, tmpl);
-            sh_run(cmd, NULL);
-            free(cmd);
+        copy_file(d->suite, suites_fd, d->u.name, 0755);
+        copy_needs(d, build_fd);
+        char *suite = xasprintf("%s/%s", suites, d->u.name);
+        const char *ro_list[] = {suites, build, NULL};
+        struct expect x;
+        if (list_tests(sb, suite, ro_list, &x) == 0) {
+            buf_printf(&e->err, "not graded: the grading suite lists no tests (a grader "
+                                "problem, not yours)\n");
+            free(suite);
+            continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        double left =
-            o->submission_timeout - ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - start);
-        if (!sdir)
-            buf_printf(&e->err, "not submitted (no %s/ in the submission)\n", v[i].u.name);
-        if (left <= 1) {
+        /* A folder of its own, made now: no earlier exercise's code could reach it. */
+        char *exname = xasprintf("ex-%s", d->u.name);
+        int ex_fd = -1;
+        char *exdir = sandbox_mkdir(sb, exname, true, &ex_fd);
+        char *tmpname = xasprintf("tmp-%s", d->u.name);
+        char *tmpdir = sb->mode == SB_UID ? sandbox_mkdir(sb, tmpname, true, NULL) : NULL;
+        int src_fd = submission_fd(sub_fd, d);
+        double left = o->submission_timeout - (now_s() - start);
+        if (!exdir) {
+            buf_printf(&e->err, "not graded: cannot make the sandbox folder\n");
+        } else if (src_fd < 0) {
+            buf_printf(&e->err, "not submitted (no %s/ in the submission)\n", d->u.name);
+        } else if (left <= 1) {
             buf_printf(&e->err, "not graded: the submission's time limit (%g s) was used up\n",
                        o->submission_timeout);
         } else {
-            /* Build, as the sandbox user, inside the copy. */
-            char **targets;
-            int nt = exercise_targets(edir, v[i].u.name, "build", &targets);
-            if (nt) {
-                const char **argv = calloc((size_t)nt + 8, sizeof *argv);
-                int a = 0;
-                argv[a++] = "make";
-                argv[a++] = "-s";
-                argv[a++] = "--no-print-directory";
-                argv[a++] = "BUILD=build";
-                char *sanv = san_flags() ? xasprintf("SAN=%s", san_flags()) : NULL;
-                if (sanv)
-                    argv[a++] = sanv;
-                for (int k = 0; k < nt; k++)
-                    argv[a++] = targets[k];
-                struct limits bl = {.set = true,
-                                    .cpu_s = 120,
-                                    .fsize_bytes = 256 << 20,
-                                    .nproc = 512,
-                                    .nofile = 1024};
-                struct proc_spec s = {
-                    .argv = argv,
-                    .cwd = work,
-                    .capture = true,
-                    .cap_bytes = 64 * 1024,
-                    .stdin_null = true,
-                    .own_pgrp = true,
-                    .sweep = true,
-                    .timeout_s = left < 120 ? left : 120,
-                    .lim = bl,
-                    .drop = sb.active,
-                    .uid = sb.uid,
-                    .gid = sb.gid,
-                    .env = (const char *const[]){"MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL}};
-                struct proc_result br;
-                proc_run(&s, &br);
-                kill_uid(&sb);
-                if (br.timed_out)
-                    buf_printf(&e->err, "the build timed out after %g s\n", s.timeout_s);
-                else if (br.status == -1 || !WIFEXITED(br.status) || WEXITSTATUS(br.status)) {
-                    buf_printf(&e->err, "does not compile:\n");
-                    first_errors(br.out ? br.out : "", work, &e->err);
-                }
-                proc_result_free(&br);
-                free(sanv);
-                free(argv);
-            } else if (sdir) {
-                buf_printf(&e->err, "no .c files in the submission's %s/\n", v[i].u.name);
-            }
-            free_names(targets, nt);
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            left = o->submission_timeout - ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - start);
-            char *suite = xasprintf("%s/%s", suites, v[i].u.name);
-            char *report = xasprintf("%s/%s.tsv", reports, v[i].u.name);
-            char *target = xasprintf("%s/build/exercises/%s", work, v[i].u.name);
-            run_suite(o, &sb, suite, target, work, report,
-                      left < o->suite_timeout ? left : o->suite_timeout, e);
-            free(suite);
-            free(report);
-            free(target);
+            if (sandbox_copy_in(sb, src_fd, ex_fd, &e->notes) <= 0)
+                buf_printf(&e->err, "no .c files in the submission's %s/\n", d->u.name);
+            else
+                build_exercise(o, sb, d, exdir, left, e);
+        }
+        left = o->submission_timeout - (now_s() - start);
+        bool built = !e->err.len;
+        if (built && exdir && src_fd >= 0 && left > 1) {
+            char *t = xasprintf("EVLAB_TARGET=%s", exdir);
+            char *b = xasprintf("EVLAB_BUILD=%s", build);
+            char *td = xasprintf("TMPDIR=%s", tmpdir ? tmpdir : "/tmp");
+            const char *env[] = {t, b, td, NULL};
+            const char *ro[] = {suites, build, exdir, NULL};
+            suite_runs(o, sb, suite, &x, env, ro, exdir,
+                       left < o->suite_timeout ? left : o->suite_timeout, e);
+            free(t);
+            free(b);
+            free(td);
+        } else {
+            /* Not built or not run: every test still counts in the maximum. */
+            judge_merge(e, &x, "", NULL, "not run (see above)");
+            (void)built;
         }
         eres_total(e);
-        free(qs);
-        free(qe);
-        free(qsuite);
-        free(sdir);
-        free(edir);
+        if (src_fd >= 0)
+            close(src_fd);
+        if (ex_fd >= 0)
+            close(ex_fd);
+        expect_free(&x);
+        free(exname);
+        free(exdir);
+        free(tmpname);
+        free(tmpdir);
+        free(suite);
     }
-    kill_uid(&sb);
-    char *qt = shq(tmpl);
-    cmd = xasprintf("rm -rf %s", qt);
-    free(qt);
-    sh_run(cmd, NULL);
-    free(cmd);
-    free(qroot);
-    free(qwork);
-    free(work);
-    free(reports);
+    close(sub_fd);
+    close(suites_fd);
+    close(build_fd);
     free(suites);
-    free(tmpl);
+    free(build);
     return 0;
-}
-
-/* ---- report formats --------------------------------------------------------------------- */
-
-/* Bytes that are not valid UTF-8 or are control characters become '?'. */
-static char *clean_text(const char *s, bool keep_newlines)
-{
-    struct buf b = {0};
-    buf_add(&b, "", 0);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int len = *p < 0x80         ? 1
-                  : (*p >> 5) == 6  ? 2
-                  : (*p >> 4) == 14 ? 3
-                  : (*p >> 3) == 30 ? 4
-                                    : 0;
-        bool ok = len > 0;
-        for (int k = 1; ok && k < len; k++)
-            ok = (p[k] & 0xC0) == 0x80;
-        if (!ok) {
-            buf_add(&b, "?", 1);
-            p++;
-        } else if (len == 1 && *p < 0x20 && !(keep_newlines && (*p == '\n' || *p == '\t'))) {
-            buf_add(&b, *p == '\n' ? " " : "?", 1);
-            p++;
-        } else {
-            buf_add(&b, p, (size_t)len);
-            p += len;
-        }
-    }
-    return b.p;
-}
-
-static void put_json_str(FILE *f, const char *s)
-{
-    char *c = clean_text(s, true);
-    fputc('"', f);
-    for (const char *p = c; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-    free(c);
-}
-
-static void put_xml(FILE *f, const char *s)
-{
-    char *c = clean_text(s, true);
-    for (const char *p = c; *p; p++) {
-        switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*p, f);
-        }
-    }
-    free(c);
-}
-
-/* The whole failure text of a test (message + exercise-level error). */
-static char *test_output(const struct eres *e, const struct tres *t)
-{
-    struct buf b = {0};
-    buf_add(&b, "", 0);
-    if (strcmp(t->status, "PASS") != 0) {
-        buf_printf(&b, "%s", t->msg[0] ? t->msg : t->status);
-        if (e->err.len)
-            buf_printf(&b, "\n%s", e->err.p);
-    }
-    return b.p;
-}
-
-static void tap_line(FILE *f, const char *indent, bool ok, int num, const char *desc)
-{
-    char *c = clean_text(desc, false);
-    fprintf(f, "%s%s %d - ", indent, ok ? "ok" : "not ok", num);
-    for (const char *p = c; *p; p++) {
-        if (*p == '#' || *p == '\\')
-            fputc('\\', f);
-        fputc(*p, f);
-    }
-    fputc('\n', f);
-    free(c);
-}
-
-static void tap_yaml(FILE *f, const char *indent, const char *msg, int score, int max)
-{
-    fprintf(f, "%s  ---\n%s  message: ", indent, indent);
-    put_json_str(f, msg);
-    fprintf(f, "\n%s  score: %d\n%s  max_score: %d\n%s  ...\n", indent, score, indent, max, indent);
-}
-
-static void report_tap(FILE *f, const struct eres *r, int n)
-{
-    fprintf(f, "TAP version 14\n1..%d\n", n);
-    for (int i = 0; i < n; i++) {
-        const struct eres *e = &r[i];
-        fprintf(f, "# Subtest: %s\n", e->name);
-        int count = e->nt ? e->nt : 1;
-        fprintf(f, "    1..%d\n", count);
-        for (int k = 0; k < e->nt; k++) {
-            const struct tres *t = &e->t[k];
-            bool ok = strcmp(t->status, "PASS") == 0;
-            char *desc = xasprintf("%s: %s", t->name, t->title);
-            tap_line(f, "    ", ok, k + 1, desc);
-            free(desc);
-            if (!ok) {
-                char *out = test_output(e, t);
-                tap_yaml(f, "    ", out, 0, t->weight);
-                free(out);
-            }
-        }
-        if (!e->nt) {
-            tap_line(f, "    ", false, 1, "grading");
-            tap_yaml(f, "    ", e->err.len ? e->err.p : "no tests ran", 0, 0);
-        }
-        bool pass = e->nt && e->score == e->max && !e->err.len;
-        char *desc = xasprintf("%s %d/%d", e->name, e->score, e->max);
-        tap_line(f, "", pass, i + 1, desc);
-        free(desc);
-        if (!pass)
-            tap_yaml(f, "", e->err.len ? e->err.p : "some tests failed", e->score, e->max);
-    }
-}
-
-static void report_junit(FILE *f, const struct eres *r, int n)
-{
-    int tests = 0, fails = 0;
-    double secs = 0;
-    for (int i = 0; i < n; i++) {
-        tests += r[i].nt ? r[i].nt : 1;
-        for (int k = 0; k < r[i].nt; k++)
-            fails += strcmp(r[i].t[k].status, "PASS") != 0;
-        if (!r[i].nt)
-            fails++;
-        secs += r[i].secs;
-    }
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f,
-            "<testsuites name=\"evlab\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n",
-            tests, fails, secs);
-    for (int i = 0; i < n; i++) {
-        const struct eres *e = &r[i];
-        int ef = 0;
-        for (int k = 0; k < e->nt; k++)
-            ef += strcmp(e->t[k].status, "PASS") != 0;
-        fprintf(f, "  <testsuite name=\"");
-        put_xml(f, e->name);
-        fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.3f\">\n",
-                e->nt ? e->nt : 1, e->nt ? ef : 1, e->secs);
-        fprintf(f,
-                "    <properties><property name=\"score\" value=\"%d\"/>"
-                "<property name=\"max_score\" value=\"%d\"/></properties>\n",
-                e->score, e->max);
-        for (int k = 0; k < e->nt; k++) {
-            const struct tres *t = &e->t[k];
-            fprintf(f, "    <testcase classname=\"");
-            put_xml(f, e->name);
-            fprintf(f, "\" name=\"");
-            put_xml(f, t->name);
-            fprintf(f, "\" time=\"%.3f\"", t->secs);
-            if (strcmp(t->status, "PASS") == 0) {
-                fprintf(f, "/>\n");
-                continue;
-            }
-            char *out = test_output(e, t);
-            fprintf(f, ">\n      <failure type=\"%s\" message=\"", t->status);
-            put_xml(f, t->title);
-            fprintf(f, "\">");
-            put_xml(f, out);
-            fprintf(f, "</failure>\n    </testcase>\n");
-            free(out);
-        }
-        if (!e->nt) {
-            fprintf(f, "    <testcase classname=\"");
-            put_xml(f, e->name);
-            fprintf(f, "\" name=\"grading\"><failure type=\"ERROR\" message=\"not graded\">");
-            put_xml(f, e->err.len ? e->err.p : "no tests ran");
-            fprintf(f, "</failure></testcase>\n");
-        }
-        if (e->notes.len) {
-            fprintf(f, "    <system-out>");
-            put_xml(f, e->notes.p);
-            fprintf(f, "</system-out>\n");
-        }
-        fprintf(f, "  </testsuite>\n");
-    }
-    fprintf(f, "</testsuites>\n");
-}
-
-static void report_gradescope(FILE *f, const struct eres *r, int n, double secs)
-{
-    int score = 0, max = 0;
-    for (int i = 0; i < n; i++)
-        score += r[i].score, max += r[i].max;
-    fprintf(f, "{\n  \"score\": %d,\n  \"max_score\": %d,\n  \"execution_time\": %.0f,\n", score,
-            max, secs < 1 ? 1 : secs);
-    fprintf(f, "  \"visibility\": \"visible\",\n  \"stdout_visibility\": \"visible\",\n");
-    struct buf all = {0};
-    buf_add(&all, "", 0);
-    for (int i = 0; i < n; i++)
-        buf_printf(&all, "%s: %d/%d\n", r[i].name, r[i].score, r[i].max);
-    fprintf(f, "  \"output\": ");
-    put_json_str(f, all.p);
-    buf_free(&all);
-    fprintf(f, ",\n  \"tests\": [");
-    bool first = true;
-    for (int i = 0; i < n; i++) {
-        const struct eres *e = &r[i];
-        for (int k = 0; k < e->nt || (k == 0 && !e->nt); k++) {
-            fprintf(f, "%s\n    {", first ? "" : ",");
-            first = false;
-            char *name, *out;
-            int sc = 0, mx = 0;
-            bool ok = false;
-            if (e->nt) {
-                const struct tres *t = &e->t[k];
-                name = xasprintf("%s: %s (%s)", e->name, t->title, t->name);
-                out = test_output(e, t);
-                ok = strcmp(t->status, "PASS") == 0;
-                sc = ok ? t->weight : 0;
-                mx = t->weight;
-            } else {
-                name = xasprintf("%s: grading", e->name);
-                out = strdup(e->err.len ? e->err.p : "no tests ran");
-            }
-            if (e->notes.len) {
-                char *more = xasprintf("%s%s%s", out, out[0] ? "\n" : "", e->notes.p);
-                free(out);
-                out = more;
-            }
-            fprintf(f, "\"name\": ");
-            put_json_str(f, name);
-            fprintf(f,
-                    ", \"number\": \"%d.%d\", \"score\": %d, \"max_score\": %d, "
-                    "\"status\": \"%s\", \"output\": ",
-                    atoi(e->name), k + 1, sc, mx, ok ? "passed" : "failed");
-            put_json_str(f, out);
-            fprintf(f, ", \"visibility\": \"visible\"}");
-            free(name);
-            free(out);
-        }
-    }
-    fprintf(f, "\n  ]\n}\n");
-}
-
-static void report_text(FILE *f, const struct eres *r, int n, bool color)
-{
-    int score = 0, max = 0;
-    for (int i = 0; i < n; i++) {
-        print_text_exercise(f, &r[i], color);
-        score += r[i].score;
-        max += r[i].max;
-    }
-    fprintf(f, "total %d/%d\n", score, max);
 }
 
 /* ---- grade ------------------------------------------------------------------------------ */
@@ -1447,8 +670,8 @@ static int parse_gopts(int argc, char **argv, struct gopts *o, const char **posi
                 o->output_cap = (size_t)d;
             else
                 o->uid = (uid_t)d;
-        } else if (strcmp(k, "--no-kill-all") == 0) {
-            o->kill_all = false;
+        } else if (strcmp(k, "--which-sandbox") == 0) {
+            o->which = true;
             takes = false;
         } else if (k[0] == '-' && k[1]) {
             return err2("unknown option '%s' (try: ./evlab help)", k);
@@ -1483,6 +706,23 @@ int cmd_grade(int argc, char **argv)
     gopts_default(&o);
     if (parse_gopts(argc, argv, &o, NULL))
         return 2;
+    if (o.which) { /* what a grading run here would get, and why */
+        struct sandbox sb;
+        int rc = sandbox_open(&sb, o.uid);
+        if (rc == 0) {
+            struct buf d = {0};
+            sandbox_describe(&sb, &d);
+            printf("sandbox: %s\n", d.p);
+            if (sb.mode == SB_UID && !getenv("EVLAB_SANDBOX"))
+                printf("(bwrap %s: %s)\n",
+                       in_path("bwrap") ? "cannot make namespaces here" : "is not installed",
+                       in_path("bwrap") ? "user namespaces are restricted (a container?)"
+                                        : "apt-get install bubblewrap");
+            buf_free(&d);
+        }
+        sandbox_close(&sb);
+        return rc ? 2 : 0;
+    }
     char *sub = NULL;
     if (o.submission) {
         sub = realpath(o.submission, NULL);
@@ -1499,7 +739,7 @@ int cmd_grade(int argc, char **argv)
             if (strncmp(v[i].u.name, o.only, strlen(o.only)) == 0)
                 v[keep++] = v[i];
             else
-                free(v[i].suite_src), free(v[i].suite);
+                free_exdef(&v[i]);
         }
         n = keep;
         if (!n)
@@ -1508,33 +748,47 @@ int cmd_grade(int argc, char **argv)
     if (!o.suites && build_suites(v, n) != 0)
         return free(sub), free_exercises(v, n), 2;
     struct eres *res = calloc((size_t)n + 1, sizeof *res);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    grade_submission(&o, sub, v, n, res);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double t0 = now_s();
+    struct sandbox sb;
+    if (sandbox_open(&sb, o.uid) != 0) {
+        sandbox_close(&sb);
+        free(res);
+        free_exercises(v, n);
+        free(sub);
+        return 2;
+    }
+    struct buf desc = {0};
+    sandbox_describe(&sb, &desc);
+    grade_submission(&o, &sb, sub, v, n, res);
+    bool interrupted = sb.interrupted;
+    sandbox_close(&sb);
+    double secs = now_s() - t0;
     FILE *f = stdout;
     if (o.out) {
-        f = fopen(o.out, "w");
+        int fd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f)
             return err2("cannot write %s: %s", o.out, strerror(errno));
     }
     if (strcmp(o.format, "tap") == 0)
-        report_tap(f, res, n);
+        report_tap(f, res, n, desc.p);
     else if (strcmp(o.format, "junit") == 0)
-        report_junit(f, res, n);
+        report_junit(f, res, n, desc.p);
     else if (strcmp(o.format, "gradescope") == 0)
-        report_gradescope(f, res, n, secs);
+        report_gradescope(f, res, n, secs, desc.p);
     else
-        report_text(f, res, n, f == stdout && g_color);
+        report_text(f, res, n, f == stdout && g_color, desc.p);
     if (f != stdout)
         fclose(f);
+    buf_free(&desc);
     for (int i = 0; i < n; i++)
         eres_free(&res[i]);
     free(res);
     free_exercises(v, n);
     free(sub);
-    return 0;
+    if (interrupted)
+        fprintf(stderr, "evlab: interrupted; the report above is incomplete\n");
+    return interrupted ? 130 : 0;
 }
 
 /* ---- grade-class --------------------------------------------------------------------------- */
@@ -1601,7 +855,7 @@ static void start_jobs(struct class_ctx *c)
              * gradebook; the readable report is made from it below. */
             int fd = open("/dev/null", O_RDONLY);
             dup2(fd, 0);
-            int lf = open(j->report, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int lf = open(j->report, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
             if (lf >= 0) {
                 dup2(lf, 1);
                 dup2(lf, 2);
@@ -1709,11 +963,8 @@ int cmd_grade_class(int argc, char **argv)
         closedir(d);
     if (ns)
         qsort(students, (size_t)ns, sizeof *students, cmp_cstr);
-    char *qo = shq(out);
-    char *mk = xasprintf("mkdir -p %s", qo);
-    free(qo);
-    sh_run(mk, NULL);
-    free(mk);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+        return free(tail), err2("cannot create %s: %s", out, strerror(errno));
     struct class_ctx c = {
         .n = ns, .max = jobs, .argv_tail = tail, .ntail = ntail, .dir = rdir, .out = out};
     c.jobs = calloc((size_t)ns + 1, sizeof *c.jobs);
@@ -1732,7 +983,8 @@ int cmd_grade_class(int argc, char **argv)
     event_base_free(c.base);
     /* gradebook.csv and a readable report per student */
     char *csv = xasprintf("%s/gradebook.csv", out);
-    FILE *f = fopen(csv, "w");
+    int cfd = open(csv, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = cfd >= 0 ? fdopen(cfd, "w") : NULL;
     if (!f)
         return err2("cannot write %s", csv);
     fprintf(f, "student");
@@ -1760,7 +1012,8 @@ int cmd_grade_class(int argc, char **argv)
         }
         fprintf(f, ",%d,%d\n", total, tmax);
         char *txt = xasprintf("%s/%s.txt", out, students[s]);
-        FILE *t = fopen(txt, "w");
+        int tfd = open(txt, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        FILE *t = tfd >= 0 ? fdopen(tfd, "w") : NULL;
         if (t) {
             fprintf(t, "student: %s\n", students[s]);
             for (int i = 0; i < ne; i++)

@@ -34,9 +34,9 @@ struct ctx {
     const struct proc_spec *s;
     struct proc_result *r;
     struct event_base *base;
-    struct event *ev_out, *ev_kill;
+    struct event *ev_out, *ev_rep, *ev_kill;
     pid_t pid;
-    int out_fd;
+    int out_fd, rep_fd;
     size_t cap;
     bool done;
 };
@@ -82,6 +82,38 @@ static void drain(struct ctx *c)
     }
 }
 
+/* The report pipe: at most report_cap bytes kept, never blocking. */
+static void drain_rep(struct ctx *c)
+{
+    char tmp[16384];
+    size_t cap = c->s->report_cap ? c->s->report_cap : 256 * 1024;
+    for (;;) {
+        ssize_t n = read(c->rep_fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 && c->ev_rep)
+                event_del(c->ev_rep);
+            return;
+        }
+        c->r->rep_total += (size_t)n;
+        size_t room = c->r->rep_len < cap ? cap - c->r->rep_len : 0;
+        size_t keep = (size_t)n < room ? (size_t)n : room;
+        if (keep) {
+            memcpy(c->r->rep + c->r->rep_len, tmp, keep);
+            c->r->rep_len += keep;
+            c->r->rep[c->r->rep_len] = '\0';
+        }
+    }
+}
+
+static void on_rep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drain_rep(arg);
+}
+
 static void on_out(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -105,6 +137,8 @@ static void on_child(evutil_socket_t sig, short what, void *arg)
     if (c->done) {
         if (c->out_fd >= 0)
             drain(c);
+        if (c->rep_fd >= 0)
+            drain_rep(c);
         event_base_loopbreak(c->base);
     }
 }
@@ -152,8 +186,14 @@ static void set_limit(int res, rlim_t v)
         setrlimit(res, &rl);
 }
 
-static void child_exec(const struct proc_spec *s, int out_w)
+static void child_exec(const struct proc_spec *s, int out_w, int rep_w)
 {
+    if (rep_w >= 0) { /* out of the way of fds 0-3 first */
+        int high = fcntl(rep_w, F_DUPFD, 10);
+        if (high < 0)
+            _exit(127);
+        rep_w = high;
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -175,6 +215,11 @@ static void child_exec(const struct proc_spec *s, int out_w)
         dup2(out_w, 2);
         if (out_w > 2)
             close(out_w);
+    }
+    if (rep_w >= 0) {
+        if (dup2(rep_w, 3) != 3) /* dup2 clears close-on-exec */
+            _exit(127);
+        close(rep_w);
     }
     if (s->cwd && chdir(s->cwd) != 0) {
         fprintf(stderr, "evlab: cannot enter %s: %s\n", s->cwd, strerror(errno));
@@ -219,6 +264,9 @@ static void child_exec(const struct proc_spec *s, int out_w)
         /* RLIMIT_NPROC binds only a non-root user: set it after the drop. */
         if (s->lim.set)
             set_limit(RLIMIT_NPROC, s->lim.nproc);
+        /* If the grader is killed outright, so is this child (the setting
+         * is cleared by a change of uid, hence here). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
     }
     execvp(s->argv[0], (char *const *)s->argv);
     fprintf(stderr, "evlab: cannot run %s: %s\n", s->argv[0], strerror(errno));
@@ -229,7 +277,8 @@ int proc_run(const struct proc_spec *s, struct proc_result *r)
 {
     memset(r, 0, sizeof *r);
     r->status = -1;
-    struct ctx c = {.s = s, .r = r, .out_fd = -1, .cap = s->cap_bytes ? s->cap_bytes : 1 << 20};
+    struct ctx c = {
+        .s = s, .r = r, .out_fd = -1, .rep_fd = -1, .cap = s->cap_bytes ? s->cap_bytes : 1 << 20};
     if (s->sweep)
         prctl(PR_SET_CHILD_SUBREAPER, 1);
     struct event_config *cfg = event_config_new();
@@ -257,17 +306,31 @@ int proc_run(const struct proc_spec *s, struct proc_result *r)
         c.ev_out = event_new(c.base, c.out_fd, EV_READ | EV_PERSIST, on_out, &c);
         event_add(c.ev_out, NULL);
     }
+    int rfd[2] = {-1, -1};
+    if (s->report) {
+        if (pipe2(rfd, O_CLOEXEC) != 0)
+            goto out;
+        size_t cap = s->report_cap ? s->report_cap : 256 * 1024;
+        r->rep = malloc(cap + 1);
+        r->rep[0] = '\0';
+        c.rep_fd = rfd[0];
+        fcntl(c.rep_fd, F_SETFL, O_NONBLOCK);
+        c.ev_rep = event_new(c.base, c.rep_fd, EV_READ | EV_PERSIST, on_rep, &c);
+        event_add(c.ev_rep, NULL);
+    }
     double start = now_s();
     fflush(NULL);
     c.pid = fork();
     if (c.pid < 0)
         goto out;
     if (c.pid == 0)
-        child_exec(s, pfd[1]);
+        child_exec(s, pfd[1], rfd[1]);
     if (s->own_pgrp)
         setpgid(c.pid, c.pid);
     if (pfd[1] >= 0)
         close(pfd[1]);
+    if (rfd[1] >= 0)
+        close(rfd[1]);
     if (s->timeout_s > 0) {
         struct timeval tv = {(time_t)s->timeout_s,
                              (suseconds_t)((s->timeout_s - (time_t)s->timeout_s) * 1e6)};
@@ -287,6 +350,10 @@ int proc_run(const struct proc_spec *s, struct proc_result *r)
     if (s->sweep)
         r->strays = sweep_children();
 out:
+    if (c.ev_rep)
+        event_free(c.ev_rep);
+    if (c.rep_fd >= 0)
+        close(c.rep_fd);
     if (c.ev_out)
         event_free(c.ev_out);
     if (c.out_fd >= 0)
@@ -304,6 +371,8 @@ void proc_result_free(struct proc_result *r)
 {
     free(r->out);
     r->out = NULL;
+    free(r->rep);
+    r->rep = NULL;
 }
 
 int status_to_exit(int status)

@@ -2,8 +2,8 @@
 # pack.sh COURSE_ROOT OUT_DIR -- stage and zip a Gradescope autograder:
 # OUT_DIR/autograder.zip holding setup.sh, run_autograder and what grading
 # needs from COURSE_ROOT (Makefile, tools, lesson.h, tests/support,
-# tests/grading/*.c|*.h, the exercise starters and READMEs). Never the
-# solutions. The runner's sources come from the evlab tree this script is in.
+# tests/grading/*.c|*.h and preload/, the exercise starters, READMEs and
+# exercise.mk manifests). Never the solutions. The runner's sources come from the evlab tree this script is in.
 set -eu
 root=$(cd "$1" && pwd); out=$2
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,6 +18,11 @@ cp "$here"/tools/evlab/*.c "$here"/tools/evlab/*.h "$stage/tools/evlab/"
 cp "$root"/lessons/*.h "$stage/lessons/"
 cp "$root"/tests/support/* "$stage/tests/support/"
 for f in "$root"/tests/grading/*.c "$root"/tests/grading/*.h; do [ -f "$f" ] && cp "$f" "$stage/tests/grading/"; done
+# Helper libraries a suite needs (exercise.mk's "needs"), never the broken variants.
+if [ -d "$root/tests/grading/preload" ]; then
+    mkdir -p "$stage/tests/grading/preload"
+    cp "$root"/tests/grading/preload/*.c "$stage/tests/grading/preload/" 2>/dev/null || true
+fi
 for d in "$root"/exercises/*/; do
     [ -d "$d" ] || continue
     n=$(basename "$d"); mkdir -p "$stage/exercises/$n"

@@ -82,7 +82,3 @@ int method_features(const char *method)
     event_base_free(base);
     return f;
 }
-
-/* Only so that the Makefile, which links every broken variant as a program,
- * can link this file too; the suite loads features.so (mk/exercises-01-07-15.mk). */
-int main(void) { return 0; }

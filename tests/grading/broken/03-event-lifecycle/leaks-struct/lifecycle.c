@@ -88,7 +88,3 @@ void ticker_free(struct ticker *t)
         return;
     event_free(t->ev); /* BROKEN: the struct is never freed */
 }
-
-/* Only so that the Makefile, which links every broken variant as a program,
- * can link this file too; the suite loads lifecycle.so (mk/exercises-01-07-15.mk). */
-int main(void) { return 0; }

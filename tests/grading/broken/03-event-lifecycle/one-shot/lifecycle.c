@@ -89,7 +89,3 @@ void ticker_free(struct ticker *t)
     event_free(t->ev); /* fine while pending: it is deleted first */
     free(t);
 }
-
-/* Only so that the Makefile, which links every broken variant as a program,
- * can link this file too; the suite loads lifecycle.so (mk/exercises-01-07-15.mk). */
-int main(void) { return 0; }

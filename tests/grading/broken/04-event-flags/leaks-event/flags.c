@@ -119,7 +119,3 @@ int observe(struct event_base *base, evutil_socket_t fd, short events, int timeo
     return got;
 }
 // [/observe]
-
-/* Only so that the Makefile, which links every broken variant as a program,
- * can link this file too; the suite loads flags.so (mk/exercises-01-07-15.mk). */
-int main(void) { return 0; }

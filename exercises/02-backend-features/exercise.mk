@@ -1,0 +1,4 @@
+# exercise.mk -- what exercise 02-backend-features builds, read by the Makefile and by evlab grade.
+# kind: program (a main(), built to build/exercises/02-backend-features/NAME) or library
+# (built to NAME.so and called by its suite). needs: build products its suite uses.
+kind = library

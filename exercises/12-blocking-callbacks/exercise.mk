@@ -1,0 +1,4 @@
+# exercise.mk -- what exercise 12-blocking-callbacks builds, read by the Makefile and by evlab grade.
+# kind: program (a main(), built to build/exercises/12-blocking-callbacks/NAME) or library
+# (built to NAME.so and called by its suite). needs: build products its suite uses.
+kind = program

@@ -1,0 +1,441 @@
+/* student.c -- the student's commands: check, hint, reset, solution.
+ *
+ * `check` grades the working tree on the student's own machine: no sandbox
+ * (it is their own code and account), the suite's verdict still comes through
+ * its own pipe (fd 3), never a file.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evlab.h"
+#include "grade.h"
+
+/* ---- check -------------------------------------------------------------------------- */
+
+int next_unfinished(const struct unit *ex, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *key = xasprintf("exercise.%s", ex[i].name);
+        char *st = state_get(key);
+        bool passed = st && strncmp(st, "passed", 6) == 0;
+        free(st);
+        free(key);
+        if (!passed)
+            return i;
+    }
+    return -1;
+}
+
+static void record(const char *name, const char *status, int score, int max)
+{
+    char *key = xasprintf("exercise.%s", name);
+    char *val = xasprintf("%s %d/%d", status, score, max);
+    state_set(key, val);
+    free(key);
+    free(val);
+}
+
+/* make targets for the .c files of `dir`: build/exercises/NAME/prog (or prog.so) */
+static int exercise_targets(const char *dir, const char *name, enum ex_kind kind, char ***out)
+{
+    char **progs;
+    int np = list_programs(dir, &progs);
+    char **t = calloc((size_t)np + 1, sizeof *t);
+    for (int i = 0; i < np; i++)
+        t[i] = xasprintf("%s/exercises/%s/%s%s", g_build, name, progs[i],
+                         kind == EX_LIBRARY ? ".so" : "");
+    free_names(progs, np);
+    *out = t;
+    return np;
+}
+
+/* Build and grade one exercise of the working tree; 0 when every test passes. */
+int check_exercise(const struct unit *u, bool quiet_pass)
+{
+    (void)quiet_pass;
+    struct exdef d = {.u = *u};
+    d.suite_src = xasprintf("%s/tests/grading/%s.c", g_root, u->name);
+    d.suite = xasprintf("%s/%s/tests/grading/%s", g_root, g_build, u->name);
+    int rc = 1;
+    if (!file_exists(d.suite_src)) {
+        rc = err2("exercise %s has no grading suite yet (tests/grading/%s.c)", u->nn, u->name);
+        goto out;
+    }
+    printf("%sChecking %s%s: %s\n", col("1"), u->name, col("0"), u->title);
+    if (build_suites(&d, 1) != 0) {
+        rc = 2;
+        goto out;
+    }
+    char **targets;
+    read_manifest(u->dir, &d);
+    int nt = exercise_targets(u->dir, u->name, d.kind, &targets);
+    struct proc_result br;
+    int brc = nt ? run_make(g_root, g_build, (const char *const *)targets, nt, &br) : 0;
+    free_names(targets, nt);
+    if (nt && brc != 0) {
+        struct buf b = {0};
+        first_errors(br.out ? br.out : "", g_root, &b);
+        printf("%sYour code does not build yet%s (the build uses -Wall -Wextra -Werror):\n%s",
+               col("31"), col("0"), b.p ? b.p : "");
+        buf_free(&b);
+        proc_result_free(&br);
+        record(u->name, "build-failed", 0, 0);
+        goto out;
+    }
+    if (nt)
+        proc_result_free(&br);
+    struct gopts o;
+    gopts_default(&o);
+    o.suite_timeout = 300;
+    char *target = xasprintf("%s/%s/exercises/%s", g_root, g_build, u->name);
+    struct eres e = {0};
+    snprintf(e.name, sizeof e.name, "%s", u->name);
+    snprintf(e.title, sizeof e.title, "%s", u->title);
+    run_suite_unsandboxed(&o, &d, target, &e);
+    print_text_exercise(stdout, &e, g_color);
+    bool pass = e.max > 0 && e.score == e.max && !e.err.len;
+    record(u->name, pass ? "passed" : "failed", e.score, e.max);
+    if (pass)
+        printf("%sAll tests pass.%s ./evlab solution %s shows the reference; ./evlab check "
+               "moves on to the next exercise.\n",
+               col("1;32"), col("0"), u->nn);
+    else
+        printf("%d of %d points. Fix the first failure above and run ./evlab check %s again "
+               "(./evlab hint %s for a hint).\n",
+               e.score, e.max, u->nn, u->nn);
+    rc = pass ? 0 : 1;
+    eres_free(&e);
+    free(target);
+out:
+    free(d.suite_src);
+    free(d.suite);
+    free_names(d.needs, d.nneeds);
+    return rc;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    struct unit *ex;
+    int n = find_units("exercises", &ex);
+    if (argc > 2)
+        return free(ex), err2("check takes at most one exercise number");
+    int i;
+    if (argc > 1) {
+        i = pick_unit(argv[1], "exercises", ex, n);
+        if (i < 0)
+            return free(ex), 2;
+    } else {
+        if (!n)
+            return free(ex), err2("there are no exercises yet");
+        i = next_unfinished(ex, n);
+        if (i < 0) {
+            printf("Every exercise passes. Well done! (./evlab check NN re-checks one.)\n");
+            free(ex);
+            return 0;
+        }
+    }
+    int rc = check_exercise(&ex[i], false);
+    free(ex);
+    return rc;
+}
+
+/* ---- hint ---------------------------------------------------------------------------- */
+
+/* The items of the first ordered list in `text` (malloc'd strings). */
+static int ordered_items(const char *text, char ***out)
+{
+    char **v = NULL;
+    int n = 0;
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        size_t d = strspn(line, "0123456789");
+        if (d > 0 && d < len && line[d] == '.' && line[d + 1] == ' ') {
+            v = realloc(v, sizeof *v * (size_t)(n + 1));
+            v[n++] = strndup(line + d + 2, len - d - 2);
+        } else if (n && len && (line[0] == ' ' || line[0] == '\t')) {
+            char *more = xasprintf("%s\n%.*s", v[n - 1], (int)len, line);
+            free(v[n - 1]);
+            v[n - 1] = more;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    *out = v;
+    return n;
+}
+
+static void print_hint(int k, int n, const char *text)
+{
+    printf("%sHint %d of %d:%s ", col("1"), k, n, col("0"));
+    char *copy = strdup(text);
+    /* continuation lines keep their indentation under the first */
+    bool first = true;
+    for (char *p = strtok(copy, "\n"); p; p = strtok(NULL, "\n")) {
+        printf("%s%s\n", first ? "" : "  ", first ? p : p + strspn(p, " \t"));
+        first = false;
+    }
+    free(copy);
+}
+
+int cmd_hint(int argc, char **argv)
+{
+    struct unit *ex;
+    int n = find_units("exercises", &ex);
+    if (argc > 2)
+        return free(ex), err2("hint takes one exercise number");
+    int i = pick_unit(argc > 1 ? argv[1] : NULL, "exercises", ex, n);
+    if (i < 0)
+        return free(ex), 2;
+    char *path = xasprintf("%s/README.md", ex[i].dir);
+    char *text = read_file(path, NULL);
+    free(path);
+    char *sec = text ? md_section(text, "Hints") : NULL;
+    char **items = NULL;
+    int ni = sec ? ordered_items(sec, &items) : 0;
+    int rc = 0;
+    if (!ni) {
+        printf("Exercise %s has no hints. Re-read its README: ./evlab check %s tells what fails.\n",
+               ex[i].nn, ex[i].nn);
+    } else {
+        char *key = xasprintf("hint.%s", ex[i].name);
+        char *seen = state_get(key);
+        int k = seen ? atoi(seen) : 0;
+        free(seen);
+        if (k >= ni) {
+            printf("No hints left: you have seen all %d. Here they are again:\n", ni);
+            for (int h = 0; h < ni; h++)
+                print_hint(h + 1, ni, items[h]);
+        } else {
+            print_hint(k + 1, ni, items[k]);
+            k++;
+            char val[16];
+            snprintf(val, sizeof val, "%d", k);
+            state_set(key, val);
+            if (k < ni)
+                printf("%d more hint%s left (./evlab hint %s).\n", ni - k, ni - k == 1 ? "" : "s",
+                       ex[i].nn);
+            else
+                printf("That was the last hint.\n");
+        }
+        free(key);
+    }
+    free_names(items, ni);
+    free(sec);
+    free(text);
+    free(ex);
+    return rc;
+}
+
+/* ---- reset ------------------------------------------------------------------------- */
+
+/* The starter's content: git's HEAD version, else a pristine copy. */
+static char *pristine(const char *name, const char *file, size_t *len)
+{
+    char *rel = xasprintf("HEAD:exercises/%s/%s", name, file);
+    const char *argv[] = {"git", "-C", g_root, "show", rel, NULL};
+    struct proc_spec s = {.argv = argv,
+                          .capture = true,
+                          .cap_bytes = 4 << 20,
+                          .stdin_null = true,
+                          .timeout_s = 30,
+                          .own_pgrp = true};
+    struct proc_result r;
+    char *text = NULL;
+    if (in_path("git") && proc_run(&s, &r) == 0 && WIFEXITED(r.status) &&
+        WEXITSTATUS(r.status) == 0) {
+        text = r.out;
+        *len = r.out_len;
+        r.out = NULL;
+    }
+    proc_result_free(&r);
+    free(rel);
+    if (!text) {
+        const char *pd = getenv("EVLAB_PRISTINE");
+        char *p = pd && *pd ? xasprintf("%s/%s/%s", pd, name, file)
+                            : xasprintf("%s/.evlab-pristine/%s/%s", g_root, name, file);
+        text = read_file(p, len);
+        free(p);
+    }
+    return text;
+}
+
+int cmd_reset(int argc, char **argv)
+{
+    struct unit *ex;
+    int n = find_units("exercises", &ex);
+    bool yes = false;
+    const char *num = NULL;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
+            yes = true;
+        else if (!num)
+            num = argv[a];
+        else
+            return free(ex), err2("reset takes one exercise number");
+    }
+    int i = pick_unit(num, "exercises", ex, n);
+    if (i < 0)
+        return free(ex), 2;
+    char **progs;
+    int np = list_programs(ex[i].dir, &progs);
+    char **files = calloc((size_t)np + 1, sizeof *files);
+    size_t *lens = calloc((size_t)np + 1, sizeof *lens);
+    int rc = 0;
+    for (int k = 0; k < np; k++) {
+        char *f = xasprintf("%s.c", progs[k]);
+        files[k] = pristine(ex[i].name, f, &lens[k]);
+        if (!files[k]) {
+            rc = err2("no pristine starter for exercises/%s/%s (not in git, no .evlab-pristine/)",
+                      ex[i].name, f);
+            free(f);
+            goto out;
+        }
+        free(f);
+    }
+    if (!yes) {
+        printf("Reset exercise %s to its starter? Your files are kept as a backup. [y/N] ",
+               ex[i].nn);
+        fflush(stdout);
+        char *l = ask_line(NULL);
+        if (!l || (l[0] != 'y' && l[0] != 'Y')) {
+            printf("Nothing changed.\n");
+            rc = 1;
+            goto out;
+        }
+    }
+    time_t now = time(NULL);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+    char *bdir = xasprintf("%s/.evlab-backup/%s/%s", g_root, ex[i].name, stamp);
+    char *mk = xasprintf("mkdir -p '%s'", bdir);
+    const char *argv2[] = {"/bin/sh", "-c", mk, NULL};
+    struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 10};
+    struct proc_result r;
+    proc_run(&s, &r);
+    proc_result_free(&r);
+    free(mk);
+    for (int k = 0; k < np; k++) {
+        char *cur = xasprintf("%s/%s.c", ex[i].dir, progs[k]);
+        char *bak = xasprintf("%s/%s.c", bdir, progs[k]);
+        size_t len;
+        char *old = read_file(cur, &len);
+        if (old && write_file(bak, old, len) != 0) {
+            rc = err2("cannot write the backup %s; nothing reset", bak);
+            free(old), free(cur), free(bak);
+            break;
+        }
+        free(old);
+        if (write_file(cur, files[k], lens[k]) != 0)
+            rc = err2("cannot write %s", cur);
+        else
+            printf("restored exercises/%s/%s.c (backup: %s)\n", ex[i].name, progs[k],
+                   bak + strlen(g_root) + 1);
+        free(cur);
+        free(bak);
+    }
+    free(bdir);
+    char *key = xasprintf("exercise.%s", ex[i].name);
+    state_set(key, NULL);
+    free(key);
+out:
+    for (int k = 0; k < np; k++)
+        free(files[k]);
+    free(files);
+    free(lens);
+    free_names(progs, np);
+    free(ex);
+    return rc;
+}
+
+/* ---- solution ------------------------------------------------------------------------ */
+
+int cmd_solution(int argc, char **argv)
+{
+    struct unit *ex;
+    int n = find_units("exercises", &ex);
+    bool force = false;
+    const char *num = NULL;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--force") == 0)
+            force = true;
+        else if (!num)
+            num = argv[a];
+        else
+            return free(ex), err2("solution takes one exercise number");
+    }
+    const char *inst = getenv("EVLAB_INSTRUCTOR");
+    if (inst && *inst && strcmp(inst, "0") != 0)
+        force = true;
+    int i = pick_unit(num, "exercises", ex, n);
+    if (i < 0)
+        return free(ex), 2;
+    char *key = xasprintf("exercise.%s", ex[i].name);
+    char *st = state_get(key);
+    free(key);
+    bool passed = st && strncmp(st, "passed", 6) == 0;
+    free(st);
+    int rc = 0;
+    if (!passed && !force) {
+        printf("The solution of exercise %s opens once your version passes: ./evlab check %s\n"
+               "(instructors: --force or EVLAB_INSTRUCTOR=1)\n",
+               ex[i].nn, ex[i].nn);
+        free(ex);
+        return 1;
+    }
+    char *sdir = xasprintf("%s/solutions/%s", g_root, ex[i].name);
+    char **progs;
+    int np = list_programs(sdir, &progs);
+    if (!np)
+        rc = err2("exercise %s has no reference solution (solutions/%s/)", ex[i].nn, ex[i].name);
+    for (int k = 0; k < np; k++) {
+        char *sol = xasprintf("%s/%s.c", sdir, progs[k]);
+        char *mine = xasprintf("%s/%s.c", ex[i].dir, progs[k]);
+        char *text = read_file(sol, NULL);
+        printf("%s== solutions/%s/%s.c ==%s\n%s\n", col("1"), ex[i].name, progs[k], col("0"),
+               text ? text : "");
+        free(text);
+        printf("%s== diff: your exercises/%s/%s.c -> the reference ==%s\n", col("1"), ex[i].name,
+               progs[k], col("0"));
+        const char *argv2[] = {"diff", "-u", mine, sol, NULL};
+        struct proc_spec s = {.argv = argv2, .stdin_null = true, .timeout_s = 30, .capture = true};
+        struct proc_result r;
+        if (proc_run(&s, &r) == 0) {
+            size_t rl = strlen(g_root) + 1;
+            for (char *line = r.out; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                    *nl = '\0';
+                if ((strncmp(line, "--- ", 4) == 0 || strncmp(line, "+++ ", 4) == 0) &&
+                    strncmp(line + 4, g_root, rl - 1) == 0)
+                    printf("%.4s%s\n", line, line + 4 + rl);
+                else
+                    printf("%s%s%s\n",
+                           col(line[0] == '+'   ? "32"
+                               : line[0] == '-' ? "31"
+                                                : "0"),
+                           line, col("0"));
+                line = nl ? nl + 1 : NULL;
+            }
+            if (r.out_len == 0)
+                printf("(identical)\n");
+        }
+        proc_result_free(&r);
+        free(sol);
+        free(mine);
+    }
+    free_names(progs, np);
+    free(sdir);
+    free(ex);
+    return rc;
+}
