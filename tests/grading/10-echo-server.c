@@ -95,7 +95,7 @@ GRADED(echo_server, t06_half_close_queued, 3, 15,
 {
     struct gx_srv s;
     start(&s);
-    gx_check_halfclose_queued(&s, 16u << 20, 6);
+    gx_check_halfclose_queued(&s, 4u << 20, 6);
     gx_free(&s);
 }
 
@@ -117,7 +117,7 @@ GRADED(echo_server, t08_never_reading_client, 4, 15,
     struct gx_srv s;
     start(&s);
     long rss0 = gx_rss_kb(s.p.pid);
-    int a = evt_connect(s.port, 3);
+    int a = gx_connect_small(s.port);
     cr_assert(a >= 0);
     size_t n = 32u << 20;
     char *bulk = malloc(n);
