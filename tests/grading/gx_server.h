@@ -106,6 +106,46 @@ static inline void *gx_drain_thread(void *arg)
     return NULL;
 }
 
+/* ---- a time limit per test, that says what it was waiting for ---------------- */
+
+/* Criterion 2.4 does not enforce .timeout here (a test that waits 100 s passes
+ * after 100 s), so each test arms its own alarm from the limit GRADED gave it.
+ * When it rings, the server is killed and the test fails naming the step it
+ * was on (gx_step), instead of the whole suite being cut off. */
+static char gx_step_buf[300] = "starting";
+static pid_t gx_watch_pid;
+
+static inline void gx_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void gx_step(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(gx_step_buf, sizeof gx_step_buf, fmt, ap);
+    va_end(ap);
+}
+
+static void gx_on_alarm(int sig)
+{
+    (void)sig;
+    if (gx_watch_pid > 0)
+        kill(-gx_watch_pid, SIGKILL);
+    cr_assert_fail("this test's time limit (%.0f s) ran out while %s",
+                   criterion_current_test->data->timeout, gx_step_buf);
+}
+
+static inline void gx_watchdog(void)
+{
+    static bool armed;
+    if (armed)
+        return;
+    armed = true;
+    double t = criterion_current_test && criterion_current_test->data->timeout > 0
+                   ? criterion_current_test->data->timeout
+                   : 20;
+    signal(SIGALRM, gx_on_alarm);
+    alarm(t >= 3 ? (unsigned)t - 1 : 2); /* before Criterion's own, when that one works */
+}
+
 /* Start argv (its last args should include "--port", "0"); wait for the port.
  * On failure the test fails with what the program printed. */
 static inline void gx_start_env(struct gx_srv *s, const char *const argv[], const char *const env[],
@@ -113,8 +153,13 @@ static inline void gx_start_env(struct gx_srv *s, const char *const argv[], cons
 {
     memset(s, 0, sizeof *s);
     signal(SIGPIPE, SIG_IGN);
+    gx_watchdog();
+    gx_step("starting %s", argv[0]);
     cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "could not start %s", argv[0]);
+    gx_watch_pid = s->p.pid;
+    gx_step("waiting for %s to print 'listening on 127.0.0.1:PORT'", argv[0]);
     s->port = evt_wait_port(&s->p, timeout_s);
+    gx_step("talking to the server");
     if (s->port <= 0) {
         evt_stop(&s->p, SIGKILL, 1);
         cr_assert_fail("%s never printed 'listening on 127.0.0.1:PORT' (within %.0f s).\n"
@@ -664,25 +709,27 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
 }
 
 /* Stalled-loop detector: client B's round trip, while `situation` holds, must
- * take under limit_s. Fails with how long the loop left B waiting. */
+ * take under limit_s. It waits up to limit_s + 4 s to measure how long the
+ * loop really left B waiting, and says so. */
 static inline void gx_check_round_trip(struct gx_srv *s, double limit_s, const char *situation)
 {
-    int b = evt_connect(s->port, 3);
+    int b = evt_connect(s->port, limit_s + 4);
     cr_assert(b >= 0, "%s, client B could not connect", situation);
     const char req[] = "B here\n";
     char got[sizeof req] = "";
     double t0 = evt_now();
-    size_t w = evt_write_all(b, req, sizeof req - 1, limit_s);
-    size_t r = w == sizeof req - 1 ? evt_read_n(b, got, sizeof req - 1, limit_s) : 0;
+    size_t w = evt_write_all(b, req, sizeof req - 1, limit_s + 4);
+    size_t r = w == sizeof req - 1 ? evt_read_n(b, got, sizeof req - 1, limit_s + 4) : 0;
     double dt = evt_now() - t0;
     close(b);
     bool alive = gx_alive(s);
     cr_assert(alive, "%s, the server died: %s", situation, gx_death(s));
-    cr_assert(r == sizeof req - 1 && memcmp(got, req, r) == 0,
-              "%s, the loop did not answer client B for %.1f s: something in a callback blocks "
+    bool answered = r == sizeof req - 1 && memcmp(got, req, r) == 0;
+    cr_assert(answered && dt < limit_s,
+              "%s, the loop did not answer client B for %.1f s%s: something in a callback blocks "
               "(a sleep, a blocking send() or recv(), a loop that waits for one client). Return "
               "to the loop and let an event call you back",
-              situation, dt);
+              situation, dt, answered ? "" : " (no answer at all)");
 }
 
 /* SIGTERM with one client connected: the server must exit 0 within 5 s. */
@@ -762,6 +809,7 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
             fds[i] = -1;
         }
     }
+    gx_step("%d clients were connecting at once", n);
     double cdeadline = evt_now() + 4;
     int opened = 0;
     for (; opened < n; opened++) {
@@ -900,6 +948,9 @@ static inline void gx_check_fd_leak(struct gx_srv *s, const char *req, const cha
     int before = gx_wait_fds(s->p.pid, 0, 0.3);
     cr_assert(before > 0, "cannot read /proc/%d/fd", (int)s->p.pid);
     for (int i = 0; i < 200; i++) {
+        gx_step("client %d of 200 (each connects, sends \"%s\" and waits for its echo) was "
+                "waiting: the loop is slow to accept or to answer",
+                i + 1, gx_show(req, strlen(req)));
         int fd = evt_connect(s->port, 3);
         cr_assert(fd >= 0, "could not connect (connection %d)", i);
         size_t wn = strlen(want);
@@ -934,6 +985,8 @@ static inline void gx_check_memory(const char *const argv[], bool leaks, int rou
      * test at most a few seconds, never rounds x the per-round limit. */
     double deadline = evt_now() + 8;
     for (int i = 0; i < rounds; i++) {
+        gx_step("connection %d of %d under %s waited for its reply", i + 1, rounds,
+                m.valgrind ? "valgrind" : "the sanitizer");
         double left = deadline - evt_now();
         int fd = evt_connect(s.port, left > 1 ? left : 1);
         cr_assert(fd >= 0, "could not connect (connection %d)", i);
