@@ -229,7 +229,7 @@ GRADED(echo_server, t13_quiet_stdout, 1, 15,
     gx_free(&s);
 }
 
-GRADED(echo_server, t14_fd_leak, 2, 15, "no fd leak: 200 clients come and go")
+GRADED(echo_server, t14_fd_leak, 2, 10, "no fd leak: 200 clients come and go")
 {
     struct gx_srv s;
     start(&s);
@@ -245,7 +245,7 @@ GRADED(echo_server, t15_sigterm_exit, 2, 10, "exit 0 on SIGTERM, a client still 
     gx_free(&s);
 }
 
-GRADED(echo_server, t16_memory_errors, 3, 40, "no overflow: full 1 KiB reads under valgrind/ASan")
+GRADED(echo_server, t16_memory_errors, 3, 20, "no overflow: full 1 KiB reads under valgrind/ASan")
 {
     /* 4 KiB without a single NUL: every recv() can fill the whole buffer. */
     static char req[4096];
@@ -253,7 +253,7 @@ GRADED(echo_server, t16_memory_errors, 3, 40, "no overflow: full 1 KiB reads und
     gx_check_memory(ARGV, false, 5, req, sizeof req, sizeof req);
 }
 
-GRADED(echo_server, t17_memory_leak, 3, 40,
+GRADED(echo_server, t17_memory_leak, 3, 20,
        "no leak per connection (valgrind/LSan), clean exit on SIGTERM")
 {
     const char req[] = "leak check\n";

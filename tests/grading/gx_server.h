@@ -838,8 +838,10 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
     cr_assert(opened == n,
               "only %d of %d connections could be opened at once (%s)%s%s%s", opened, n,
               strerror(errno), alive ? "" : "; the server died: ", alive ? "" : gx_death(s),
-              alive ? ". The likely cause is a small listen() backlog (for example listen(fd, 5)): "
-                      "use 128 or more, or SOMAXCONN"
+              alive ? ". The kernel queues connections the loop has not accepted yet only up to "
+                      "the listen() backlog: either the backlog is small (for example "
+                      "listen(fd, 5); use 128 or more, or SOMAXCONN), or the loop is not "
+                      "accepting because a callback blocks"
                     : "");
     char req[256], want[256], got[256];
     for (int i = 0; i < n; i++) {
@@ -983,7 +985,7 @@ static inline void gx_check_memory(const char *const argv[], bool leaks, int rou
     char *got = malloc(reply_n + 1);
     /* One deadline for all the rounds, so that a server that hangs costs this
      * test at most a few seconds, never rounds x the per-round limit. */
-    double deadline = evt_now() + 8;
+    double deadline = evt_now() + 6;
     for (int i = 0; i < rounds; i++) {
         gx_step("connection %d of %d under %s waited for its reply", i + 1, rounds,
                 m.valgrind ? "valgrind" : "the sanitizer");
