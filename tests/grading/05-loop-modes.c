@@ -173,7 +173,10 @@ static void memcheck(const char *const args[])
     gx_watchdog();
     if (!gx_have_valgrind() || gx_is_asan(evt_target("loop_report")))
         cr_skip_test("valgrind is not available, or this is a sanitizer build");
-    const char *argv[24] = {"/usr/bin/valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+    const char *argv[24] = {"/usr/bin/valgrind",
+                            "-q",
+                            "--error-exitcode=99",
+                            "--leak-check=full",
                             "--show-leak-kinds=definite,indirect,possible",
                             "--errors-for-leak-kinds=definite,indirect,possible",
                             evt_target("loop_report")};
@@ -196,13 +199,13 @@ static void memcheck(const char *const args[])
               "%s: valgrind found an invalid memory access (use after free? everything made from "
               "a base must be used before event_base_free(), and nothing after it):\n%s",
               cmd, err);
-    cr_assert(ok, "%s exited with %d under valgrind: memory was left allocated at exit "
-                  "(event_free() the timer, then event_base_free() the base):\n%s",
+    cr_assert(ok,
+              "%s exited with %d under valgrind: memory was left allocated at exit "
+              "(event_free() the timer, then event_base_free() the base):\n%s",
               cmd, code, err);
 }
 
-GRADED(loop_modes, t09_memory, 2, 20.0,
-       "no use after free and nothing leaked at exit (valgrind)")
+GRADED(loop_modes, t09_memory, 2, 20.0, "no use after free and nothing leaked at exit (valgrind)")
 {
     memcheck(EVT_ARGV("--break-after", "2", "--tick-ms", "10", "--run-ms", "2000"));
 }

@@ -48,7 +48,8 @@ static double eof_after(int fd, double since, double limit)
     return evt_wait_eof(fd, limit) ? evt_now() - since : -1;
 }
 
-GRADED(timeouts, t01_idle_client_closed, 3, 10.0, "a client silent for --idle-ms is closed, not sooner")
+GRADED(timeouts, t01_idle_client_closed, 3, 10.0,
+       "a client silent for --idle-ms is closed, not sooner")
 {
     struct evt_proc p;
     int port = start(&p);

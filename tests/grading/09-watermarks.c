@@ -118,7 +118,8 @@ GRADED(watermarks, t05_pipelined, 3, 15, "20000 commands in one write: 20000 rep
     gx_free(&s);
 }
 
-GRADED(watermarks, t06_half_close, 2, 10, "half-close: replies still arrive, then the server closes")
+GRADED(watermarks, t06_half_close, 2, 10,
+       "half-close: replies still arrive, then the server closes")
 {
     struct gx_srv s;
     start(&s);
@@ -247,7 +248,8 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
     start(&s);
     int fd = gx_connect_small(s.port);
     cr_assert(fd >= 0);
-    size_t n = 1000000; /* PINGs: 5 MB of commands, 5 MB of replies: more than kernel buffers hold */
+    size_t n =
+        1000000; /* PINGs: 5 MB of commands, 5 MB of replies: more than kernel buffers hold */
     char *req = malloc(n * 5), *in = malloc(n * 5 + 1);
     for (size_t i = 0; i < n; i++)
         memcpy(req + i * 5, "PING\n", 5);
@@ -286,11 +288,12 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
         pongs++;
     free(req);
     free(in);
-    cr_assert(pongs == n,
-              "a client pipelined %zu PINGs (%zu bytes sent) and read nothing for 0.6 s, then read: "
-              "%zu PONGs came back, then %s. When the replies have drained (the write callback at "
-              "the low watermark), enable reading again and answer what is buffered",
-              n, w, pongs, r / 5 > pongs ? "something else" : "nothing more for 2 s");
+    cr_assert(
+        pongs == n,
+        "a client pipelined %zu PINGs (%zu bytes sent) and read nothing for 0.6 s, then read: "
+        "%zu PONGs came back, then %s. When the replies have drained (the write callback at "
+        "the low watermark), enable reading again and answer what is buffered",
+        n, w, pongs, r / 5 > pongs ? "something else" : "nothing more for 2 s");
     char msg[1024];
     bool ok = gx_exchange(s.port, "SUM 2 2\n", "4\n", 3, msg, sizeof msg);
     close(fd);
@@ -298,7 +301,8 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
     gx_free(&s);
 }
 
-GRADED(watermarks, t12_reset_mid_reply, 1, 15, "clients that reset mid-reply do not kill the server")
+GRADED(watermarks, t12_reset_mid_reply, 1, 15,
+       "clients that reset mid-reply do not kill the server")
 {
     struct gx_srv s;
     start(&s);

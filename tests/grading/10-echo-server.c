@@ -64,7 +64,8 @@ GRADED(echo_server, t04_one_byte_at_a_time, 2, 10, "a client that sends one byte
     gx_free(&s);
 }
 
-GRADED(echo_server, t05_half_close, 2, 10, "half-close after the echo: the server closes its side too")
+GRADED(echo_server, t05_half_close, 2, 10,
+       "half-close after the echo: the server closes its side too")
 {
     struct gx_srv s;
     start(&s);
@@ -99,7 +100,8 @@ GRADED(echo_server, t06_half_close_queued, 3, 15,
     gx_free(&s);
 }
 
-GRADED(echo_server, t07_reset_mid_reply, 3, 15, "clients that reset mid-reply do not kill the server")
+GRADED(echo_server, t07_reset_mid_reply, 3, 15,
+       "clients that reset mid-reply do not kill the server")
 {
     struct gx_srv s;
     start(&s);
@@ -124,8 +126,8 @@ GRADED(echo_server, t08_never_reading_client, 4, 15,
     evt_random_bytes(bulk, n, 8);
     size_t sent = evt_write_all(a, bulk, n, 1.0); /* A does not read its echo (yet) */
     char situation[200];
-    snprintf(situation, sizeof situation,
-             "while client A has sent %zu bytes and not read its echo", sent);
+    snprintf(situation, sizeof situation, "while client A has sent %zu bytes and not read its echo",
+             sent);
     gx_check_round_trip(&s, 2.0, situation);
     long rss1 = gx_rss_kb(s.p.pid);
     cr_assert(

@@ -144,8 +144,8 @@ GRADED(blocking_callbacks, t08_never_reading_client, 4, 15,
     evt_random_bytes(bulk, n, 13);
     size_t sent = evt_write_all(a, bulk, n, 1.0); /* A does not read its echo (yet) */
     char situation[200];
-    snprintf(situation, sizeof situation,
-             "while client A has sent %zu bytes and not read its echo", sent);
+    snprintf(situation, sizeof situation, "while client A has sent %zu bytes and not read its echo",
+             sent);
     gx_check_round_trip(&s, 1.0, situation);
     char *in = malloc(sent + 1);
     size_t r = 0;

@@ -124,7 +124,8 @@ GRADED(threads, one_worker_per_connection, 1, 10,
 GRADED(threads, threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
 {
     struct gx_srv s;
-    gx_start(&s, EVT_ARGV(PROG, "--port", "0", "--workers", "4")); /* no need_workers(): this is it */
+    gx_start(&s,
+             EVT_ARGV(PROG, "--port", "0", "--workers", "4")); /* no need_workers(): this is it */
     int fd = evt_connect(s.port, 3);
     char reply[256];
     ask(fd, "hi", 3, reply, sizeof reply);

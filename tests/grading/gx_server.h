@@ -591,7 +591,8 @@ static inline int gx_check_pause_resume(struct gx_srv *s, size_t n, double pause
         if (poll(&pf, 1, wait_ms > 50 ? 50 : wait_ms) <= 0)
             continue;
         if ((pf.revents & POLLOUT) && w < n) {
-            ssize_t k = send(fd, out + w, n - w > 65536 ? 65536 : n - w, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t k =
+                send(fd, out + w, n - w > 65536 ? 65536 : n - w, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (k > 0)
                 w += (size_t)k;
             else if (k < 0 && errno != EAGAIN && errno != EINTR) {
@@ -628,7 +629,7 @@ static inline int gx_check_pause_resume(struct gx_srv *s, size_t n, double pause
               n, pause_s, r, n, w,
               gone ? "the server closed the connection after " : "nothing more for ",
               gone ? evt_now() - t0 : stall_s,
-              gone ? "A slow reader is not an error: keep the connection and wait for EV_WRITE"
+              gone    ? "A slow reader is not an error: keep the connection and wait for EV_WRITE"
               : w < n ? "Reading from this client was switched off and never switched on again: "
                         "when the queued echo has drained, enable EV_READ again"
                       : "Part of the echo was lost: when send() takes only part of a buffer (or "
@@ -699,13 +700,14 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
               "then read: it got %zu of them back before %s. On EOF the client still wants its "
               "echo: stop reading, let the queued output drain, and close only when it is empty",
               w, r < w ? r : d,
-              reset  ? "the connection was reset"
-              : eof  ? "the server closed the connection"
-                     : "nothing more came for 3 s");
-    cr_assert(eof,
-              "a client sent %zu bytes, half-closed and got every byte back, but the server did not "
-              "close its side within 3 s: once the queued echo has drained after EOF, close",
-              w);
+              reset ? "the connection was reset"
+              : eof ? "the server closed the connection"
+                    : "nothing more came for 3 s");
+    cr_assert(
+        eof,
+        "a client sent %zu bytes, half-closed and got every byte back, but the server did not "
+        "close its side within 3 s: once the queued echo has drained after EOF, close",
+        w);
 }
 
 /* Stalled-loop detector: client B's round trip, while `situation` holds, must
@@ -835,9 +837,8 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
             if (fds[i] >= 0)
                 close(fds[i]);
     bool alive = gx_alive(s);
-    cr_assert(opened == n,
-              "only %d of %d connections could be opened at once (%s)%s%s%s", opened, n,
-              strerror(errno), alive ? "" : "; the server died: ", alive ? "" : gx_death(s),
+    cr_assert(opened == n, "only %d of %d connections could be opened at once (%s)%s%s%s", opened,
+              n, strerror(errno), alive ? "" : "; the server died: ", alive ? "" : gx_death(s),
               alive ? ". The kernel queues connections the loop has not accepted yet only up to "
                       "the listen() backlog: either the backlog is small (for example "
                       "listen(fd, 5); use 128 or more, or SOMAXCONN), or the loop is not "

@@ -86,9 +86,9 @@ int main(int argc, char **argv)
     int rc = event_base_loop(st.base, flags);
     /* BUG: the reason is worked out from the options, not asked of the base */
     const char *why = st.break_after > 0 && st.callbacks >= st.break_after ? "break"
-                      : rc == 1                                           ? "empty"
-                      : flags & (EVLOOP_ONCE | EVLOOP_NONBLOCK)             ? "once"
-                                                                          : "exit";
+                      : rc == 1                                            ? "empty"
+                      : flags & (EVLOOP_ONCE | EVLOOP_NONBLOCK)            ? "once"
+                                                                           : "exit";
     printf("callbacks: %d\nreturned: %d\nreason: %s\n", st.callbacks, rc, why);
     // [/report]
     event_free(st.tick);

@@ -26,7 +26,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#define MAX_PENDING (1024 * 1024) /* a real-world size; see the suite: with a small one the loss is a race */
+#define MAX_PENDING                                                                                \
+    (1024 * 1024) /* a real-world size; see the suite: with a small one the loss is a race */
 
 struct conn {
     struct bufferevent *bev;
@@ -74,7 +75,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
     (void)bev;
     (void)what;
-    conn_free(c); /* BUG: at EOF the echo still queued in the output is thrown away */ /* EOF with nothing queued, or an error (a reset) */
+    conn_free(c);
+        /* BUG: at EOF the echo still queued in the output is thrown away */ /* EOF with nothing queued, or an error (a reset) */
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,

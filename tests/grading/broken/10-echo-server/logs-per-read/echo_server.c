@@ -88,7 +88,8 @@ static void on_read(evutil_socket_t sock, short event, void *arg)
         conn_free(c);
         return;
     }
-    printf("fd %d: read %zd bytes\n", (int)sock, n); /* BUG: the interface allows one line on stdout */
+    printf("fd %d: read %zd bytes\n", (int)sock,
+           n); /* BUG: the interface allows one line on stdout */
     c->len = (size_t)n;
     c->off = 0;
     event_del(c->read_ev); /* one buffer: no reading until it is sent */

@@ -77,7 +77,7 @@ static void on_read(evutil_socket_t sock, short event, void *arg)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 0 && !(event & EV_CLOSED))
-        return; /* BUG: counts on EV_CLOSED to report the close, which only epoll can do */
+        return;   /* BUG: counts on EV_CLOSED to report the close, which only epoll can do */
     if (n <= 0) { /* EOF, or an error such as a reset */
         conn_free(c);
         return;
