@@ -76,7 +76,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     (void)what;
     conn_free(c);
-        /* BUG: at EOF the echo still queued in the output is thrown away */ /* EOF with nothing queued, or an error (a reset) */
+    /* BUG: at EOF the echo still queued in the output is thrown away */ /* EOF with nothing queued, or an error (a reset) */
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
