@@ -7,7 +7,10 @@
 #define PROG evt_target("line_server")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
-static void start(struct gx_srv *s) { gx_start(s, ARGV); }
+static void start(struct gx_srv *s)
+{
+    gx_start_probe(s, ARGV, "PING\n", "PONG\n", 2, "t01_commands");
+}
 
 static void expect(int port, const char *req, const char *want)
 {
@@ -47,7 +50,7 @@ static void expect_then_close(int port, const char *req, size_t req_n, const cha
 GRADED(watermarks, t01_commands, 2, 10, "SUM and PING are answered")
 {
     struct gx_srv s;
-    start(&s);
+    gx_start(&s, ARGV); /* no probe: this test is the first exchange */
     expect(s.port, "SUM 2 3\n", "5\n");
     expect(s.port, "SUM -7 10\n", "3\n");
     expect(s.port, "PING\n", "PONG\n");

@@ -6,7 +6,10 @@
 #define PROG evt_target("echo_server")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
-static void start(struct gx_srv *s) { gx_start(s, ARGV); }
+static void start(struct gx_srv *s)
+{
+    gx_start_probe(s, ARGV, "probe\n", "probe\n", 2, "t01_text_line");
+}
 
 /* Echo n random bytes on one connection; optionally half-close after writing. */
 static void echo_random(struct gx_srv *s, size_t n, unsigned seed, bool half_close,
@@ -34,7 +37,7 @@ static void echo_random(struct gx_srv *s, size_t n, unsigned seed, bool half_clo
 GRADED(echo_server, t01_text_line, 1, 10, "echoes a short text line")
 {
     struct gx_srv s;
-    start(&s);
+    gx_start(&s, ARGV); /* no probe: this test is the first exchange */
     char msg[1024];
     cr_assert(gx_exchange(s.port, "hello, echo\n", "hello, echo\n", 3, msg, sizeof msg), "%s", msg);
     gx_free(&s);

@@ -7,12 +7,15 @@
 #define PROG evt_target("blocking_accept")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
-static void start(struct gx_srv *s) { gx_start(s, ARGV); }
+static void start(struct gx_srv *s)
+{
+    gx_start_probe(s, ARGV, "probe\n", "probe\n", 3, "t01_echo");
+}
 
 GRADED(blocking_callbacks, t01_echo, 1, 10, "echoes a line")
 {
     struct gx_srv s;
-    start(&s);
+    gx_start(&s, ARGV); /* no probe: this test is the first exchange */
     char msg[1024];
     cr_assert(gx_exchange(s.port, "hello\n", "hello\n", 5, msg, sizeof msg), "%s", msg);
     gx_free(&s);

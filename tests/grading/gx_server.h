@@ -413,6 +413,28 @@ static inline bool gx_exchange(int port, const char *req, const char *want, doub
     return ok;
 }
 
+/* Start, then one short exchange that every other check needs. If it fails,
+ * the test stops at once with "not run: needs ...", instead of each test
+ * waiting out its own deadlines on a server that answers nothing: feedback
+ * on hanging code stays within seconds, and the first test (which does this
+ * exchange as its own check) carries the real message. */
+static inline void gx_start_probe(struct gx_srv *s, const char *const argv[], const char *req,
+                                  const char *want, double timeout_s, const char *first_test)
+{
+    gx_start_env(s, argv, NULL, 5);
+    char msg[1024];
+    gx_step("the first exchange (\"%s\") waited for its reply", gx_show(req, strlen(req)));
+    if (gx_exchange(s->port, req, want, timeout_s, msg, sizeof msg))
+        return;
+    bool alive = gx_alive(s);
+    char death[256];
+    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
+    evt_stop(&s->p, SIGKILL, 1);
+    gx_free(s);
+    cr_assert_fail("not run: needs %s to pass first (%s%s%s)", first_test, msg,
+                   alive ? "" : "; the server died: ", death);
+}
+
 /* ---- fd leaks -------------------------------------------------------------------- */
 
 /* Wait until the process has at most `want` fds open. Returns the last count. */
