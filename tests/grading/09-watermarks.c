@@ -4,6 +4,8 @@
  * command, bad SUM -> ERR bad number, line > max -> ERR line too long + close. */
 #include "gx_server.h"
 
+#include <sys/ioctl.h>
+
 #define PROG evt_target("line_server")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
@@ -245,7 +247,8 @@ GRADED(watermarks, t10_never_reading_client, 3, 20,
 }
 
 GRADED(watermarks, t11_pause_then_resume, 3, 15,
-       "a client that stops reading for 0.6 s, then reads, gets every reply and can go on")
+       "a client that stops reading until the server stops taking commands, then reads: every "
+       "reply, and it can go on")
 {
     struct gx_srv s;
     start(&s);
@@ -256,12 +259,25 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
     char *req = malloc(n * 5), *in = malloc(n * 5 + 1);
     for (size_t i = 0; i < n; i++)
         memcpy(req + i * 5, "PING\n", 5);
-    gx_step("a client pipelining PINGs read nothing for 0.6 s, then read the replies");
-    double t0 = evt_now(), last = t0;
+    gx_step("a client pipelining PINGs paused reading, then read the replies");
+    double t0 = evt_now(), last = t0, wrote = t0, inq_moved = t0;
+    int last_inq = -1;
     size_t w = 0, r = 0;
+    bool reading = false;
     while (r < n * 5) {
         double now = evt_now();
-        bool reading = now - t0 >= 0.6;
+        /* the pause: at least 0.6 s, until the server takes no more commands
+         * and its replies have stopped coming in (the kernel's buffers on
+         * the way back are full, so the server has replies queued) */
+        int inq = 0;
+        ioctl(fd, FIONREAD, &inq);
+        if (inq != last_inq) {
+            last_inq = inq;
+            inq_moved = now;
+        }
+        if (!reading && now - t0 >= 0.6 && (w == n * 5 || now - wrote >= 0.3) &&
+            now - inq_moved >= 0.3)
+            reading = true;
         if (reading && now - last > 2)
             break;
         struct pollfd pf = {fd, (short)((reading ? POLLIN : 0) | (w < n * 5 ? POLLOUT : 0)), 0};
@@ -273,8 +289,10 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
         if ((pf.revents & POLLOUT) && w < n * 5) {
             ssize_t k = send(fd, req + w, n * 5 - w > 65536 ? 65536 : n * 5 - w,
                              MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (k > 0)
+            if (k > 0) {
                 w += (size_t)k;
+                wrote = evt_now();
+            }
         }
         if (reading && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t k = recv(fd, in + r, n * 5 - r, MSG_DONTWAIT);
@@ -293,7 +311,8 @@ GRADED(watermarks, t11_pause_then_resume, 3, 15,
     free(in);
     cr_assert(
         pongs == n,
-        "a client pipelined %zu PINGs (%zu bytes sent) and read nothing for 0.6 s, then read: "
+        "a client pipelined %zu PINGs (%zu bytes sent) and read nothing until the replies stopped "
+        "coming, then read: "
         "%zu PONGs came back, then %s. When the replies have drained (the write callback at "
         "the low watermark), enable reading again and answer what is buffered",
         n, w, pongs, r / 5 > pongs ? "something else" : "nothing more for 2 s");
