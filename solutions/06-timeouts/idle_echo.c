@@ -54,9 +54,15 @@ static void on_read(struct bufferevent *bev, void *arg)
     evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(bev));
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+/* After a half-close: called when the output is empty. */
+static void on_drained(struct bufferevent *bev, void *arg)
 {
     (void)bev;
+    client_free(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
     // [idle]
     /* The read timeout restarts whenever data arrives; when it expires the
      * bufferevent reports READING|TIMEOUT (and stops reading). */
@@ -66,6 +72,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     // [/idle]
+    /* EOF with echo still queued (a half-close): the client still wants it.
+     * Stop reading, and free once the output has drained. */
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        bufferevent_disable(bev, EV_READ);
+        bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+        bufferevent_setcb(bev, NULL, on_drained, on_event, arg);
+        return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
         client_free(arg);
 }

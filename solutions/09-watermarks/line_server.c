@@ -8,6 +8,7 @@
  *   - replies pile up past MAX_PENDING -> stop reading (back-pressure), and a
  *     write low watermark of MAX_PENDING/2 calls us back to read again;
  *   - write low 0 on close: free the bufferevent once the output is empty.
+ * Every live connection is on a list, freed at SIGINT/SIGTERM.
  *
  *   cc -Wall -Wextra -o line_server line_server.c $(pkg-config --cflags --libs libevent)
  *   ./line_server --port 0 --max-line 64
@@ -44,21 +45,41 @@ static bool parse_ll(const char *s, long long *v)
     return errno == 0 && *end == '\0';
 }
 
-static void on_drained_free(struct bufferevent *bev, void *arg)
+/* Live connections, so that SIGINT/SIGTERM can free them all. */
+struct conn {
+    struct bufferevent *bev;
+    struct conn *prev, *next;
+};
+static struct conn *conns;
+
+static void conn_free(struct conn *c)
 {
-    (void)arg;
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        bufferevent_free(bev);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    bufferevent_free(c->bev);
+    free(c);
 }
 
+static void on_drained_free(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        conn_free(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
 /* Stop reading, flush what is queued, then free. */
-static void close_after_flush(struct bufferevent *bev)
+static void close_after_flush(struct bufferevent *bev, struct conn *c)
 {
     bufferevent_disable(bev, EV_READ);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    bufferevent_setcb(bev, NULL, on_drained_free, NULL, NULL);
+    bufferevent_setcb(bev, NULL, on_drained_free, on_event, c);
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        bufferevent_free(bev);
+        conn_free(c);
 }
 
 /* Answer one line. Returns false if the connection should close. */
@@ -84,9 +105,10 @@ static bool answer(struct evbuffer *out, char *line)
     return true;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+/* Answer every complete line that fits. Returns false if the connection is
+ * closing (or already freed): the caller must not touch it again. */
+static bool serve(struct bufferevent *bev, struct conn *c)
 {
-    (void)arg;
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
     size_t len;
     char *line;
@@ -99,19 +121,22 @@ static void on_read(struct bufferevent *bev, void *arg)
             go_on = answer(out, line);
         free(line);
         if (!go_on) {
-            close_after_flush(bev);
-            return;
+            close_after_flush(bev, c);
+            return false;
         }
     }
     /* No complete line, and already longer than a line may be ("\r" may follow). */
     if (evbuffer_get_length(out) < MAX_PENDING && evbuffer_get_length(in) > max_line + 1) {
         evbuffer_add_printf(out, "ERR line too long\n");
-        close_after_flush(bev);
-        return;
+        close_after_flush(bev, c);
+        return false;
     }
     if (evbuffer_get_length(out) >= MAX_PENDING)
         bufferevent_disable(bev, EV_READ); /* back-pressure: resume in on_write */
+    return true;
 }
+
+static void on_read(struct bufferevent *bev, void *arg) { serve(bev, arg); }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
@@ -122,15 +147,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)arg;
+    struct conn *c = arg;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
-        on_read(bev, NULL); /* lines still waiting behind back-pressure */
+        if (!serve(bev, c)) /* lines still waiting behind back-pressure */
+            return;
         if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-            close_after_flush(bev);
+            close_after_flush(bev, c);
             return;
         }
     }
-    bufferevent_free(bev);
+    conn_free(c);
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -139,13 +165,23 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     (void)sa;
     (void)salen;
     (void)arg;
+    struct conn *c = calloc(1, sizeof *c);
     struct bufferevent *bev =
         bufferevent_socket_new(evconnlistener_get_base(lis), fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        evutil_closesocket(fd);
+    if (!c || !bev) {
+        free(c);
+        if (bev)
+            bufferevent_free(bev);
+        else
+            evutil_closesocket(fd);
         return;
     }
-    bufferevent_setcb(bev, on_read, on_write, on_event, NULL);
+    c->bev = bev;
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
     bufferevent_setwatermark(bev, EV_WRITE, MAX_PENDING / 2, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -234,6 +270,8 @@ int main(int argc, char *argv[])
     event_add(sigterm, NULL);
     event_base_dispatch(base);
 
+    while (conns)
+        conn_free(conns);
     event_free(sigint);
     event_free(sigterm);
     evconnlistener_free(lis);
