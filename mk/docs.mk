@@ -20,22 +20,27 @@ docs: slides handouts build/docs-index.html
 build/slides/%.html: slides/%.md tools/docs/include.lua slides/style/deck.css \
 		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS)) $$(wildcard lessons/$$*/*.c)
 	@mkdir -p $(@D)
-	EVLAB_BUILD=$(BUILD) $(PANDOC) -t dzslides --slide-level=2 --css slides/style/deck.css $< -o $@
+	$(call say,DECK)
+	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t dzslides --slide-level=2 --css slides/style/deck.css $< -o $@
 
 build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh slides/handout-setup.md \
 		$$(wildcard exercises/$$*/README.md) $$(wildcard lessons/$$*/*.c) \
 		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS))
 	@mkdir -p $(@D)
-	tools/docs/handout.sh $* > $@
+	$(call say,GEN)
+	$(Q)tools/docs/handout.sh $* > $@
 
 build/handouts/%.html: build/handouts/%.md tools/docs/include.lua slides/style/handout.css
-	EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --toc --toc-depth=2 --css slides/style/handout.css $< -o $@
+	$(call say,HTML)
+	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --toc --toc-depth=2 --css slides/style/handout.css $< -o $@
 
 build/handouts/%.pdf: build/handouts/%.html
-	weasyprint -q $< $@
+	$(call say,PDF)
+	$(Q)weasyprint -q $< $@
 
 build/docs-index.html: $(DECKS) $(HANDOUTS) tools/docs/index.sh
-	tools/docs/index.sh $(DECK_SRCS:slides/%.md=%) > $@
+	$(call say,GEN)
+	$(Q)tools/docs/index.sh $(DECK_SRCS:slides/%.md=%) > $@
 
 percent := %
 # Keep the generated Markdown: parallel HTML and PDF builds both need it.
@@ -44,7 +49,8 @@ percent := %
 DOCS_TEST := $(BUILD)/tests/docs/docs
 $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(call say,TEST)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
 check-docs: docs $(DOCS_TEST)
