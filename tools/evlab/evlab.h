@@ -4,7 +4,10 @@
  * course.c   lessons and exercises found from the directories; the state file
  * proc.c     running a child through a libevent loop: timeouts, signals,
  *            captured output with a cap, process groups, limits, the sweep
- * lessons.c  list, show (Markdown for the terminal), run, tour, doctor
+ * lessons.c  list, show, run (building a lesson program on demand)
+ * markdown.c Markdown for the terminal: wrapping, box tables, attributes
+ * tour.c     the tour: lesson scripts (lessons/NN-slug/tour.md), keys, predictions
+ * doctor.c   what is installed, per dependency group (tools/deps.sh)
  * grade.c    check, hint, reset, solution, grade, grade-class; the sandbox
  *            and the text / TAP / JUnit / Gradescope reports
  * watch.c    watch: inotify and the keyboard in one event loop
@@ -120,7 +123,14 @@ int cmd_grade(int argc, char **argv);
 int cmd_grade_class(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
-void render_markdown(const char *text, FILE *out);
+/* lessons.c: make build/lessons/NN-slug/prog; prints the compiler's complaint */
+int build_lesson_program(const struct unit *u, const char *prog);
+
+/* markdown.c */
+void render_markdown(const char *text, FILE *out); /* at the terminal's width */
+void render_markdown_buf(const char *text, struct buf *out, int width);
+int term_width(void);                  /* COLUMNS, the tty's width, or 80 */
+int display_width(const char *s);      /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */
 char *md_section(const char *text, const char *heading);
 
