@@ -258,6 +258,7 @@ struct run_ctx {
     char tmp[64];
     struct buf out; /* everything the step showed, for `expect` */
     bool interrupted;
+    bool broken; /* a program did not build or start */
 };
 
 static double now_s(void)
@@ -383,8 +384,10 @@ static void show_cmd(char **argv, int n)
 static void action_server(struct run_ctx *c, char **argv, int n)
 {
     char *path;
-    if (build_prog(c, argv[0], &path) != 0)
+    if (build_prog(c, argv[0], &path) != 0) {
+        c->broken = true;
         return;
+    }
     show_cmd(argv, n);
     printf("%s(started in the background; its output follows as it comes)%s\n", col("2"),
            col("0"));
@@ -579,18 +582,23 @@ static void action_write(struct run_ctx *c, const char *text)
     server_output(c, 0.5, NULL);
 }
 
-static void action_run(struct run_ctx *c, char **argv, int n, double timeout)
+/* argv[-nenv .. -1] are VAR=value words that came before the program. */
+static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double timeout)
 {
     char *path;
     if (build_prog(c, argv[0], &path) != 0) {
         say(c, "(%s did not build)", argv[0]);
+        c->broken = true;
         return;
     }
-    show_cmd(argv, n);
+    show_cmd(argv - nenv, n + nenv);
     argv[0] = path;
     fflush(stdout);
+    const char *env[16] = {"EVLAB_STEP"};
+    for (int i = 0; i < nenv && i < 14; i++)
+        env[i + 1] = argv[i - nenv];
     struct proc_spec s = {.argv = (const char *const *)argv,
-                          .env = (const char *const[]){"EVLAB_STEP", NULL},
+                          .env = env,
                           .timeout_s = timeout,
                           .grace_s = 2,
                           .capture = true,
@@ -628,8 +636,11 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
         int n;
         if (key_is(line, "run", &v)) {
             n = split_args(c, v, &argv);
-            if (n)
-                action_run(c, argv, n, timeout);
+            int nenv = 0;
+            while (nenv < n && strchr(argv[nenv], '=') && argv[nenv][0] != '-')
+                nenv++;
+            if (n > nenv)
+                action_run(c, argv + nenv, n - nenv, nenv, timeout);
             server_output(c, 0.2, NULL);
         } else if (key_is(line, "server", &v)) {
             server_stop(c, SIGTERM, "TERM");
@@ -803,6 +814,11 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
     if (o->check && st->question)
         fprintf(stderr, "tour %s step %d (%s): prediction %c: %s\n", u->nn, k + 1, st->title,
                 st->answer, seen ? "ok" : "the output does not show the expected text");
+    if (o->check && c.broken) {
+        (*failed)++;
+        fprintf(stderr, "tour %s step %d (%s): a program did not build or start\n", u->nn, k + 1,
+                st->title);
+    }
     bool stopped = c.interrupted;
     buf_free(&c.out);
     if (stopped) {
