@@ -11,6 +11,7 @@
  *   client: line TEXT               one line, and the reply
  *   client: connect N               N clients at once; when each is answered
  *   write: TEXT                     one line into {tmp}/fifo, then close
+ *   signal: HUP|INT|TERM            send the server a signal, show what it says
  *   stop: TERM|INT|HUP              signal the server, wait for it to exit
  *   predict: the question           then "- a: option" lines, and
  *   answer: a / expect: TEXT / why: the one-line reason
@@ -113,7 +114,8 @@ int tour_parse(const char *text, struct step **out)
             /* the file's own title and preamble */
         } else if (key_is(line, "run", &v) || key_is(line, "server", &v) ||
                    key_is(line, "client", &v) || key_is(line, "stop", &v) ||
-                   key_is(line, "write", &v) || key_is(line, "wait", &v)) {
+                   key_is(line, "write", &v) || key_is(line, "wait", &v) ||
+                   key_is(line, "signal", &v)) {
             if (s[n - 1].nactions < MAX_ACTIONS)
                 s[n - 1].action[s[n - 1].nactions++] = strdup(line);
             in_opts = false;
@@ -424,8 +426,12 @@ static void action_server(struct run_ctx *c, char **argv, int n)
         return;
     }
     c->server_fd = p[0];
-    /* Wait for the port (servers print "listening on 127.0.0.1:PORT"). */
-    double end = now_s() + 10;
+    /* Wait for the port (servers print "listening on 127.0.0.1:PORT"); a
+     * program without --port is followed by a wait: line instead. */
+    bool has_port = false;
+    for (int i = 1; i < n; i++)
+        has_port = has_port || strcmp(argv[i], "--port") == 0;
+    double end = now_s() + (has_port ? 10 : 0);
     while (now_s() < end && c->server_fd >= 0) {
         size_t from = c->out.len;
         server_output(c, 0.1, NULL);
@@ -435,8 +441,6 @@ static void action_server(struct run_ctx *c, char **argv, int n)
             c->port = atoi(at_ + 10);
             break;
         }
-        if (strstr(argv[n - 1], "fifo") || strstr(path, "fifo"))
-            break; /* a FIFO reader has no port: wait: lines follow */
     }
 }
 
@@ -625,7 +629,8 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
 static const struct {
     const char *name;
     int sig;
-} sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"KILL", SIGKILL}};
+} sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP},
+              {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL}};
 
 /* Run one step's actions. Output goes to the terminal and into c->out. */
 static void run_step(struct run_ctx *c, const struct step *st, double timeout)
@@ -653,6 +658,14 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
             continue;
         } else if (key_is(line, "write", &v)) {
             action_write(c, v);
+            continue;
+        } else if (key_is(line, "signal", &v)) {
+            for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
+                if (strcmp(v, sigs[k].name) == 0 && c->server > 0) {
+                    printf("%s$ kill -%s %d%s\n", col("1;32"), v, (int)c->server, col("0"));
+                    kill(-c->server, sigs[k].sig);
+                }
+            server_output(c, 0.5, NULL);
             continue;
         } else if (key_is(line, "stop", &v)) {
             int sig = SIGTERM;
