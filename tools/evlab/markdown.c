@@ -306,6 +306,8 @@ static int split_cells(const char *line, char ***cells)
             size_t len = strlen(t);
             while (len && t[len - 1] == ' ')
                 t[--len] = '\0';
+            for (char *e = strstr(t, "\\|"); e; e = strstr(e, "\\|"))
+                memmove(e, e + 1, strlen(e));
             bool last_empty = !*p && !*t;
             if (!last_empty) {
                 *cells = realloc(*cells, sizeof **cells * (size_t)(n + 1));
