@@ -207,7 +207,9 @@ int cmd_doctor(int argc, char **argv)
             if (apt)
                 printf("  fix: %sapt-get install -y --no-install-recommends %s   (or: make %s)\n",
                        getuid() == 0 ? "" : "sudo ", fix.p,
-                       gi == 0 ? "deps-tour" : gi == 3 ? "deps-bench" : "deps");
+                       gi == 0   ? "deps-tour"
+                       : gi == 3 ? "deps-bench"
+                                 : "deps");
             else if (brew)
                 printf("  fix: brew install %s\n", fix.p);
             else

@@ -125,12 +125,14 @@ int cmd_watch(int argc, char **argv);
 
 /* lessons.c: make build/lessons/NN-slug/prog; prints the compiler's complaint */
 int build_lesson_program(const struct unit *u, const char *prog);
+/* The program a lesson's README names first (else the first by name), malloc'd. */
+char *default_program(const struct unit *u, char **progs, int n);
 
 /* markdown.c */
 void render_markdown(const char *text, FILE *out); /* at the terminal's width */
 void render_markdown_buf(const char *text, struct buf *out, int width);
-int term_width(void);                  /* COLUMNS, the tty's width, or 80 */
-int display_width(const char *s);      /* columns, SGR codes skipped */
+int term_width(void);             /* COLUMNS, the tty's width, or 80 */
+int display_width(const char *s); /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */
 char *md_section(const char *text, const char *heading);
 

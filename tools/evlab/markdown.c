@@ -59,7 +59,7 @@ struct atoms {
 
 static void sgr(struct buf *b, int style)
 {
-    if (!g_color)
+    if (!g_color || (!style && !b->len))
         return;
     buf_printf(b, "\033[0%s%s%s%sm", style & ST_BOLD ? ";1" : "", style & ST_EM ? ";3" : "",
                style & ST_CODE ? ";36" : "", style & ST_LINK ? ";4" : "");
@@ -71,7 +71,8 @@ static void atom_end(struct atoms *as, struct buf *cur, int *w, int style)
         buf_free(cur);
         return;
     }
-    if (g_color && style)
+    (void)style;
+    if (g_color && strchr(cur->p, '\033'))
         buf_add(cur, "\033[0m", 4);
     if (as->n == as->cap) {
         as->cap = as->cap ? as->cap * 2 : 32;
@@ -521,8 +522,7 @@ void render_markdown_buf(const char *text, struct buf *out, int width)
             const char *h = line + level + strspn(line + level, " ");
             struct buf hb = {0};
             put_wrapped(&hb, h, "", "", width);
-            buf_printf(out, "%s%s%s", col(level == 1 ? "1;4" : "1"), hb.p ? hb.p : "\n",
-                       col("0"));
+            buf_printf(out, "%s%s%s", col(level == 1 ? "1;4" : "1"), hb.p ? hb.p : "\n", col("0"));
             if (!g_color) {
                 int w = display_width(hb.p ? hb.p : "") - 1;
                 for (int k = 0; k < w && k < width; k++)

@@ -169,7 +169,7 @@ static int read_key(void)
     raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG);
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw); /* keys typed ahead are kept */
     unsigned char c;
     ssize_t n;
     do
@@ -190,6 +190,12 @@ static int term_rows(void)
 }
 
 static bool interactive;
+static volatile sig_atomic_t got_sigint;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    got_sigint = 1;
+}
 
 /* Long text through $PAGER (default less -R; -X -F so it stays on screen
  * and one screenful does not wait) on a terminal; otherwise printed. */
@@ -323,6 +329,10 @@ static bool server_output(struct run_ctx *c, double secs, const char *needle)
         double left = end - now_s();
         if (left <= 0)
             return false;
+        if (got_sigint) {
+            c->interrupted = true;
+            return false;
+        }
         struct pollfd pf = {c->server_fd, POLLIN, 0};
         int r = poll(&pf, 1, (int)(left * 1000) + 1);
         if (r <= 0)
@@ -391,8 +401,7 @@ static void action_server(struct run_ctx *c, char **argv, int n)
         return;
     }
     show_cmd(argv, n);
-    printf("%s(started in the background; its output follows as it comes)%s\n", col("2"),
-           col("0"));
+    printf("%s(started in the background; its output follows as it comes)%s\n", col("2"), col("0"));
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         free(path);
@@ -435,8 +444,8 @@ static void action_server(struct run_ctx *c, char **argv, int n)
     while (now_s() < end && c->server_fd >= 0) {
         size_t from = c->out.len;
         server_output(c, 0.1, NULL);
-        const char *at_ = c->out.p ? strstr(c->out.p + (from > 64 ? from - 64 : 0), "127.0.0.1:")
-                                   : NULL;
+        const char *at_ =
+            c->out.p ? strstr(c->out.p + (from > 64 ? from - 64 : 0), "127.0.0.1:") : NULL;
         if (at_ && atoi(at_ + 10) > 0) {
             c->port = atoi(at_ + 10);
             break;
@@ -489,7 +498,9 @@ static void client_echo(struct run_ctx *c, size_t total)
     close(fd);
     bool same = got == total && memcmp(data, back, total) == 0;
     say(c, "client: sent %zu bytes (%.1f MiB), got %zu back%s", sent, (double)sent / 1048576, got,
-        same ? ", byte-exact" : got == total ? ", but they DIFFER" : " (then it stopped)");
+        same           ? ", byte-exact"
+        : got == total ? ", but they DIFFER"
+                       : " (then it stopped)");
     free(data);
     free(back);
 }
@@ -629,13 +640,14 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
 static const struct {
     const char *name;
     int sig;
-} sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP},
-              {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL}};
+} sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},
+            {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL}};
 
 /* Run one step's actions. Output goes to the terminal and into c->out. */
 static void run_step(struct run_ctx *c, const struct step *st, double timeout)
 {
-    for (int a = 0; a < st->nactions && !c->interrupted; a++) {
+    got_sigint = 0;
+    for (int a = 0; a < st->nactions && !c->interrupted && !got_sigint; a++) {
         const char *line = st->action[a], *v;
         char **argv;
         int n;
@@ -690,6 +702,12 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
         for (int i = 0; i < n; i++)
             free(argv[i]);
         free(argv);
+    }
+    if (got_sigint && !c->interrupted) {
+        c->interrupted = true;
+        say(c, "(stopped with Ctrl-C)");
+    } else if (got_sigint) {
+        say(c, "(stopped with Ctrl-C)");
     }
     server_stop(c, SIGTERM, "TERM"); /* nothing is left running after a step */
 }
@@ -854,10 +872,12 @@ static void fallback_steps(const struct unit *u, struct step **out)
     int np = list_programs(u->dir, &progs);
     struct step *s = calloc(1, sizeof *s);
     s->title = strdup("the lesson's program");
-    if (np) {
-        s->action[0] = xasprintf("run: %s", progs[0]);
+    char *main_prog = np ? default_program(u, progs, np) : NULL;
+    if (main_prog) {
+        s->action[0] = xasprintf("run: %s", main_prog);
         s->nactions = 1;
     }
+    free(main_prog);
     free_names(progs, np);
     *out = s;
 }
@@ -954,6 +974,14 @@ int cmd_tour(int argc, char **argv)
     if (!stdin_tty())
         g_color = false; /* make tour </dev/null: plain text, no escape codes */
     o.timeout = interactive ? 300 : 60;
+    const char *tt = getenv("EVLAB_TOUR_TIMEOUT"); /* seconds per program (tests) */
+    if (tt && atof(tt) > 0)
+        o.timeout = atof(tt);
+    /* Ctrl-C between programs (a server step, a client) stops the step, not the
+     * tour; while a program runs, proc_run catches it the same way. */
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     int start = 0, step = 0;
     if (which) {
         start = pick_unit(which, "lessons", les, n);
@@ -965,7 +993,7 @@ int cmd_tour(int argc, char **argv)
             if (strcmp(les[i].nn, last) == 0)
                 start = i;
         step = sv ? atoi(sv) : 0;
-        if (last && (start > 0 || step > 0))
+        if (last)
             printf("%sResuming the tour at lesson %s, step %d (./evlab tour 01 starts over).%s\n",
                    col("2"), les[start].nn, step + 1, col("0"));
         free(last);
@@ -979,8 +1007,8 @@ int cmd_tour(int argc, char **argv)
                les[i].title, col("0"));
         int r = do_lesson(&les[i], n, &step, &o, &failed);
         if (r == GO_QUIT) {
-            printf("The tour resumes at lesson %s, step %d, next time (./evlab tour).\n",
-                   les[i].nn, step + 1);
+            printf("The tour resumes at lesson %s, step %d, next time (./evlab tour).\n", les[i].nn,
+                   step + 1);
             break;
         }
         if (r == GO_BACK) {
@@ -991,8 +1019,8 @@ int cmd_tour(int argc, char **argv)
         if (o.check)
             break;
         if (i + 1 == n) {
-            printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n",
-                   col("1"), col("0"));
+            printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n", col("1"),
+                   col("0"));
             state_set("tour.last", NULL);
             state_set("tour.step", NULL);
             break;
