@@ -522,9 +522,11 @@ void render_markdown_buf(const char *text, struct buf *out, int width)
             const char *h = line + level + strspn(line + level, " ");
             struct buf hb = {0};
             put_wrapped(&hb, h, "", "", width);
-            buf_printf(out, "%s%s%s", col(level == 1 ? "1;4" : "1"), hb.p ? hb.p : "\n", col("0"));
+            if (hb.p && hb.len && hb.p[hb.len - 1] == '\n')
+                hb.p[--hb.len] = '\0';
+            buf_printf(out, "%s%s%s\n", col(level == 1 ? "1;4" : "1"), hb.p ? hb.p : "", col("0"));
             if (!g_color) {
-                int w = display_width(hb.p ? hb.p : "") - 1;
+                int w = display_width(hb.p ? hb.p : "");
                 for (int k = 0; k < w && k < width; k++)
                     buf_add(out, level == 1 ? "=" : "-", 1);
                 buf_add(out, "\n", 1);

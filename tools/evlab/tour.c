@@ -183,6 +183,9 @@ static int read_key(void)
 
 static int term_rows(void)
 {
+    const char *l = getenv("LINES");
+    if (l && atoi(l) >= 5)
+        return atoi(l);
     struct winsize ws;
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 5)
         return ws.ws_row;
