@@ -125,18 +125,44 @@ static const struct {
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
+/* The Debian package's version (for a header, or a tool that prints none). */
+static char *package_version(const char *debian)
+{
+    if (!in_path("dpkg-query"))
+        return NULL;
+    char pkg[64];
+    snprintf(pkg, sizeof pkg, "%.*s", (int)strcspn(debian, " "), debian);
+    char *out = command_output(ARGV("dpkg-query", "-W", "-f=${Version}", pkg));
+    if (out && !*out) {
+        free(out);
+        out = NULL;
+    }
+    if (out) { /* upstream version only: "1:4.33-1" -> "4.33" */
+        char *colon = strchr(out, ':'), *v = colon ? colon + 1 : out;
+        v[strcspn(v, "-")] = '\0';
+        memmove(out, v, strlen(v) + 1);
+    }
+    return out;
+}
+
 /* Found: a version string (or "installed"); NULL when missing. */
 static char *probe(const struct piece *p)
 {
-    if (p->header)
-        return file_exists(p->header) ? strdup("installed") : NULL;
-    if (!in_path(p->argv[0]))
-        return NULL;
-    char *out = command_output(p->argv);
-    if (!out)
-        return strcmp(p->argv[0], "pkg-config") == 0 ? NULL : strdup("installed");
-    char *v = version_of(out);
-    free(out);
+    char *v = NULL;
+    if (p->header) {
+        if (!file_exists(p->header))
+            return NULL;
+    } else {
+        if (!in_path(p->argv[0]))
+            return NULL;
+        char *out = command_output(p->argv);
+        if (!out && strcmp(p->argv[0], "pkg-config") == 0)
+            return NULL; /* pkg-config is there, the module is not */
+        v = out ? version_of(out) : NULL;
+        free(out);
+    }
+    if (!v)
+        v = package_version(p->debian);
     return v ? v : strdup("installed");
 }
 
@@ -191,11 +217,11 @@ int cmd_doctor(int argc, char **argv)
                 continue;
             char *v = probe(p);
             if (v) {
-                printf("  %sok%s       %-18s %-14s %s%s%s\n", col("32"), col("0"), p->what, v,
+                printf("  %sok%s       %-18s %-17.17s %s%s%s\n", col("32"), col("0"), p->what, v,
                        col("2"), p->why, col("0"));
             } else {
                 nmissing++;
-                printf("  %smissing%s  %-18s %-14s %s%s%s\n", col("31"), col("0"), p->what,
+                printf("  %smissing%s  %-18s %-17.17s %s%s%s\n", col("31"), col("0"), p->what,
                        brew ? p->brew : p->debian, col("2"), p->why, col("0"));
                 add_word(&fix, brew ? p->brew : p->debian);
             }
