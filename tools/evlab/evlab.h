@@ -131,6 +131,9 @@ char *default_program(const struct unit *u, char **progs, int n);
 /* markdown.c */
 void render_markdown(const char *text, FILE *out); /* at the terminal's width */
 void render_markdown_buf(const char *text, struct buf *out, int width);
+/* One paragraph of inline Markdown, wrapped; `first` and `rest` are plain
+ * prefixes of the same width (the first line's and the others'). */
+void render_wrapped(const char *text, const char *first, const char *rest, FILE *out);
 int term_width(void);             /* COLUMNS, the tty's width, or 80 */
 int display_width(const char *s); /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */

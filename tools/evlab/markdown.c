@@ -582,6 +582,15 @@ void render_markdown_buf(const char *text, struct buf *out, int width)
     free(copy);
 }
 
+void render_wrapped(const char *text, const char *first, const char *rest, FILE *out)
+{
+    struct buf b = {0};
+    put_wrapped(&b, text, first, rest, term_width());
+    if (b.p)
+        fputs(b.p, out);
+    buf_free(&b);
+}
+
 void render_markdown(const char *text, FILE *out)
 {
     struct buf b = {0};

@@ -353,6 +353,26 @@ static bool server_output(struct run_ctx *c, double secs, const char *needle)
     }
 }
 
+/* What the server has printed so far, without waiting. */
+static void server_drain(struct run_ctx *c)
+{
+    while (c->server_fd >= 0) {
+        struct pollfd pf = {c->server_fd, POLLIN, 0};
+        if (poll(&pf, 1, 0) <= 0)
+            return;
+        char tmp[4096];
+        ssize_t n = read(c->server_fd, tmp, sizeof tmp);
+        if (n <= 0) {
+            close(c->server_fd);
+            c->server_fd = -1;
+            return;
+        }
+        fwrite(tmp, 1, (size_t)n, stdout);
+        fflush(stdout);
+        buf_add(&c->out, tmp, (size_t)n);
+    }
+}
+
 static void server_stop(struct run_ctx *c, int sig, const char *name)
 {
     if (c->server <= 0)
@@ -482,7 +502,8 @@ static void client_echo(struct run_ctx *c, size_t total)
         data[i] = (unsigned char)(i * 2654435761u >> 13);
     size_t sent = 0, got = 0;
     double end = now_s() + 20;
-    while (got < total && now_s() < end) {
+    while (got < total && now_s() < end && !got_sigint) {
+        server_drain(c);
         struct pollfd pf = {fd, (short)(POLLIN | (sent < total ? POLLOUT : 0)), 0};
         if (poll(&pf, 1, 200) <= 0)
             continue;
@@ -521,7 +542,8 @@ static void client_line(struct run_ctx *c, const char *text)
     char reply[4096];
     size_t got = 0;
     double end = now_s() + 3;
-    while (got < sizeof reply - 1 && now_s() < end && !memchr(reply, '\n', got)) {
+    while (got < sizeof reply - 1 && now_s() < end && !memchr(reply, '\n', got) && !got_sigint) {
+        server_drain(c);
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, 100) <= 0)
             continue;
@@ -552,7 +574,8 @@ static void client_connect(struct run_ctx *c, int n)
     int left = 0;
     for (int i = 0; i < n; i++)
         left += fds[i] >= 0;
-    while (left && now_s() < t0 + 10) {
+    while (left && now_s() < t0 + 10 && !got_sigint) {
+        server_drain(c);
         struct pollfd pf[16];
         for (int i = 0; i < n; i++)
             pf[i] = (struct pollfd){when[i] < 0 ? fds[i] : -1, POLLIN, 0};
@@ -780,9 +803,13 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
         md(st->observe.p);
     int choice = 0;
     if (st->question) {
-        printf("\n%sPredict:%s %s\n", col("1;33"), col("0"), st->question);
-        for (int i = 0; i < st->nopts; i++)
-            printf("  %c) %s\n", st->opt_key[i], st->opt[i]);
+        printf("\n%sPredict:%s\n", col("1;33"), col("0"));
+        render_wrapped(st->question, "", "", stdout);
+        for (int i = 0; i < st->nopts; i++) {
+            char *first = xasprintf("  %c) ", st->opt_key[i]);
+            render_wrapped(st->opt[i], first, "     ", stdout);
+            free(first);
+        }
         if (interactive) {
             for (;;) {
                 printf("%s[press %c-%c to answer, Enter to skip, b, q, ?]%s ", col("7"),
