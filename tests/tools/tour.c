@@ -119,6 +119,50 @@ Test(tour, every_prediction_matches_the_real_output, .timeout = 900)
     free(st);
 }
 
+/* Each lesson's tour runs every program of the lesson (run: or server:). */
+Test(tour, every_lesson_program_is_run_by_its_tour)
+{
+    DIR *d = opendir("lessons");
+    cr_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char *dir = xfmt("lessons/%s", e->d_name);
+        char *script_path = xfmt("%s/tour.md", dir);
+        char *script = get_file(script_path);
+        DIR *ld = opendir(dir);
+        cr_assert(ld);
+        struct dirent *f;
+        while ((f = readdir(ld))) {
+            size_t n = strlen(f->d_name);
+            if (n < 3 || strcmp(f->d_name + n - 2, ".c") != 0)
+                continue;
+            char *prog = strndup(f->d_name, n - 2);
+            bool found = false;
+            for (const char *l = script; l && *l && !found;) {
+                const char *nl = strchr(l, '\n');
+                bool action = strncmp(l, "run: ", 5) == 0 || strncmp(l, "server: ", 8) == 0;
+                if (action) {
+                    const char *w = strchr(l, ' ') + 1;
+                    while (strchr(w, '=') && strchr(w, '=') < strchr(w, ' ')) /* VAR=x */
+                        w = strchr(w, ' ') + 1;
+                    size_t pl = strlen(prog);
+                    found = strncmp(w, prog, pl) == 0 && (w[pl] == ' ' || w[pl] == '\n');
+                }
+                l = nl ? nl + 1 : NULL;
+            }
+            cr_expect(found, "%s: the tour never runs %s", script_path, prog);
+            free(prog);
+        }
+        closedir(ld);
+        free(script);
+        free(script_path);
+        free(dir);
+    }
+    closedir(d);
+}
+
 /* A server lesson end to end: started, driven, stopped, nothing left. */
 Test(tour, a_server_lesson_runs_end_to_end_and_leaves_nothing, .timeout = 120)
 {

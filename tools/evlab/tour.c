@@ -15,6 +15,7 @@
  *   stop: TERM|INT|HUP              signal the server, wait for it to exit
  *   predict: the question           then "- a: option" lines, and
  *   answer: a / expect: TEXT / why: the one-line reason
+ *   needs: FILE PACKAGE             skip the step when FILE is missing
  *   other lines                     the observation (Markdown)
  *
  * {port} is the server's port, {tmp} a private temporary directory.
@@ -66,6 +67,7 @@ struct step {
     int nopts;
     char answer;
     char *expect, *why;
+    char *needs; /* "FILE PACKAGE": the step is skipped when FILE is missing */
 };
 
 static void steps_free(struct step *s, int n)
@@ -80,6 +82,7 @@ static void steps_free(struct step *s, int n)
             free(s[i].opt[o]);
         free(s[i].expect);
         free(s[i].why);
+        free(s[i].needs);
     }
     free(s);
 }
@@ -129,6 +132,8 @@ int tour_parse(const char *text, struct step **out)
             s[n - 1].expect = strdup(v);
         } else if (key_is(line, "why", &v)) {
             s[n - 1].why = strdup(v);
+        } else if (key_is(line, "needs", &v)) {
+            s[n - 1].needs = strdup(v);
         } else if (in_opts && line[0] == '-' && line[1] == ' ' && line[2] && line[3] == ':') {
             struct step *st = &s[n - 1];
             if (st->nopts < MAX_OPTS) {
@@ -801,6 +806,19 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
     printf("\n%s── Step %d of %d: %s%s\n", col("1;36"), k + 1, nsteps, st->title, col("0"));
     if (st->observe.p)
         md(st->observe.p);
+    if (st->needs) {
+        char file[512] = "", pkg[128] = "";
+        sscanf(st->needs, "%511s %127s", file, pkg);
+        if (!file_exists(file)) {
+            printf("%s(This step needs %s, which the tour group does not install: "
+                   "make bench does. Skipped.)%s\n",
+                   col("33"), pkg[0] ? pkg : file, col("0"));
+            if (!interactive || o->check)
+                return GO_NEXT;
+            int key = prompt(k + 1 < nsteps ? "next step" : "the end of this lesson");
+            return key == 'q' ? GO_QUIT : key == 'b' ? GO_BACK : GO_NEXT;
+        }
+    }
     int choice = 0;
     if (st->question) {
         printf("\n%sPredict:%s\n", col("1;33"), col("0"));
