@@ -16,6 +16,7 @@
  *   predict: the question           then "- a: option" lines, and
  *   answer: a / expect: TEXT / why: the one-line reason
  *   needs: FILE PACKAGE             skip the step when FILE is missing
+ *   after: TEXT                     a note shown right after the output
  *   other lines                     the observation (Markdown)
  *
  * {port} is the server's port, {tmp} a private temporary directory.
@@ -67,7 +68,8 @@ struct step {
     int nopts;
     char answer;
     char *expect, *why;
-    char *needs; /* "FILE PACKAGE": the step is skipped when FILE is missing */
+    char *needs;      /* "FILE PACKAGE": the step is skipped when FILE is missing */
+    struct buf after; /* shown right after the output */
 };
 
 static void steps_free(struct step *s, int n)
@@ -83,6 +85,7 @@ static void steps_free(struct step *s, int n)
         free(s[i].expect);
         free(s[i].why);
         free(s[i].needs);
+        buf_free(&s[i].after);
     }
     free(s);
 }
@@ -132,6 +135,9 @@ int tour_parse(const char *text, struct step **out)
             s[n - 1].expect = strdup(v);
         } else if (key_is(line, "why", &v)) {
             s[n - 1].why = strdup(v);
+        } else if (key_is(line, "after", &v)) {
+            buf_printf(&s[n - 1].after, "%s\n", v);
+            in_opts = false;
         } else if (key_is(line, "needs", &v)) {
             s[n - 1].needs = strdup(v);
         } else if (in_opts && line[0] == '-' && line[1] == ' ' && line[2] && line[3] == ':') {
@@ -865,6 +871,23 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
         unlink(f);
         free(f);
         rmdir(c.tmp);
+    }
+    if (st->after.p && !c.interrupted) {
+        printf("\n");
+        struct buf b = {0};
+        buf_printf(&b, "> %s", st->after.p);
+        for (char *nl = strchr(b.p, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n')) {
+            /* every line of the note stays in the quote */
+            size_t off = (size_t)(nl - b.p) + 1;
+            struct buf t = {0};
+            buf_add(&t, b.p, off);
+            buf_printf(&t, "> %s", b.p + off);
+            buf_free(&b);
+            b = t;
+            nl = b.p + off;
+        }
+        md(b.p);
+        buf_free(&b);
     }
     bool seen = c.out.p && st->expect && strstr(c.out.p, st->expect);
     if (st->question && !c.interrupted) {
