@@ -9,6 +9,7 @@
 
 .PHONY: evlab
 evlab: $(EVLAB)
+	@:
 
 EVLAB_FIXTURE      := $(BUILD)/tests/tools/fixture
 EVLAB_FIXTURE_SRCS := $(shell find tests/tools/fixtures/course -type f 2>/dev/null)
