@@ -457,8 +457,10 @@ static void action_server(struct run_ctx *c, char **argv, int n)
     sigaddset(&def, SIGHUP);
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    char *name = argv[0];
     argv[0] = path;
     int rc = posix_spawn(&c->server, path, &fa, &at, argv, environ);
+    argv[0] = name; /* the caller frees the words; path is ours */
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(p[1]);
@@ -466,9 +468,11 @@ static void action_server(struct run_ctx *c, char **argv, int n)
         close(p[0]);
         c->server = 0;
         say(c, "(could not start %s: %s)", path, strerror(rc));
+        free(path);
         return;
     }
     c->server_fd = p[0];
+    free(path);
     /* Wait for the port (servers print "listening on 127.0.0.1:PORT"); a
      * program without --port is followed by a wait: line instead. */
     bool has_port = false;
@@ -644,6 +648,7 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
         return;
     }
     show_cmd(argv - nenv, n + nenv);
+    char *name = argv[0];
     argv[0] = path;
     fflush(stdout);
     const char *env[16] = {"EVLAB_STEP"};
@@ -672,6 +677,8 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
         say(c, "(the program %s)", describe_status(r.status, d, sizeof d));
     }
     proc_result_free(&r);
+    argv[0] = name;
+    free(path);
 }
 
 static const struct {
