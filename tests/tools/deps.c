@@ -118,6 +118,17 @@ static void add_depends(const char *pkg, char **out)
     }
 }
 
+static bool installed(const char *pkg)
+{
+    char *probe = strdup("");
+    add_depends("dpkg", &probe); /* loads dep_table */
+    free(probe);
+    char *line = xfmt("\n%s\t", pkg);
+    bool yes = strstr(dep_table, line) || (strncmp(dep_table, line + 1, strlen(line + 1)) == 0);
+    free(line);
+    return yes;
+}
+
 /* The groups' packages, then their dependencies two levels down. */
 static char *closure(const char *groups)
 {
@@ -247,6 +258,8 @@ Test(deps, each_target_s_groups_provide_what_it_runs, .timeout = 120)
             if (strcmp(needs[i].group, targets[t].group) != 0)
                 continue;
             const char *o = owner_of(i);
+            if (!*o && strcmp(targets[t].group, "bench") == 0)
+                continue; /* make check does not install the bench group */
             cr_expect(*o, "%s is not installed here (or no package owns it)", needs[i].what);
             if (*o)
                 cr_expect(listed(pkgs, o),
@@ -279,6 +292,8 @@ Test(deps, every_listed_package_is_needed, .timeout = 120)
             }
             free(deps);
             free(mine);
+            if (!used && strcmp(groups[g], "bench") == 0 && !installed(p))
+                used = true; /* not installed (make check has no bench group): unknown */
             cr_expect(used, "tools/deps.sh lists %s in group %s, but nothing there uses it", p,
                       groups[g]);
         }
