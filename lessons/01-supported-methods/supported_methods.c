@@ -1,12 +1,16 @@
 /* supported_methods.c -- which backends libevent has, and which one it picks.
  *
  * Teaches: libevent wraps the OS's readiness APIs ("methods" or "backends":
- * epoll, poll, select here; kqueue, devpoll, evport on other systems).
+ * epoll, poll, select here; kqueue on BSD and macOS, devpoll and evport on
+ * Solaris, win32 on Windows, where IOCP serves only bufferevents).
  * event_get_supported_methods() lists what this build has, in order of
- * preference; a new event_base takes the first one not disabled. The
- * EVENT_NOEPOLL / EVENT_NOPOLL / EVENT_NOSELECT environment variables disable
- * one each, EVENT_SHOW_METHOD=1 makes libevent log its choice, and a base
- * created with EVENT_BASE_FLAG_IGNORE_ENV ignores them all.
+ * preference (the eventops[] array in libevent's event.c); a new event_base
+ * takes the first one not disabled. The EVENT_NOEPOLL / EVENT_NOPOLL /
+ * EVENT_NOSELECT environment variables disable one each (set to anything,
+ * even 0), and a base created with EVENT_BASE_FLAG_IGNORE_ENV ignores those.
+ * EVENT_SHOW_METHOD (also set to anything) makes libevent log its choice,
+ * and it is read even under EVENT_BASE_FLAG_IGNORE_ENV
+ * (event_base_new_with_config in event.c checks it unconditionally).
  *
  * Builds on: nothing; this is lesson 01.
  *
@@ -15,6 +19,7 @@
  *   ./supported_methods
  *   EVENT_NOEPOLL=1 ./supported_methods
  *   EVENT_NOEPOLL=1 EVENT_NOPOLL=1 EVENT_NOSELECT=1 ./supported_methods
+ *   EVENT_SHOW_METHOD=0 EVENT_NOEPOLL=1 ./supported_methods --ignore-env
  */
 #include <getopt.h>
 
@@ -67,6 +72,9 @@ int main(int argc, char **argv)
         printf("  %d. %s\n", i + 1, methods[i]);
     // [/methods]
     printf("(the list is fixed at build time: environment variables do not change it)\n");
+    printf("other systems' builds list others: kqueue (BSD, macOS), evport and devpoll\n"
+           "(Solaris), win32 (Windows; there IOCP is used only for bufferevents, with\n"
+           "EVENT_BASE_FLAG_STARTUP_IOCP: it is not a method of its own)\n");
 
     step("3. the environment that steers the choice");
     for (size_t i = 0; i < sizeof backend_env / sizeof backend_env[0]; i++) {
@@ -77,7 +85,8 @@ int main(int argc, char **argv)
     step("4. the method a new base picks%s", ignore_env ? " (ignoring the environment)" : "");
     // [pick]
     struct event_config *cfg = event_config_new();
-    CHECK(cfg);
+    if (cfg == NULL)
+        die("event_config_new failed");
     if (ignore_env)
         event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
     struct event_base *base = event_base_new_with_config(cfg);
@@ -91,6 +100,9 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("the new base uses: %s (event_base_get_method)\n", event_base_get_method(base));
+    if (ignore_env && getenv("EVENT_SHOW_METHOD"))
+        printf("(EVENT_SHOW_METHOD still logged the choice on stderr: IGNORE_ENV does not\n"
+               "cover it)\n");
     // [/pick]
     event_base_free(base);
     return 0;

@@ -2,7 +2,8 @@
  *
  * Teaches: a base runs on one method (event_base_get_method); its features
  * are a bit mask (event_base_get_features) of EV_FEATURE_ET, EV_FEATURE_O1,
- * EV_FEATURE_FDS and EV_FEATURE_EARLY_CLOSE. Seed 000's program tests only the
+ * EV_FEATURE_FDS and EV_FEATURE_EARLY_CLOSE. The program in Jeff Zarnett's ECE 459 lecture
+ * notes (Lecture 32) tests only the
  * first three (and misspells EV_FEATURE_O1 as EV_FEATURE_01). We build one
  * base per method, print the raw mask and what every bit means, prove the
  * FDS bit by adding a regular file, and free each base with event_base_free.
@@ -40,9 +41,11 @@ static void on_file(evutil_socket_t fd, short what, void *arg) { (void)fd, (void
 static void try_regular_file(struct event_base *base)
 {
     FILE *f = tmpfile();
-    CHECK(f);
+    if (f == NULL)
+        die("tmpfile failed");
     struct event *ev = event_new(base, fileno(f), EV_READ, on_file, NULL);
-    CHECK(ev);
+    if (ev == NULL)
+        die("event_new failed");
     errno = 0;
     int rc = event_add(ev, NULL);
     printf("    a regular file: event_add -> %d%s%s\n", rc, rc < 0 ? " " : " (accepted)",
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "m:sh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'm': only = optarg; break;
+        case 'm': only = lesson_method(optarg); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -87,16 +90,6 @@ int main(int argc, char **argv)
     const char **list = event_get_supported_methods();
     for (int i = 0; list[i] && i < 7; i++)
         methods[i] = list[i];
-    if (only) {
-        bool known = false;
-        for (int i = 0; methods[i]; i++)
-            known |= strcmp(methods[i], only) == 0;
-        if (!known) {
-            fprintf(stderr, "features: unknown method '%s'\n", only);
-            usage(stderr);
-            return 2;
-        }
-    }
 
     int n = 0;
     for (int i = 0; methods[i]; i++) {
@@ -124,7 +117,7 @@ int main(int argc, char **argv)
         // [/free]
     }
 
-    step("%d. what seed 000 would have printed", ++n);
+    step("%d. what the lecture notes' program would have printed", ++n);
     printf("  It tests EV_FEATURE_ET, EV_FEATURE_01 [sic: the macro is EV_FEATURE_O1]\n"
            "  and EV_FEATURE_FDS. It never looks at EV_FEATURE_EARLY_CLOSE (0x%x),\n"
            "  so a student never learns that epoll and poll can report EV_CLOSED.\n",

@@ -64,7 +64,8 @@ static bool request(int required, const char *const avoid[], int n_avoid)
     printf("\n");
     // [request]
     struct event_config *cfg = event_config_new();
-    CHECK(cfg);
+    if (cfg == NULL)
+        die("event_config_new failed");
     for (int i = 0; i < n_avoid; i++)
         event_config_avoid_method(cfg, avoid[i]);
     event_config_require_features(cfg, required);

@@ -91,32 +91,20 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     int bytes = 8;
     const char *method = NULL;
-    char *end;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "b:c:dm:sh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'b':
-        case 'c': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 4096) {
-                fprintf(stderr, "edge_triggered: bad number '%s' (1..4096)\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            *(c == 'b' ? &bytes : &chunk) = (int)v;
-            break;
-        }
+        case 'b': bytes = (int)lesson_num(optarg, 1, 4096, "--bytes"); break;
+        case 'c': chunk = (int)lesson_num(optarg, 1, 4096, "--chunk"); break;
         case 'd': drain = true; break;
-        case 'm': method = optarg; break;
+        case 'm': method = lesson_method(optarg); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc ||
-        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
-        fprintf(stderr, "edge_triggered: bad argument '%s'\n",
-                optind < argc ? argv[optind] : method);
+    if (optind < argc) {
+        fprintf(stderr, "edge_triggered: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
     }
@@ -136,9 +124,12 @@ int main(int argc, char **argv)
         // [events]
         short flags = EV_READ | EV_PERSIST | (s == &et ? EV_ET : 0);
         s->ev = event_new(base, s->sv[0], flags, on_read, s);
-        // [/events]
-        CHECK(s->ev);
+        if (s->ev == NULL)
+            die("event_new failed");
         int rc = event_add(s->ev, NULL);
+        if (rc < 0)
+            die("event_add failed");
+        // [/events]
         printf("  [%s] event_new(%s), event_add -> %d\n", s->name, FLAGS(flags), rc);
     }
     printf("  each callback reads %s\n", drain ? "until EAGAIN" : "only a chunk of the data");

@@ -32,15 +32,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     calls++;
     if (n == 1)
         printf("  callback %d: %s, read '%c'", calls, FLAGS(what), c);
+    else if (n == 0)
+        printf("  callback %d: %s, read returned 0 (EOF)", calls, FLAGS(what));
     else
-        printf("  callback %d: %s, read returned %zd (EOF)", calls, FLAGS(what), n);
+        printf("  callback %d: %s, read failed: %s", calls, FLAGS(what), strerror(errno));
     if (n <= 0) {
-        event_del(self); /* the peer is done: stop watching */
+        event_del(self); /* the peer is done (or broken): stop watching */
         printf(", event_del\n");
         return;
     }
     if (readd && !event_pending(self, EV_READ, NULL)) {
-        event_add(self, NULL);
+        if (event_add(self, NULL) < 0)
+            die("event_add failed");
         printf(", one-shot: event_add again");
     }
     printf(" -> pending: %s\n", FLAGS(event_pending(self, EV_READ, NULL)));
@@ -70,15 +73,14 @@ int main(int argc, char **argv)
         switch (c) {
         case 'n': persist = false; break;
         case 'r': readd = true; break;
-        case 'm': method = optarg; break;
+        case 'm': method = lesson_method(optarg); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc ||
-        (method && strcmp(method, "epoll") && strcmp(method, "poll") && strcmp(method, "select"))) {
-        fprintf(stderr, "persist: bad argument '%s'\n", optind < argc ? argv[optind] : method);
+    if (optind < argc) {
+        fprintf(stderr, "persist: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
     }
@@ -97,9 +99,11 @@ int main(int argc, char **argv)
     // [event]
     short flags = EV_READ | (persist ? EV_PERSIST : 0);
     struct event *ev = event_new(base, sv[0], flags, on_read, event_self_cbarg());
+    if (ev == NULL)
+        die("event_new failed");
+    if (event_add(ev, NULL) < 0)
+        die("event_add failed");
     // [/event]
-    CHECK(ev);
-    CHECK_OK(event_add(ev, NULL));
     printf("  method %s, event %s%s\n", event_base_get_method(base), FLAGS(flags),
            readd ? ", re-added by its callback" : "");
 

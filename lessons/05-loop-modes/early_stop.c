@@ -3,8 +3,10 @@
  * Teaches: event_base_loopbreak() only sets a flag, and entering the loop
  * clears the flag, so a break requested while no loop runs does nothing: the
  * loop that starts next runs its timer as if nothing happened.
- * event_base_loopexit() is different: it schedules an internal event, so an
- * exit requested before the loop starts is kept and stops the next loop.
+ * event_base_loopexit() is different: it adds an ordinary one-shot event
+ * (event_base_once, in libevent's event.c) whose callback sets the exit
+ * flag, so an exit requested before the loop starts is kept and stops the
+ * next loop.
  *
  * Builds on: exit_vs_break.c.
  *
@@ -50,16 +52,20 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     struct event *timer = evtimer_new(base, on_timer, NULL);
-    CHECK(timer);
+    if (timer == NULL)
+        die("evtimer_new failed");
     struct timeval soon = {0, 20 * 1000};
     struct timeval later = {0, 200 * 1000}; /* far enough that it cannot be due yet */
 
     step("1. loopbreak before the loop starts");
     // [early-break]
-    CHECK_OK(evtimer_add(timer, &soon));
-    event_base_loopbreak(base);
+    if (evtimer_add(timer, &soon) < 0)
+        die("evtimer_add failed");
+    if (event_base_loopbreak(base) < 0)
+        die("event_base_loopbreak failed");
     printf("right after event_base_loopbreak(): got_break=%d\n", event_base_got_break(base));
     int rv = event_base_dispatch(base);
     // [/early-break]
@@ -69,8 +75,10 @@ int main(int argc, char **argv)
     step("2. loopexit before the loop starts");
     fired = 0;
     // [early-exit]
-    CHECK_OK(evtimer_add(timer, &later));
-    event_base_loopexit(base, NULL);
+    if (evtimer_add(timer, &later) < 0)
+        die("evtimer_add failed");
+    if (event_base_loopexit(base, NULL) < 0)
+        die("event_base_loopexit failed");
     printf("right after event_base_loopexit(NULL): got_exit=%d (nothing has run yet)\n",
            event_base_got_exit(base));
     rv = event_base_dispatch(base);

@@ -3,9 +3,14 @@
  * Teaches: three callbacks are active at once; the first one stops the loop.
  * event_base_loopbreak() stops right after the running callback: the other
  * two stay active and run the next time the loop runs.
- * event_base_loopexit(base, NULL) lets the loop finish the active callbacks
- * first. got_break/got_exit tell afterwards which one stopped the loop, until
- * the loop is entered again. loopexit(tv) stops after a delay.
+ * event_base_loopexit(base, NULL) does not stop at once: it activates a
+ * one-shot event (event_base_once in libevent's event.c) at the default
+ * priority, and the loop stops when that event's callback has run. Callbacks
+ * of its priority that were active before it run first; with --priorities
+ * (3 priorities, A=0, B=1, C=2) C is of a lower priority and is left active,
+ * so loopexit does not "finish all active callbacks". got_break/got_exit
+ * tell afterwards which one stopped the loop, until the loop is entered
+ * again. loopexit(tv) stops after a delay.
  *
  * Builds on: loop_returns.c.
  *
@@ -13,6 +18,7 @@
  *   cc -Wall -o exit_vs_break exit_vs_break.c $(pkg-config --cflags --libs libevent)
  *   ./exit_vs_break --stop break
  *   ./exit_vs_break --stop exit
+ *   ./exit_vs_break --stop exit --priorities
  */
 #include <getopt.h>
 
@@ -33,10 +39,12 @@ static void on_active(evutil_socket_t fd, short what, void *arg)
         return;
     if (strcmp(stop, "break") == 0) {
         printf("  A calls event_base_loopbreak()\n");
-        event_base_loopbreak(base);
+        if (event_base_loopbreak(base) < 0)
+            die("event_base_loopbreak failed");
     } else if (strcmp(stop, "exit") == 0) {
         printf("  A calls event_base_loopexit(base, NULL)\n");
-        event_base_loopexit(base, NULL);
+        if (event_base_loopexit(base, NULL) < 0)
+            die("event_base_loopexit failed");
     }
 }
 // [/three]
@@ -49,8 +57,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: exit_vs_break [--stop break|exit|none] [--step] [--help]\n"
-                "  --stop HOW  what callback A does: break (default), exit, or none\n"
+    fprintf(to, "usage: exit_vs_break [--stop break|exit|none] [--priorities] [--step] [--help]\n"
+                "  --stop HOW    what callback A does: break (default), exit, or none\n"
+                "  --priorities  3 priorities: A at 0, B at 1 (the default), C at 2\n"
                 "  --step      pause before each step (also EVLAB_STEP=1)\n"
                 "  --help      show this text\n");
 }
@@ -58,13 +67,16 @@ static void usage(FILE *to)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"stop", required_argument, NULL, 'x'},
+                                         {"priorities", no_argument, NULL, 'p'},
                                          {"step", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    bool prios = false;
     lesson_init();
-    for (int c; (c = getopt_long(argc, argv, "x:sh", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "x:psh", opts, NULL)) != -1;) {
         switch (c) {
         case 'x': stop = optarg; break;
+        case 'p': prios = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -81,13 +93,20 @@ int main(int argc, char **argv)
         return 2;
     }
     base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
+    if (prios)
+        CHECK_OK(event_base_priority_init(base, 3)); /* new events get 3/2 = 1 */
 
-    step("1. make A, B and C active at once, then run the loop (--stop %s)", stop);
+    step("1. make A, B and C active at once, then run the loop (--stop %s%s)", stop,
+         prios ? ", priorities 0, 1, 2" : "");
     const char *names[3] = {"A", "B", "C"};
     struct event *evs[3];
     for (int i = 0; i < 3; i++) {
-        CHECK(evs[i] = event_new(base, -1, 0, on_active, (void *)names[i]));
+        evs[i] = event_new(base, -1, 0, on_active, (void *)names[i]);
+        CHECK(evs[i] != NULL);
+        if (prios)
+            CHECK_OK(event_priority_set(evs[i], i));
         event_active(evs[i], EV_TIMEOUT, 0);
     }
     int rv = event_base_dispatch(base);
@@ -108,10 +127,13 @@ int main(int argc, char **argv)
     step("4. loopexit with a delay: a 20 ms ticker, loopexit(110 ms)");
     // [delay]
     struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    CHECK(tick);
+    if (tick == NULL)
+        die("event_new failed");
     struct timeval every = {0, 20 * 1000}, later = {0, 110 * 1000};
-    CHECK_OK(event_add(tick, &every));
-    CHECK_OK(event_base_loopexit(base, &later));
+    if (event_add(tick, &every) < 0)
+        die("event_add failed");
+    if (event_base_loopexit(base, &later) < 0)
+        die("event_base_loopexit failed");
     rv = event_base_dispatch(base);
     // [/delay]
     printf("loop returned %d after %d ticks (about 5; the count is timing, not a rule); "

@@ -74,20 +74,26 @@ int main(int argc, char **argv)
         return 2;
     }
     base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     CHECK_OK(event_base_priority_init(base, 2)); /* 0 runs before 1 */
     CHECK_OK(pipe(fds));
 
     step("1. a pipe reader at priority 0; A, B, C active at priority 1");
     struct event *rd = event_new(base, fds[0], EV_READ, on_pipe, NULL);
-    CHECK(rd);
-    CHECK_OK(event_priority_set(rd, 0));
-    CHECK_OK(event_add(rd, NULL));
+    if (rd == NULL)
+        die("event_new failed");
+    if (event_priority_set(rd, 0) < 0)
+        die("event_priority_set failed");
+    if (event_add(rd, NULL) < 0)
+        die("event_add failed");
     const char *names[3] = {"A", "B", "C"};
     struct event *evs[3];
     for (int i = 0; i < 3; i++) {
-        CHECK(evs[i] = event_new(base, -1, 0, on_active, (void *)names[i]));
-        CHECK_OK(event_priority_set(evs[i], 1));
+        evs[i] = event_new(base, -1, 0, on_active, (void *)names[i]);
+        CHECK(evs[i] != NULL);
+        if (event_priority_set(evs[i], 1) < 0)
+            die("event_priority_set failed");
         event_active(evs[i], EV_TIMEOUT, 0);
     }
 

@@ -6,8 +6,11 @@
  * event_base_update_cache_time() refreshes the cache. Outside the loop there
  * is no cache and the call reads the real clock. Timers use a monotonic clock:
  * CLOCK_MONOTONIC_COARSE by default (a few ms resolution), CLOCK_MONOTONIC
- * with EVENT_PRECISE_TIMER=1 or EVENT_BASE_FLAG_PRECISE_TIMER; the epoll
- * backend then also opens a timerfd for sub-millisecond waits.
+ * with EVENT_PRECISE_TIMER (set to anything) or EVENT_BASE_FLAG_PRECISE_TIMER
+ * (event_base_new_with_config in event.c; evutil_configure_monotonic_time_
+ * in evutil_time.c); the epoll backend then also opens a timerfd for
+ * sub-millisecond waits. The program prints the resolution of the clock the
+ * base really uses.
  *
  * Builds on: timers.c.
  *
@@ -57,7 +60,7 @@ static void slow_callback(evutil_socket_t fd, short what, void *arg)
            ms_between(&cached0, &cached1));
     event_base_update_cache_time(base);
     event_base_gettimeofday_cached(base, &cached2);
-    /* The cache comes from CLOCK_MONOTONIC_COARSE (a few ms steps): allow one step. */
+    /* The cache comes from the base's clock (COARSE: a few ms steps): allow one step. */
     printf("  after event_base_update_cache_time: the cached time moved %s\n",
            ms_between(&cached0, &cached2) >= busy_ms - 5 ? "the full time" : "less (?)");
 }
@@ -107,17 +110,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "pb:sh", opts, NULL)) != -1;) {
         switch (c) {
         case 'p': precise = true; break;
-        case 'b': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 5 || v > 5000) {
-                fprintf(stderr, "cached_time: --busy-ms wants 5..5000, got '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            busy_ms = (int)v;
-            break;
-        }
+        case 'b': busy_ms = (int)lesson_num(optarg, 5, 5000, "--busy-ms"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -132,21 +125,28 @@ int main(int argc, char **argv)
     step("1. the clock behind the timers");
     // [precise]
     struct event_config *cfg = event_config_new();
-    CHECK(cfg);
+    if (cfg == NULL)
+        die("event_config_new failed");
     if (precise)
         event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new_with_config failed");
     // [/precise]
     printf("EVENT_PRECISE_TIMER is %s; --precise is %s; method: %s\n",
            getenv("EVENT_PRECISE_TIMER") ? "set" : "not set", precise ? "on" : "off",
            event_base_get_method(base));
     printf("timerfd open: %d (epoll opens one only for a precise timer)\n",
            count_fds_named("[timerfd]"));
+    /* The flag, or EVENT_PRECISE_TIMER set to any value (libevent only asks
+     * whether it is set), makes the base use CLOCK_MONOTONIC. */
+    bool precise_clock = precise || getenv("EVENT_PRECISE_TIMER") != NULL;
+    clockid_t clock = precise_clock ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE;
     struct timespec res;
-    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
-    printf("CLOCK_MONOTONIC_COARSE resolution here: %ld us\n", res.tv_nsec / 1000);
+    clock_getres(clock, &res);
+    printf("the timers' clock: %s, resolution here: %ld ns\n",
+           precise_clock ? "CLOCK_MONOTONIC" : "CLOCK_MONOTONIC_COARSE", res.tv_nsec);
 
     step("2. outside the loop there is no cache");
     struct timeval a, b;

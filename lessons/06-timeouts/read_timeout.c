@@ -4,8 +4,10 @@
  * timeout, whichever comes first. The callback's `what` says which:
  * EV_READ when data arrived, EV_TIMEOUT when the time ran out. A timer here
  * writes into the pipe after --write-after-ms, so you choose the winner.
+ * Both are added after the last step prompt, so waiting there changes
+ * nothing.
  *
- * Builds on: timers.c; the seed's cb_func (lesson 04) with EV_TIMEOUT|EV_READ.
+ * Builds on: timers.c; the lecture's cb_func (lesson 04) with EV_TIMEOUT|EV_READ.
  *
  * Build and run on its own:
  *   cc -Wall -o read_timeout read_timeout.c $(pkg-config --cflags --libs libevent)
@@ -40,17 +42,6 @@ static void on_writer(evutil_socket_t fd, short what, void *arg)
     printf("  writer: wrote 5 bytes into the pipe\n");
 }
 
-static int parse_ms(const char *flag, const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || !*s || v < 1 || v > 60000) {
-        fprintf(stderr, "read_timeout: %s wants 1..60000, got '%s'\n", flag, s);
-        return -1;
-    }
-    return (int)v;
-}
-
 static void usage(FILE *to)
 {
     fprintf(
@@ -75,14 +66,8 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "t:w:nsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 't':
-            if ((timeout = parse_ms("--timeout-ms", optarg)) < 0)
-                return usage(stderr), 2;
-            break;
-        case 'w':
-            if ((write_after = parse_ms("--write-after-ms", optarg)) < 0)
-                return usage(stderr), 2;
-            break;
+        case 't': timeout = (int)lesson_num(optarg, 1, 60000, "--timeout-ms"); break;
+        case 'w': write_after = (int)lesson_num(optarg, 1, 60000, "--write-after-ms"); break;
         case 'n': write_after = 0; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
@@ -95,29 +80,34 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
     CHECK_OK(pipe(fds));
 
-    step("1. a one-shot read event with a %d ms timeout", timeout);
-    // [add]
+    step("1. a one-shot read event and a writer timer");
     struct event *reader = event_new(base, fds[0], EV_READ, on_read, NULL);
-    CHECK(reader);
+    if (reader == NULL)
+        die("event_new failed");
+    struct event *writer = evtimer_new(base, on_writer, NULL);
+    if (writer == NULL)
+        die("evtimer_new failed");
+    if (write_after)
+        printf("a writer will write %d ms after the start\n", write_after);
+    else
+        printf("nobody will write\n");
+
+    step("2. add the read event with a %d ms timeout, then run the loop", timeout);
+    // [add]
     struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
-    CHECK_OK(event_add(reader, &tv));
+    if (event_add(reader, &tv) < 0)
+        die("event_add failed");
     // [/add]
     printf("pending on: %s\n", FLAGS(event_pending(reader, EV_READ | EV_TIMEOUT, NULL)));
-
-    struct event *writer = evtimer_new(base, on_writer, NULL);
-    CHECK(writer);
     if (write_after) {
         struct timeval wtv = {write_after / 1000, (write_after % 1000) * 1000};
-        CHECK_OK(evtimer_add(writer, &wtv));
-        printf("a writer will write after %d ms\n", write_after);
-    } else {
-        printf("nobody will write\n");
+        if (evtimer_add(writer, &wtv) < 0)
+            die("evtimer_add failed");
     }
-
-    step("2. run the loop");
     int rv = event_base_dispatch(base);
     printf("dispatch returned %d; the reader is %s\n", rv,
            event_pending(reader, EV_READ | EV_TIMEOUT, NULL) ? "still pending" : "not pending");

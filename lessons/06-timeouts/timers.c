@@ -38,22 +38,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     ticks++;
     printf("  tick %d (%s); the ticker is %s\n", ticks, FLAGS(what), pending(ticker));
     if (ticks == max_ticks) {
-        event_del(ticker); /* the only way a persistent timer stops */
+        if (event_del(ticker) < 0) /* the only way a persistent timer stops */
+            die("event_del failed");
         printf("  tick %d: event_del(ticker); it is now %s\n", ticks, pending(ticker));
     }
 }
 // [/persist]
-
-static int parse_ms(const char *flag, const char *s, int lo, int hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || !*s || v < lo || v > hi) {
-        fprintf(stderr, "timers: %s wants %d..%d, got '%s'\n", flag, lo, hi, s);
-        return -1;
-    }
-    return (int)v;
-}
 
 static void usage(FILE *to)
 {
@@ -75,14 +65,8 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "i:t:sh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'i':
-            if ((interval = parse_ms("--interval-ms", optarg, 1, 10000)) < 0)
-                return usage(stderr), 2;
-            break;
-        case 't':
-            if ((max_ticks = parse_ms("--ticks", optarg, 1, 1000)) < 0)
-                return usage(stderr), 2;
-            break;
+        case 'i': interval = (int)lesson_num(optarg, 1, 10000, "--interval-ms"); break;
+        case 't': max_ticks = (int)lesson_num(optarg, 1, 1000, "--ticks"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -94,22 +78,31 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (base == NULL)
+        die("event_base_new failed");
 
     step("1. a one-shot timer and a persistent timer");
     // [make]
     one_shot = evtimer_new(base, on_one_shot, NULL);
+    if (one_shot == NULL)
+        die("evtimer_new failed");
     ticker = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    CHECK(one_shot && ticker);
+    if (ticker == NULL)
+        die("event_new failed");
+    // [/make]
+
+    step("2. add them, then run the loop until nothing is pending");
+    /* Added after the prompt: time spent there does not count. */
+    // [add]
     struct timeval once_tv = {0, 10 * 1000};
     struct timeval every = {interval / 1000, (interval % 1000) * 1000};
-    CHECK_OK(evtimer_add(one_shot, &once_tv));
-    CHECK_OK(event_add(ticker, &every));
-    // [/make]
+    if (evtimer_add(one_shot, &once_tv) < 0)
+        die("evtimer_add failed");
+    if (event_add(ticker, &every) < 0)
+        die("event_add failed");
+    // [/add]
     printf("one-shot: %s (10 ms); ticker: %s (every %d ms, stops after %d ticks)\n",
            pending(one_shot), pending(ticker), interval, max_ticks);
-
-    step("2. run the loop until nothing is pending");
     int rv = event_base_dispatch(base);
     printf("dispatch returned %d: %d tick(s), one-shot %s, ticker %s\n", rv, ticks,
            pending(one_shot), pending(ticker));

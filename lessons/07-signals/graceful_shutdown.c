@@ -32,7 +32,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     printf("shutting down: event_base_loopexit()\n");
-    event_base_loopexit(base, NULL);
+    if (event_base_loopexit(base, NULL) < 0)
+        fprintf(stderr, "event_base_loopexit() failed\n");
 }
 // [/on-signal]
 
@@ -69,20 +70,26 @@ int main(int argc, char **argv)
     }
 
     step("1. one signal event per signal, and some work");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     // [signals]
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     struct event *sig_ev[3];
     for (int i = 0; i < 3; i++) {
         sig_ev[i] = evsignal_new(base, sigs[i], on_signal, NULL);
-        CHECK(sig_ev[i]);
-        CHECK_OK(evsignal_add(sig_ev[i], NULL));
+        if (!sig_ev[i])
+            die("evsignal_new(%s) failed", strsignal(sigs[i]));
+        if (evsignal_add(sig_ev[i], NULL) < 0)
+            die("evsignal_add(%s) failed", strsignal(sigs[i]));
     }
     // [/signals]
     struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    CHECK(tick);
+    if (!tick)
+        die("event_new() failed for the tick");
     struct timeval every = {0, 50 * 1000};
-    CHECK_OK(event_add(tick, &every));
+    if (event_add(tick, &every) < 0)
+        die("event_add() failed for the tick");
 
     step("2. run until SIGINT or SIGTERM");
     printf("ready: pid %d; send SIGINT (Ctrl-C), SIGTERM or SIGHUP\n", (int)getpid());

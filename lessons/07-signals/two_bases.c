@@ -49,7 +49,8 @@ static void announce(evutil_socket_t fd, short what, void *arg)
 static void stop_loop(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
-    event_base_loopexit(arg, NULL);
+    if (event_base_loopexit(arg, NULL) < 0)
+        fprintf(stderr, "event_base_loopexit() failed\n");
 }
 
 /* Run `base`'s loop for `ms`; with `signal`, one SIGUSR1 arrives meanwhile
@@ -64,7 +65,9 @@ static void run(struct event_base *base, const char *name, int ms, bool signal)
         sent++;
         if (external) {
             /* a second SIGUSR1 watcher on the same base ends the wait */
-            CHECK(stopper = evsignal_new(base, SIGUSR1, stop_loop, base));
+            stopper = evsignal_new(base, SIGUSR1, stop_loop, base);
+            if (!stopper)
+                die("evsignal_new(SIGUSR1) failed");
             CHECK_OK(evsignal_add(stopper, NULL));
             CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, announce, (void *)name, NULL));
         } else {
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "m:esh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'm': method = optarg; break;
+        case 'm': method = lesson_method(optarg); break;
         case 'e': external = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
@@ -117,9 +120,13 @@ int main(int argc, char **argv)
     // [two]
     struct event *ea = evsignal_new(a, SIGUSR1, on_usr1, "A");
     struct event *eb = evsignal_new(b, SIGUSR1, on_usr1, "B");
-    CHECK(ea && eb);
-    CHECK_OK(evsignal_add(ea, NULL));
-    CHECK_OK(evsignal_add(eb, NULL)); /* libevent warns: only one base can have signals */
+    if (!ea || !eb)
+        die("evsignal_new() failed");
+    if (evsignal_add(ea, NULL) < 0)
+        die("evsignal_add() failed on base A");
+    if (evsignal_add(eb, NULL) <
+        0) /* succeeds, but libevent warns: only one base can have signals */
+        die("evsignal_add() failed on base B");
     // [/two]
     fflush(stderr);
 

@@ -7,7 +7,8 @@
  * for a refused port. bufferevent_socket_connect_hostname() resolves a name
  * with evdns first. BEV_OPT_CLOSE_ON_FREE decides who closes the socket.
  *
- * Builds on: lesson 05 (the loop) and seed 000's last example, fixed: it
+ * Builds on: lesson 05 (the loop) and the last example of Jeff Zarnett's
+ * "Lecture 32 -- Event-Driven I/O with libevent" (ECE 459), fixed: it
  * included no <netinet/in.h>, never freed the bufferevent or the base, and
  * its comment "an error occurred while connecting" ignores later errors.
  *
@@ -61,7 +62,7 @@ static const char *bev_events(short ev, char *buf, size_t len)
 }
 
 // [eventcb]
-static void eventcb(struct bufferevent *bev, short events, void *arg)
+static void on_event(struct bufferevent *bev, short events, void *arg)
 {
     bool *done = arg;
     printf("   event callback: 0x%02x = %s\n", (unsigned)events,
@@ -80,7 +81,7 @@ static void eventcb(struct bufferevent *bev, short events, void *arg)
 }
 // [/eventcb]
 
-static void guard_cb(evutil_socket_t fd, short what, void *arg)
+static void on_guard(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     event_base_loopbreak(base);
@@ -90,16 +91,17 @@ static void guard_cb(evutil_socket_t fd, short what, void *arg)
 static void wait_for(bool *done)
 {
     struct timeval one_s = {1, 0};
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
-    CHECK(guard);
-    evtimer_add(guard, &one_s);
+    struct event *guard = evtimer_new(base, on_guard, NULL);
+    if (!guard)
+        die("evtimer_new() failed");
+    CHECK_OK(evtimer_add(guard, &one_s));
     event_base_dispatch(base);
     event_free(guard);
     if (!*done)
         printf("   no callback within 1 s: the request is still waiting\n");
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     (void)l, (void)sa, (void)len, (void)arg;
@@ -108,7 +110,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 /* A stub DNS server on 127.0.0.1: it answers "no such name" to everything,
  * so a failed lookup never needs the network. */
-static void dns_server_cb(struct evdns_server_request *req, void *arg)
+static void on_dns_request(struct evdns_server_request *req, void *arg)
 {
     (void)arg;
     evdns_server_request_respond(req, DNS_ERR_NOTEXIST);
@@ -153,18 +155,9 @@ int main(int argc, char **argv)
     bool close_on_free = true, dns_server = true;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
         case 'H': host = optarg; break;
-        case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (*end || end == optarg || port < 1 || port > 65535) {
-                fprintf(stderr, "bev_connect: --port needs a number from 1 to 65535, not '%s'\n",
-                        optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 'p': port = (int)lesson_num(optarg, 1, 65535, "--port"); break;
         case 'n': close_on_free = false; break;
         case 'd': dns_server = false; break;
         case 's': lesson_stepping = true; break;
@@ -177,7 +170,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
 
     step("1. somewhere to connect to, and somewhere that refuses");
     struct evconnlistener *listener = NULL;
@@ -185,7 +180,9 @@ int main(int argc, char **argv)
     int closed_fd = bound_socket(SOCK_STREAM, &closed); /* bound, never listening */
     if (port < 0) {
         int lfd = bound_socket(SOCK_STREAM, &target);
-        CHECK(listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd));
+        listener = evconnlistener_new(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, 16, lfd);
+        if (!listener)
+            die("evconnlistener_new() failed");
         printf("lesson listener on 127.0.0.1:%d (an evconnlistener in this process)\n",
                ntohs(target.sin_port));
     } else {
@@ -201,10 +198,11 @@ int main(int argc, char **argv)
     // [connect]
     bool done = false;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    CHECK(bev);
+    if (!bev)
+        die("bufferevent_socket_new() failed");
     printf("bufferevent_socket_new(base, -1, ...): fd is %d (no socket yet: connect makes one)\n",
            bufferevent_getfd(bev));
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
     int rc = bufferevent_socket_connect(bev, (struct sockaddr *)&target, sizeof target);
     printf("bufferevent_socket_connect() returned %d; the socket now exists: fd %s\n", rc,
            bufferevent_getfd(bev) >= 0 ? "set" : "unset");
@@ -214,8 +212,10 @@ int main(int argc, char **argv)
 
     step("3. connect to the closed port 127.0.0.1:%d", ntohs(closed.sin_port));
     done = false;
-    CHECK(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+    bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        die("bufferevent_socket_new() failed");
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
     rc = bufferevent_socket_connect(bev, (struct sockaddr *)&closed, sizeof closed);
     printf("bufferevent_socket_connect() returned %d: the refusal is not known yet\n", rc);
     wait_for(&done);
@@ -224,8 +224,10 @@ int main(int argc, char **argv)
     step("4. connect by name: '%s', then 'no-such-host.invalid'", host);
     // [hostname]
     struct evdns_base *dns = evdns_base_new(base, 0); /* 0: no resolv.conf, no network */
-    CHECK(dns);
-    CHECK_OK(evdns_base_load_hosts(dns, "/etc/hosts"));
+    if (!dns)
+        die("evdns_base_new() failed");
+    if (evdns_base_load_hosts(dns, "/etc/hosts") < 0)
+        die("evdns_base_load_hosts(/etc/hosts) failed");
     // [/hostname]
     struct evdns_server_port *dns_port = NULL;
     int dns_fd = -1;
@@ -233,7 +235,9 @@ int main(int argc, char **argv)
         struct sockaddr_in ns;
         char addr[32];
         dns_fd = bound_socket(SOCK_DGRAM, &ns);
-        CHECK(dns_port = evdns_add_server_port_with_base(base, dns_fd, 0, dns_server_cb, NULL));
+        dns_port = evdns_add_server_port_with_base(base, dns_fd, 0, on_dns_request, NULL);
+        if (!dns_port)
+            die("evdns_add_server_port_with_base() failed");
         snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(ns.sin_port));
         CHECK_OK(evdns_base_nameserver_ip_add(dns, addr));
         printf("evdns: /etc/hosts, then a stub nameserver on 127.0.0.1 that knows no names\n");
@@ -243,8 +247,10 @@ int main(int argc, char **argv)
     const char *names[] = {host, "no-such-host.invalid"};
     for (int i = 0; i < 2; i++) {
         done = false;
-        CHECK(bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
-        bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (!bev)
+            die("bufferevent_socket_new() failed");
+        bufferevent_setcb(bev, NULL, NULL, on_event, &done);
         rc = bufferevent_socket_connect_hostname(bev, dns, AF_INET, names[i],
                                                  ntohs(target.sin_port));
         printf("connect_hostname('%s', %d) returned %d\n", names[i], ntohs(target.sin_port), rc);
@@ -263,9 +269,12 @@ int main(int argc, char **argv)
     step("5. bufferevent_free %s BEV_OPT_CLOSE_ON_FREE", close_on_free ? "with" : "without");
     // [close_on_free]
     done = false;
-    CHECK(bev = bufferevent_socket_new(base, -1, close_on_free ? BEV_OPT_CLOSE_ON_FREE : 0));
-    bufferevent_setcb(bev, NULL, NULL, eventcb, &done);
-    CHECK_OK(bufferevent_socket_connect(bev, (struct sockaddr *)&target, sizeof target));
+    bev = bufferevent_socket_new(base, -1, close_on_free ? BEV_OPT_CLOSE_ON_FREE : 0);
+    if (!bev)
+        die("bufferevent_socket_new() failed");
+    bufferevent_setcb(bev, NULL, NULL, on_event, &done);
+    if (bufferevent_socket_connect(bev, (struct sockaddr *)&target, sizeof target) < 0)
+        die("bufferevent_socket_connect() failed");
     wait_for(&done);
     int fd = bufferevent_getfd(bev), before = count_open_fds();
     bufferevent_free(bev);

@@ -25,11 +25,15 @@
 
 struct reader {
     int calls;
-    bool drain; /* step 2 takes the data out; step 5 leaves it in */
+    bool drain;     /* step 2 takes the data out; step 5 leaves it in */
+    int iterations; /* step 5: loop iterations seen by the tick timer */
+    int seen_calls; /* calls counted at the previous tick */
+    int max_per_it; /* most read callbacks between two ticks */
+    struct event *tick;
 };
 
 // [readcb]
-static void readcb(struct bufferevent *bev, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     struct reader *r = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -39,8 +43,9 @@ static void readcb(struct bufferevent *bev, void *arg)
                evbuffer_get_length(in));
         evbuffer_drain(in, evbuffer_get_length(in));
     } else if (r->calls == 1000) {
-        /* Still at the high-water mark: libevent calls us again at once.
-         * Only taking data out or disabling EV_READ ends that. */
+        /* Still at the high-water mark: libevent schedules us again
+         * (bufferevent_inbuf_wm_check in bufferevent.c). Only taking data
+         * out or disabling EV_READ ends that. */
         printf(
             "   read callback #%d: still %zu bytes; bufferevent_disable(EV_READ) stops the spin\n",
             r->calls, evbuffer_get_length(in));
@@ -48,6 +53,24 @@ static void readcb(struct bufferevent *bev, void *arg)
     }
 }
 // [/readcb]
+
+// [tick]
+/* A timer with a zero timeout that adds itself again: timeout_process() in
+ * event.c makes it active once in every iteration of the loop, so it counts
+ * iterations. (EV_PERSIST would not do: a zero timeout is not re-armed.) */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct reader *r = arg;
+    r->iterations++;
+    int calls_now = r->calls - r->seen_calls; /* since the previous tick */
+    if (calls_now > r->max_per_it)
+        r->max_per_it = calls_now;
+    r->seen_calls = r->calls;
+    if (calls_now > 0 && event_add(r->tick, &(struct timeval){0, 0}) < 0)
+        die("event_add() failed for the tick"); /* an iteration with no call: stop */
+}
+// [/tick]
 
 /* Run non-blocking loop passes until the input buffer stops growing. */
 static void pump(struct event_base *base, struct bufferevent *bev)
@@ -77,22 +100,12 @@ static struct bufferevent *new_reader(struct event_base *base, int fds[2], struc
     CHECK_OK(evutil_make_socket_nonblocking(fds[0]));
     CHECK_OK(evutil_make_socket_nonblocking(fds[1]));
     struct bufferevent *bev = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
-    CHECK(bev);
-    bufferevent_setcb(bev, readcb, NULL, NULL, r);
-    CHECK_OK(bufferevent_enable(bev, EV_READ));
+    if (!bev)
+        die("bufferevent_socket_new() failed");
+    bufferevent_setcb(bev, on_read, NULL, NULL, r);
+    if (bufferevent_enable(bev, EV_READ) < 0)
+        die("bufferevent_enable(EV_READ) failed");
     return bev;
-}
-
-static long parse_size(const char *flag, const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || end == s || v < 0 || v > 1 << 24) {
-        fprintf(stderr, "read_watermarks: %s needs a byte count from 0 to 16777216, not '%s'\n",
-                flag, s);
-        exit(2);
-    }
-    return v;
 }
 
 static void usage(FILE *to)
@@ -115,8 +128,8 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
-        case 'l': low = parse_size("--read-low", optarg); break;
-        case 'H': high = parse_size("--read-high", optarg); break;
+        case 'l': low = lesson_num(optarg, 0, 1 << 24, "--read-low"); break;
+        case 'H': high = lesson_num(optarg, 0, 1 << 24, "--read-high"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -128,7 +141,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (!base)
+        die("event_base_new() failed");
 
     step("1. a bufferevent reads one end of a socketpair; we write the other end");
     int fds[2];
@@ -174,14 +188,22 @@ int main(int argc, char **argv)
 
     step("5. a read callback that leaves the buffer at the high-water mark");
     // [spin]
-    bufferevent_setcb(bev, readcb, NULL, NULL, &r);
+    bufferevent_setcb(bev, on_read, NULL, NULL, &r);
+    r.tick = evtimer_new(base, on_tick, &r);
+    if (!r.tick)
+        die("evtimer_new() failed");
+    CHECK_OK(event_add(r.tick, &(struct timeval){0, 0}));
     evbuffer_drain(bufferevent_get_input(bev), 1);    /* room for one byte... */
     if (write(fds[1], "!", 1) < 0 && errno != EAGAIN) /* ...and something to read */
         die("write: %s", strerror(errno));
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    printf("one pass of the loop ran the read callback %d times\n", r.calls);
+    if (event_base_loop(base, EVLOOP_NONBLOCK) < 0)
+        die("event_base_loop() failed");
+    printf("one event_base_loop(EVLOOP_NONBLOCK) call ran the read callback %d times\n", r.calls);
+    printf("over %d iterations of the loop, at most %d read callbacks in one iteration\n",
+           r.iterations, r.max_per_it);
     // [/spin]
 
+    event_free(r.tick);
     bufferevent_free(bev);
     close(fds[1]);
     event_base_free(base);

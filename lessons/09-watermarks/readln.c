@@ -54,7 +54,7 @@ static void show(const char *s, size_t n)
 }
 
 // [readcb]
-static void readcb(struct bufferevent *bev, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     int *lines = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -72,7 +72,7 @@ static void readcb(struct bufferevent *bev, void *arg)
 // [/readcb]
 
 // [eof]
-static void eventcb(struct bufferevent *bev, short events, void *arg)
+static void on_event(struct bufferevent *bev, short events, void *arg)
 {
     (void)arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -126,7 +126,8 @@ int main(int argc, char **argv)
     }
     style = styles[i].style;
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (!base)
+        die("event_base_new() failed");
 
     step("1. the sender writes %zu bytes and closes its end", sizeof input - 1);
     int fds[2];
@@ -141,9 +142,11 @@ int main(int argc, char **argv)
     step("2. the read callback cuts lines with %s", styles[i].macro);
     int lines = 0;
     struct bufferevent *bev = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
-    CHECK(bev);
-    bufferevent_setcb(bev, readcb, NULL, eventcb, &lines);
-    CHECK_OK(bufferevent_enable(bev, EV_READ));
+    if (!bev)
+        die("bufferevent_socket_new() failed");
+    bufferevent_setcb(bev, on_read, NULL, on_event, &lines);
+    if (bufferevent_enable(bev, EV_READ) < 0)
+        die("bufferevent_enable(EV_READ) failed");
     event_base_dispatch(base);
     printf("%d lines with %s\n", lines, styles[i].macro);
 

@@ -30,7 +30,7 @@ struct writer {
 };
 
 // [writecb]
-static void writecb(struct bufferevent *bev, void *arg)
+static void on_write(struct bufferevent *bev, void *arg)
 {
     struct writer *w = arg;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
@@ -79,18 +79,8 @@ int main(int argc, char **argv)
     long low = 65536;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
-        case 'l':
-            low = strtol(optarg, &end, 10);
-            if (*end || end == optarg || low < 0 || low > TOTAL) {
-                fprintf(stderr,
-                        "write_watermarks: --write-low needs a byte count from 0 to %d, not '%s'\n",
-                        TOTAL, optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 'l': low = lesson_num(optarg, 0, TOTAL, "--write-low"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -102,7 +92,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (!base)
+        die("event_base_new() failed");
 
     step("1. a bufferevent writes one end of a socketpair; we read the other end");
     int fds[2];
@@ -110,11 +101,13 @@ int main(int argc, char **argv)
     CHECK_OK(evutil_make_socket_nonblocking(fds[0]));
     CHECK_OK(evutil_make_socket_nonblocking(fds[1]));
     struct bufferevent *bev = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
-    CHECK(bev);
+    if (!bev)
+        die("bufferevent_socket_new() failed");
     struct writer w = {0};
-    bufferevent_setcb(bev, NULL, writecb, NULL, &w);
+    bufferevent_setcb(bev, NULL, on_write, NULL, &w);
     static char data[TOTAL];
-    CHECK_OK(bufferevent_write(bev, data, sizeof data));
+    if (bufferevent_write(bev, data, sizeof data) < 0)
+        die("bufferevent_write() failed");
     printf("queued %zu bytes with bufferevent_write; nothing is sent until the loop runs\n",
            evbuffer_get_length(bufferevent_get_output(bev)));
 
@@ -129,7 +122,8 @@ int main(int argc, char **argv)
     step("3. write high-water mark 1024: does bufferevent_write stop at it?");
     // [high]
     bufferevent_setwatermark(bev, EV_WRITE, 0, 1024);
-    CHECK_OK(bufferevent_write(bev, data, 100000));
+    if (bufferevent_write(bev, data, 100000) < 0)
+        die("bufferevent_write() failed");
     printf("after bufferevent_write(100000 bytes): %zu bytes in the output buffer\n",
            evbuffer_get_length(bufferevent_get_output(bev)));
     // [/high]

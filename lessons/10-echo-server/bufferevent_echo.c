@@ -3,7 +3,7 @@
  * Teaches: libevent 2 does fixed_echo.c's bookkeeping for you. An
  * evconnlistener accepts; a bufferevent owns the socket, an input and an
  * output evbuffer, and the read/write events. The echo itself moves the input
- * chains onto the output (evbuffer_add_buffer: no byte is copied). What is
+ * chains onto the output (evbuffer_add_buffer: no user-space copy). What is
  * left to you is policy: idle timeouts, back-pressure (stop reading while the
  * peer's output is above a high mark, resume from the write callback once it
  * has drained), SIGPIPE, running out of file descriptors without spinning,
@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -70,7 +71,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
     c->echoed += evbuffer_get_length(in);
-    evbuffer_add_buffer(out, in); /* moves the chains: zero copies */
+    evbuffer_add_buffer(out, in); /* moves the chains: no user-space copy */
     if (evbuffer_get_length(out) >= HIGH_MARK)
         bufferevent_disable(bev, EV_READ); /* back-pressure: the peer reads too slowly */
 }
@@ -127,8 +128,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     // [bev_setup]
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev,
-                                    64 * 1024); /* its limit; 2.1 still reads <= 4096 per call */
+    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* 2.1 still reads <= 4096 per call */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
         bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
@@ -150,8 +150,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
         /* The pending connection keeps the listening fd readable: a listener
          * left enabled would call us again at once, forever. Stop listening
          * for a while; connections wait in the kernel's backlog. */
-        evconnlistener_disable(l);
-        event_add(resume_ev, &(struct timeval){pause_ms / 1000, (pause_ms % 1000) * 1000});
+        if (event_add(resume_ev, &(struct timeval){pause_ms / 1000, (pause_ms % 1000) * 1000}) == 0)
+            evconnlistener_disable(l); /* only pause if the timer will resume it */
     }
 }
 
@@ -169,6 +169,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+// [select_cap]
+/* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
+ * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
+ * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
+ * higher fd. So on select, keep every fd below FD_SETSIZE: lower the soft
+ * RLIMIT_NOFILE, and accept() fails with EMFILE (handled above) instead. */
+static void cap_fds_for_select(struct event_base *base)
+{
+    struct rlimit rl;
+    if (strcmp(event_base_get_method(base), "select") != 0)
+        return;
+    CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= FD_SETSIZE)
+        return;
+    rl.rlim_cur = FD_SETSIZE;
+    CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
+}
+// [/select_cap]
+
 static void usage(FILE *to)
 {
     fprintf(
@@ -184,14 +204,6 @@ static void usage(FILE *to)
         "  --step                pause before each step (also EVLAB_STEP=1)\n");
 }
 
-static bool parse_num(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return *s && !*end && !errno && *out >= 0 && *out <= max;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -204,44 +216,25 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *method = NULL;
-    long port = 0, idle_ms = 60000, max_fds = 0, v;
+    long port = 0, idle_ms = 60000, max_fds = 0;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:i:f:e:qsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p':
-            if (!parse_num(optarg, 65535, &port))
-                goto bad;
-            break;
-        case 'm': method = optarg; break;
-        case 'i':
-            if (!parse_num(optarg, 86400000, &idle_ms))
-                goto bad;
-            break;
-        case 'f':
-            if (!parse_num(optarg, 1 << 20, &max_fds) || max_fds < 8)
-                goto bad;
-            break;
-        case 'e':
-            if (!parse_num(optarg, 60000, &v))
-                goto bad;
-            pause_ms = (int)v;
-            break;
+        case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'm': method = lesson_method(optarg); break;
+        case 'i': idle_ms = lesson_num(optarg, 0, 86400000, "--idle-ms"); break;
+        case 'f': max_fds = lesson_num(optarg, 8, 1 << 20, "--max-fds"); break;
+        case 'e': pause_ms = (int)lesson_num(optarg, 0, 60000, "--emfile-pause-ms"); break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default:
-            usage(stderr);
-            return 2;
-        bad:
-            fprintf(stderr, "bufferevent_echo: bad value '%s' for --%s\n", optarg,
-                    opts[c == 'p'   ? 0
-                         : c == 'i' ? 2
-                         : c == 'f' ? 3
-                                    : 4]
-                        .name);
-            usage(stderr);
-            return 2;
+        default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bufferevent_echo: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     idle.tv_sec = idle_ms / 1000;
     idle.tv_usec = (idle_ms % 1000) * 1000;
@@ -256,19 +249,24 @@ int main(int argc, char **argv)
 
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
+    cap_fds_for_select(base);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // [listener]
-    CHECK(listener = evconnlistener_new_bind(base, on_accept, NULL,
-                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                                 LEV_OPT_CLOSE_ON_EXEC,
-                                             SOMAXCONN, (struct sockaddr *)&sin, sizeof sin));
+    listener = evconnlistener_new_bind(
+        base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        SOMAXCONN, (struct sockaddr *)&sin, sizeof sin);
+    if (!listener)
+        die("evconnlistener_new_bind(127.0.0.1:%ld) failed: %s", port, strerror(errno));
     evconnlistener_set_error_cb(listener, on_accept_error);
     // [/listener]
-    CHECK(resume_ev = evtimer_new(base, on_resume, NULL));
-    struct event *sigint, *sigterm;
-    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
-    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    resume_ev = evtimer_new(base, on_resume, NULL);
+    if (!resume_ev)
+        die("evtimer_new() failed");
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;

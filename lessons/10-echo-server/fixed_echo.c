@@ -1,4 +1,4 @@
-/* fixed_echo.c -- seed 002's design (raw read/write events) done right.
+/* fixed_echo.c -- seed_echo.c's design (raw read/write events) done right.
  *
  * Teaches: an event-driven server needs one owner per buffer. Each connection
  * is a struct holding its fd, its two events and ONE evbuffer of output that
@@ -19,6 +19,8 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -29,7 +31,7 @@
 /* EAGAIN/EINTR: not an error, just "not now". */
 #define RETRIABLE(e) ((e) == EAGAIN || (e) == EWOULDBLOCK || (e) == EINTR)
 
-#define READ_CHUNK (64 * 1024)  /* bytes asked for per read */
+#define READ_CHUNK (64 * 1024)  /* bytes asked for per read; 2.1 reads <= 4096 (buffer.c) */
 #define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
 #define LOW_MARK (256 * 1024)   /* ... and resume once it drains below this */
 
@@ -50,14 +52,17 @@ struct conn { /* everything one client owns, freed in one place */
 static struct conn *conns;
 static unsigned next_id = 1, live;
 static bool quiet;
+static int largest_read; /* shown at exit: evbuffer_read's cap, not READ_CHUNK */
 static struct event *listen_ev, *resume_ev;
 
 static void conn_free(struct conn *c, const char *why)
 {
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
-    event_free(c->read_ev); /* event_free deletes a pending event first */
-    event_free(c->write_ev);
+    if (c->read_ev)
+        event_free(c->read_ev); /* event_free deletes a pending event first */
+    if (c->write_ev)
+        event_free(c->write_ev);
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
     if (c->prev)
@@ -86,7 +91,10 @@ static bool flush(struct conn *c)
     // [/flush]
     // [flush_after]
     if (evbuffer_get_length(c->out) > 0) {
-        event_add(c->write_ev, NULL); /* something left: wake us when writable */
+        if (event_add(c->write_ev, NULL) < 0) { /* something left: wake us when writable */
+            conn_free(c, "event_add(write_ev) failed");
+            return false;
+        }
     } else {
         event_del(c->write_ev); /* nothing left: no busy EV_WRITE */
         if (c->eof) {
@@ -96,7 +104,10 @@ static bool flush(struct conn *c)
     }
     if (c->paused && !c->eof && evbuffer_get_length(c->out) < LOW_MARK) {
         c->paused = false; /* drained enough: read again */
-        event_add(c->read_ev, NULL);
+        if (event_add(c->read_ev, NULL) < 0) {
+            conn_free(c, "event_add(read_ev) failed");
+            return false;
+        }
     }
     return true;
 }
@@ -108,6 +119,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)what;
     int n = evbuffer_read(c->out, fd, READ_CHUNK); /* binary-safe: bytes, not strings */
+    if (n > largest_read)
+        largest_read = n;
     if (n < 0) {
         if (!RETRIABLE(errno))
             conn_free(c, strerror(errno));
@@ -136,7 +149,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
-    event_add(listen_ev, NULL);
+    if (event_add(listen_ev, NULL) < 0)
+        fprintf(stderr, "event_add() failed for the listening socket: no more accepts\n");
 }
 
 // [accept_loop]
@@ -150,8 +164,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             if (errno == EMFILE || errno == ENFILE) {
                 /* The listening fd stays readable: pause instead of spinning. */
                 fprintf(stderr, "accept: %s: pausing accepts for 100 ms\n", strerror(errno));
-                event_del(listen_ev);
-                event_add(resume_ev, &(struct timeval){0, 100 * 1000});
+                if (event_add(resume_ev, &(struct timeval){0, 100 * 1000}) == 0)
+                    event_del(listen_ev); /* only pause if the timer will resume it */
             }
             return; /* EAGAIN: no more waiting */
         }
@@ -178,7 +192,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         }
         if (!quiet)
             printf("conn #%u: accepted fd %d\n", c->id, (int)fd);
-        event_add(c->read_ev, NULL); /* the write event waits for output */
+        if (event_add(c->read_ev, NULL) < 0) /* the write event waits for output */
+            conn_free(c, "event_add(read_ev) failed");
     }
 }
 // [/new_conn]
@@ -188,6 +203,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     printf("got signal %d: shutting down, closing %u connection(s)\n", (int)sig, live);
     event_base_loopbreak(arg);
+}
+
+/* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
+ * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
+ * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
+ * higher fd. So on select, keep every fd below FD_SETSIZE: lower the soft
+ * RLIMIT_NOFILE, and accept() fails with EMFILE (handled above) instead. */
+static void cap_fds_for_select(struct event_base *base)
+{
+    struct rlimit rl;
+    if (strcmp(event_base_get_method(base), "select") != 0)
+        return;
+    CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= FD_SETSIZE)
+        return;
+    rl.rlim_cur = FD_SETSIZE;
+    CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
 
 static void usage(FILE *to)
@@ -209,29 +242,27 @@ int main(int argc, char **argv)
     int port = 0;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:qsh", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
-        case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (*end || !*optarg || port < 0 || port > 65535) {
-                fprintf(stderr, "fixed_echo: bad --port '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
-        case 'm': method = optarg; break;
+        case 'p': port = (int)lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'm': method = lesson_method(optarg); break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "fixed_echo: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN); /* a write to a reset peer is EPIPE, not death */
 
     step("1. a base, a listening socket on 127.0.0.1");
     struct event_base *base = base_for_method(method);
-    evutil_socket_t lfd;
-    CHECK_OK(lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    cap_fds_for_select(base);
+    evutil_socket_t lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK_OK(lfd);
     CHECK_OK(evutil_make_listen_socket_reuseable(lfd));
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -242,12 +273,18 @@ int main(int argc, char **argv)
 
     step("2. a persistent read event on it, created with event_new");
     // [setup]
-    CHECK(listen_ev = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, base));
-    CHECK(resume_ev = evtimer_new(base, on_resume, NULL));
-    CHECK_OK(event_add(listen_ev, NULL));
-    struct event *sigint, *sigterm;
-    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
-    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    listen_ev = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, base);
+    if (!listen_ev)
+        die("event_new() failed for the listening socket");
+    resume_ev = evtimer_new(base, on_resume, NULL);
+    if (!resume_ev)
+        die("evtimer_new() failed");
+    if (event_add(listen_ev, NULL) < 0)
+        die("event_add() failed for the listening socket");
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     // [/setup]
@@ -267,6 +304,7 @@ int main(int argc, char **argv)
     evutil_closesocket(lfd);
     event_base_free(base);
     // [/shutdown]
+    printf("largest single read: %d bytes (asked for %d)\n", largest_read, READ_CHUNK);
     printf("all freed, bye\n");
     return 0;
 }

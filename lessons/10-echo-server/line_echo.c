@@ -19,6 +19,8 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -85,6 +87,24 @@ static void reject(struct conn *c, struct evbuffer *in, struct evbuffer *out)
     bufferevent_disable(c->bev, EV_READ);
 }
 
+/* No complete line is buffered. Too long already? A valid line may have all
+ * max_line bytes here plus its "\r", with the "\n" still on its way in the
+ * next packet: that is max_line + 1 bytes and not yet an error. */
+static bool partial_too_long(struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    if (len <= max_line)
+        return false;
+    if (len > max_line + 1)
+        return true;
+    struct evbuffer_ptr last;
+    char ch = 0;
+    if (evbuffer_ptr_set(in, &last, len - 1, EVBUFFER_PTR_SET) < 0 ||
+        evbuffer_copyout_from(in, &last, &ch, 1) != 1)
+        return true;
+    return ch != '\r';
+}
+
 // [lines]
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -104,7 +124,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         c->echoed += n + 1;
         free(line);
     }
-    if (!c->closing && evbuffer_get_length(in) > max_line)
+    if (!c->closing && partial_too_long(in))
         reject(c, in, out); /* no end of line in sight */
     if (evbuffer_get_length(out) >= HIGH_MARK)
         bufferevent_disable(bev, EV_READ); /* back-pressure, as in bufferevent_echo */
@@ -169,7 +189,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     live++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
-    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* default 16 KiB */
+    bufferevent_set_max_single_read(c->bev, 64 * 1024); /* 2.1 still reads <= 4096 per call */
     bufferevent_set_max_single_write(c->bev, 64 * 1024);
     if (idle.tv_sec || idle.tv_usec)
         bufferevent_set_timeouts(c->bev, &idle, &idle); /* read idle, write stalled */
@@ -184,8 +204,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     accept_errors++;
     fprintf(stderr, "accept: %s: pausing accepts\n", evutil_socket_error_to_string(err));
-    evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
-    event_add(resume_ev, &(struct timeval){0, 100 * 1000});
+    if (event_add(resume_ev, &(struct timeval){0, 100 * 1000}) == 0)
+        evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -199,6 +219,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     printf("got signal %d: shutting down, closing %u connection(s)\n", (int)sig, live);
     event_base_loopbreak(arg);
+}
+
+/* select() can watch only fds below FD_SETSIZE (1024). libevent's select.c
+ * marks them with FD_SET, and glibc's _FORTIFY_SOURCE check in FD_SET
+ * aborts the process ("bit out of range 0 - FD_SETSIZE on fd_set") for a
+ * higher fd. So on select, keep every fd below FD_SETSIZE: lower the soft
+ * RLIMIT_NOFILE, and accept() fails with EMFILE (handled above) instead. */
+static void cap_fds_for_select(struct event_base *base)
+{
+    struct rlimit rl;
+    if (strcmp(event_base_get_method(base), "select") != 0)
+        return;
+    CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= FD_SETSIZE)
+        return;
+    rl.rlim_cur = FD_SETSIZE;
+    CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
 
 static void usage(FILE *to)
@@ -215,14 +253,6 @@ static void usage(FILE *to)
             "  --step                pause before each step (also EVLAB_STEP=1)\n");
 }
 
-static bool parse_num(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return *s && !*end && !errno && *out >= 0 && *out <= max;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -235,40 +265,25 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *method = NULL;
-    long port = 0, idle_ms = 60000, v;
+    long port = 0, idle_ms = 60000;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:m:i:l:rqsh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p':
-            if (!parse_num(optarg, 65535, &port))
-                goto bad;
-            break;
-        case 'm': method = optarg; break;
-        case 'i':
-            if (!parse_num(optarg, 86400000, &idle_ms))
-                goto bad;
-            break;
-        case 'l':
-            if (!parse_num(optarg, 1 << 30, &v) || v < 1)
-                goto bad;
-            max_line = (size_t)v;
-            break;
+        case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'm': method = lesson_method(optarg); break;
+        case 'i': idle_ms = lesson_num(optarg, 0, 86400000, "--idle-ms"); break;
+        case 'l': max_line = (size_t)lesson_num(optarg, 1, 1 << 30, "--max-line"); break;
         case 'r': rot13 = true; break;
         case 'q': quiet = true; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
-        default:
-            usage(stderr);
-            return 2;
-        bad:
-            fprintf(stderr, "line_echo: bad value '%s' for --%s\n", optarg,
-                    opts[c == 'p'   ? 0
-                         : c == 'i' ? 2
-                                    : 3]
-                        .name);
-            usage(stderr);
-            return 2;
+        default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "line_echo: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     idle.tv_sec = idle_ms / 1000;
     idle.tv_usec = (idle_ms % 1000) * 1000;
@@ -276,17 +291,22 @@ int main(int argc, char **argv)
 
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
+    cap_fds_for_select(base);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(listener = evconnlistener_new_bind(base, on_accept, NULL,
-                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                                 LEV_OPT_CLOSE_ON_EXEC,
-                                             SOMAXCONN, (struct sockaddr *)&sin, sizeof sin));
+    listener = evconnlistener_new_bind(
+        base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        SOMAXCONN, (struct sockaddr *)&sin, sizeof sin);
+    if (!listener)
+        die("evconnlistener_new_bind(127.0.0.1:%ld) failed: %s", port, strerror(errno));
     evconnlistener_set_error_cb(listener, on_accept_error);
-    CHECK(resume_ev = evtimer_new(base, on_resume, NULL));
-    struct event *sigint, *sigterm;
-    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
-    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    resume_ev = evtimer_new(base, on_resume, NULL);
+    if (!resume_ev)
+        die("evtimer_new() failed");
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;

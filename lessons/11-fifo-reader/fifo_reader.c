@@ -1,4 +1,4 @@
-/* fifo_reader.c -- seed 003's FIFO reader done right.
+/* fifo_reader.c -- the FIFO reader of the blog post "libevent demo", done right.
  *
  * Teaches: a named pipe (FIFO) in an event loop. Open it O_RDONLY|O_NONBLOCK
  * (the open does not wait for a writer), watch it with a persistent EV_READ
@@ -8,7 +8,7 @@
  * exit and on SIGINT/SIGTERM.
  *
  * Builds on: lesson 04 (EV_PERSIST), lesson 07 (signals). naive_fifo.c shows
- * what goes wrong without the EOF handling, and with the seed's O_RDWR.
+ * what goes wrong without the EOF handling, and with that post's O_RDWR.
  *
  * Build and run on its own:
  *   cc -Wall -o fifo_reader fifo_reader.c $(pkg-config --cflags --libs libevent)
@@ -113,11 +113,16 @@ int main(int argc, char **argv)
             snprintf(path, sizeof path, "%s", optarg);
             break;
         case 'x': exit_on_eof = true; break;
-        case 'm': method = optarg; break;
+        case 'm': method = lesson_method(optarg); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fifo_reader: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
 
     step("1. mkfifo");
@@ -125,7 +130,8 @@ int main(int argc, char **argv)
     if (!path[0]) {
         const char *t = getenv("TMPDIR");
         snprintf(tmpdir, sizeof tmpdir, "%s/evlab-fifo-XXXXXX", t && *t ? t : "/tmp");
-        CHECK(mkdtemp(tmpdir));
+        if (!mkdtemp(tmpdir))
+            die("mkdtemp(%s) failed: %s", tmpdir, strerror(errno));
         snprintf(path, sizeof path, "%s/event.fifo", tmpdir);
     }
     if (mkfifo(path, 0600) < 0)
@@ -138,12 +144,16 @@ int main(int argc, char **argv)
     int fd = open_fifo();
     if (fd < 0)
         die("open(%s) failed: %s", path, strerror(errno));
-    CHECK(read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, base));
-    CHECK_OK(event_add(read_ev, NULL));
+    read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, base);
+    if (!read_ev)
+        die("event_new() failed for the FIFO");
+    if (event_add(read_ev, NULL) < 0)
+        die("event_add() failed for the FIFO");
     // [/open]
-    struct event *sigint, *sigterm;
-    CHECK(sigint = evsignal_new(base, SIGINT, on_signal, base));
-    CHECK(sigterm = evsignal_new(base, SIGTERM, on_signal, base));
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    if (!sigint || !sigterm)
+        die("evsignal_new() failed");
     CHECK_OK(event_add(sigint, NULL));
     CHECK_OK(event_add(sigterm, NULL));
     printf("method: %s\n", event_base_get_method(base));

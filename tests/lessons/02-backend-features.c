@@ -198,7 +198,7 @@ Test(lesson02, help_bad_flags_and_step)
     evt_run_free(&r);
     r = run(EVT_ARGV(FEATURES, "--method", "kqueue"), NULL);
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "unknown method"), "%s", r.err);
+    cr_assert(strstr(r.err, "--method 'kqueue' is not a backend"), "%s", r.err);
     evt_run_free(&r);
     r = run(EVT_ARGV(REQUIRE, "--require", "fast"), NULL);
     cr_assert_eq(r.exit_code, 2);
@@ -211,4 +211,10 @@ Test(lesson02, help_bad_flags_and_step)
     cr_assert(strstr(r.out, "== 3."), "%s", r.out);
     cr_assert_null(strstr(r.out, "result: NULL"), "q must stop before step 4:\n%s", r.out);
     evt_run_free(&r);
+}
+
+Test(lesson02, waiting_at_every_prompt_changes_nothing, .timeout = 60)
+{
+    evt_assert_step_same(EVT_ARGV(FEATURES), NULL, NULL, 2.0, 40);
+    evt_assert_step_same(EVT_ARGV(REQUIRE), NULL, NULL, 2.0, 40);
 }

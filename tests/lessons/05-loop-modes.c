@@ -72,27 +72,62 @@ Test(loop_modes, nonblock_busy_polls_and_the_draining_call_returns_1)
     evt_run_free(&r);
 }
 
-Test(loop_modes, no_exit_on_empty_waits_for_loopexit)
+Test(loop_modes, no_exit_on_empty_waits_on_a_really_empty_base)
 {
     struct evt_run r = run(DIR "loop_modes", "--mode", "no-exit-on-empty", NULL, 10);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    in_order(r.out, "callback t100", "call 1 returned 0 after running 3 callback(s)");
-    cr_assert(strstr(r.out, "got_exit=1, got_break=0"), "%s", r.out);
-    /* it sat on an empty base until the 300 ms loopexit */
+    in_order(r.out, "callback t100", "[thread] event_base_loopbreak()");
+    in_order(r.out, "[thread] event_base_loopbreak()",
+             "call 1 returned 0 after running 3 callback(s)");
+    cr_assert(strstr(r.out, "got_exit=0, got_break=1"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "loopexit("), "no loopexit event may keep it alive:\n%s", r.out);
+    /* it sat on an empty base until the other thread's break at 300 ms */
     cr_assert_geq(r.seconds, 0.29);
     evt_run_free(&r);
 
     /* no way out: it never returns */
-    r = run(DIR "loop_modes", "--mode", "no-exit-on-empty", "--exit-after-ms=0", 1.0);
-    cr_assert(r.timed_out, "without loopexit the loop must not return:\n%s", r.out);
+    r = run(DIR "loop_modes", "--mode", "no-exit-on-empty", "--break-after-ms=0", 1.5);
+    cr_assert(r.timed_out, "on an empty base the loop must not return:\n%s", r.out);
     cr_assert(strstr(r.out, "callback t100"), "the events still ran:\n%s", r.out);
     cr_assert_null(strstr(r.out, "  call 1 returned"), "%s", r.out);
     evt_run_free(&r);
 
-    /* the same set under dispatch returns without waiting for 300 ms */
+    /* the same set under dispatch returns 1 as soon as t100 has run */
     r = run(DIR "loop_modes", "--mode", "dispatch", NULL, 10);
-    cr_assert_null(strstr(r.out, "loopexit"), "%s", r.out);
+    in_order(r.out, "callback t100", "call 1 returned 1 after running 3 callback(s)");
+    cr_assert_lt(r.seconds, 5.0);
     evt_run_free(&r);
+}
+
+/* loopexit's event is an ordinary, counted event: plain dispatch, with no
+ * NO_EXIT_ON_EMPTY, waits for it too. (This is why a loopexit timer cannot
+ * show what NO_EXIT_ON_EMPTY does.) */
+Test(loop_modes, loopexit_event_is_counted_so_dispatch_waits_for_it)
+{
+    struct evt_run r = run(DIR "loop_modes", "--mode", "dispatch", "--exit-after-ms=300", 10);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    in_order(r.out, "callback t100", "call 1 returned 0 after running 3 callback(s)");
+    cr_assert(strstr(r.out, "got_exit=1, got_break=0"), "%s", r.out);
+    cr_assert(strstr(r.out, "it counts as an event like any other"), "%s", r.out);
+    cr_assert_geq(r.seconds, 0.29, "dispatch returned before the loopexit timer");
+    evt_run_free(&r);
+}
+
+Test(lesson05, loopexit_is_never_called_internal)
+{
+    const char *files[] = {"lessons/05-loop-modes/README.md", "slides/05-loop-modes.md",
+                           "lessons/05-loop-modes/early_stop.c",
+                           "lessons/05-loop-modes/exit_vs_break.c"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(files[i], "r");
+        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
+        char buf[65536];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        cr_assert_null(strstr(buf, "internal event"),
+                       "%s: lesson 03 uses \"internal event\" for libevent's own events", files[i]);
+    }
 }
 
 Test(loop_returns, one_zero_and_minus_one)
@@ -152,6 +187,58 @@ Test(exit_vs_break, loopexit_with_delay_stops_a_ticker)
     evt_run_free(&r);
 }
 
+/* With 3 priorities, loopexit's event runs at the default priority (1): B,
+ * activated before it at that priority, runs; C, at 2, is left active. */
+Test(exit_vs_break, loopexit_does_not_finish_lower_priorities)
+{
+    struct evt_run r = run(DIR "exit_vs_break", "--stop", "exit", "--priorities", 10);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "loop returned 0: 2 of 3 callbacks ran; got_exit=1 got_break=0"), "%s",
+              r.out);
+    cr_assert(strstr(r.out, "A: done") && strstr(r.out, "B: done") &&
+                  strstr(r.out, "C: still active"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "callback C ran\nloop returned 1: 1 more callback(s) ran"), "%s",
+              r.out);
+    evt_run_free(&r);
+}
+
+Test(priorities, urgent_first_starvation_and_refusals)
+{
+    struct evt_run r = run(DIR "priorities", NULL, NULL, NULL, 10);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "event_base_get_npriorities -> 3"), "%s", r.out);
+    cr_assert(strstr(r.out, "a new event's priority: 1"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_priority_set on an active event -> -1"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_base_priority_init on a base with active events -> -1"), "%s",
+              r.out);
+    /* activated low, normal, urgent; run urgent x4 (3 repeats), normal, low */
+    cr_assert_eq(evt_count(r.out, "urgent   (priority 0) ran"), 4, "%s", r.out);
+    const char *last_urgent = r.out, *p;
+    while ((p = strstr(last_urgent + 1, "urgent   (priority 0) ran")))
+        last_urgent = p;
+    in_order(last_urgent, "urgent   (priority 0) ran", "normal   (priority 1) ran");
+    in_order(r.out, "normal   (priority 1) ran", "low      (priority 2) ran");
+    evt_run_free(&r);
+    r = run(DIR "priorities", "--repeats", "0", NULL, 10);
+    cr_assert_eq(evt_count(r.out, "urgent   (priority 0) ran"), 1, "%s", r.out);
+    evt_run_free(&r);
+    r = run(DIR "priorities", "--repeats", "4294967299", NULL, 10);
+    cr_assert_eq(r.exit_code, 2, "2^32 + 3 must be refused, not cast to 3");
+    evt_run_free(&r);
+}
+
+Test(legacy, event_init_and_event_dispatch_do_what_the_2x_calls_do)
+{
+    struct evt_run r = run(DIR "legacy", NULL, NULL, NULL, 10);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "1.x: timer fired, what=EV_TIMEOUT"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_dispatch() -> 1"), "%s", r.out);
+    cr_assert(strstr(r.out, "2.x: timer fired, what=EV_TIMEOUT"), "%s", r.out);
+    cr_assert(strstr(r.out, "event_base_dispatch(base) -> 1"), "%s", r.out);
+    evt_run_free(&r);
+}
+
 Test(early_stop, early_break_is_lost_early_exit_is_kept)
 {
     struct evt_run r = run(DIR "early_stop", NULL, NULL, NULL, 10);
@@ -189,8 +276,8 @@ Test(loop_continue, continue_polls_before_the_rest)
 
 Test(loop_modes, help_bad_flags_and_bad_values)
 {
-    const char *progs[] = {"loop_modes", "loop_returns", "exit_vs_break", "early_stop",
-                           "loop_continue"};
+    const char *progs[] = {"loop_modes",    "loop_returns", "exit_vs_break", "early_stop",
+                           "loop_continue", "priorities",   "legacy"};
     char path[256];
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
@@ -210,6 +297,14 @@ Test(loop_modes, help_bad_flags_and_bad_values)
     r = run(DIR "exit_vs_break", "--stop", "later", NULL, 10);
     cr_assert_eq(r.exit_code, 2);
     evt_run_free(&r);
+    /* range before cast: 2^32 + 300 must not become 300 */
+    r = run(DIR "loop_modes", "--exit-after-ms", "4294967596", NULL, 10);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "--exit-after-ms wants a whole number"), "%s", r.err);
+    evt_run_free(&r);
+    r = run(DIR "loop_modes", "--break-after-ms", "-1", NULL, 10);
+    cr_assert_eq(r.exit_code, 2);
+    evt_run_free(&r);
 }
 
 Test(loop_modes, step_mode_waits_for_enter_on_a_tty)
@@ -224,3 +319,25 @@ Test(loop_modes, step_mode_waits_for_enter_on_a_tty)
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 2);
     evt_run_free(&r);
 }
+
+/* Waiting 2 s at every prompt changes nothing. Before, --mode once ran all
+ * three callbacks in one call: both timers were due by the time the loop
+ * ran. Times and busy-poll counts are masked; order and counts are not. */
+static const char *const loop_masks[] = {"~[0-9]+ ms", "call [0-9]+ returned", "nothing: [0-9]+",
+                                         "after [0-9]+ ticks", NULL};
+#define STEP_SAME(name, ...)                                                                       \
+    Test(step_mode, name, .timeout = 60)                                                           \
+    {                                                                                              \
+        evt_assert_step_same(EVT_ARGV(__VA_ARGS__), NULL, loop_masks, 2.0, 40);                    \
+    }
+STEP_SAME(once, evt_prog(DIR "loop_modes"), "--mode", "once")
+STEP_SAME(dispatch, evt_prog(DIR "loop_modes"), "--mode", "dispatch")
+/* (Not nonblock: a busy-polling process that the scheduler stalls for 50 ms
+ * sees both timers due in one call, stepped or not.) */
+STEP_SAME(no_exit_on_empty, evt_prog(DIR "loop_modes"), "--mode", "no-exit-on-empty")
+STEP_SAME(exit_vs_break, evt_prog(DIR "exit_vs_break"), "--stop", "exit", "--priorities")
+STEP_SAME(early_stop, evt_prog(DIR "early_stop"))
+STEP_SAME(loop_continue, evt_prog(DIR "loop_continue"))
+STEP_SAME(loop_returns, evt_prog(DIR "loop_returns"))
+STEP_SAME(priorities, evt_prog(DIR "priorities"))
+STEP_SAME(legacy, evt_prog(DIR "legacy"))

@@ -182,6 +182,87 @@ Test(drift, re_adding_accumulates_lateness)
     evt_run_free(&r);
 }
 
+/* "A timer never fires before its time" is false on libevent's default
+ * coarse clock. Early ticks depend on the scheduler, so up to 6 runs may
+ * look for one; with EVENT_PRECISE_TIMER none may ever be early. */
+static int early_ticks(const char *const env[])
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r,
+                         EVT_ARGV(evt_prog(DIR "drift"), "--ticks", "60", "--interval-ms", "7",
+                                  "--work-ms", "0", "--late-clock"),
+                         env, NULL, 30),
+                 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *e = strstr(r.out, "early ticks: ");
+    cr_assert(e, "%s", r.out);
+    int n = atoi(e + strlen("early ticks: "));
+    evt_run_free(&r);
+    return n;
+}
+
+Test(drift, coarse_clock_fires_early_precise_clock_never, .timeout = 120)
+{
+    int coarse = 0;
+    for (int i = 0; i < 6 && coarse == 0; i++)
+        coarse = early_ticks(EVT_ENV("EVENT_PRECISE_TIMER"));
+    cr_assert_gt(coarse, 0, "no early tick in 6 runs on the coarse clock");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(early_ticks(EVT_ENV("EVENT_PRECISE_TIMER=1")), 0,
+                     "a tick came early on CLOCK_MONOTONIC");
+}
+
+/* "Lateness does not add up" holds only while no tick is missed: with 30 ms
+ * of work per 20 ms tick, each tick starts >= 30 ms after the previous one,
+ * so lateness grows by >= 10 ms a tick even with EV_PERSIST. */
+Test(drift, persist_falls_behind_once_ticks_are_missed)
+{
+    struct evt_run r = run(DIR "drift", "--work-ms", "30", NULL, NULL);
+    double first = last_late(r.out, 1), last = last_late(r.out, 10);
+    cr_assert_geq(last - first, 60.0, "lateness %.1f -> %.1f ms:\n%s", first, last, r.out);
+    cr_assert(strstr(r.out, "even EV_PERSIST falls further behind"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(cached_time, prints_the_resolution_of_the_clock_in_use)
+{
+    struct evt_run r =
+        run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER"), NULL, NULL, NULL, NULL);
+    const char *c = strstr(r.out, "the timers' clock: CLOCK_MONOTONIC_COARSE, resolution here: ");
+    cr_assert(c, "%s", r.out);
+    cr_assert_gt(atol(c + strlen("the timers' clock: CLOCK_MONOTONIC_COARSE, resolution here: ")),
+                 1, "%s", r.out);
+    evt_run_free(&r);
+    /* any value turns it on, "0" included: libevent only asks if it is set */
+    const char *on[] = {"EVENT_PRECISE_TIMER=1", "EVENT_PRECISE_TIMER=0"};
+    for (int i = 0; i < 2; i++) {
+        r = run_env(DIR "cached_time", EVT_ENV(on[i]), NULL, NULL, NULL, NULL);
+        cr_assert(strstr(r.out, "the timers' clock: CLOCK_MONOTONIC, resolution here: 1 ns"),
+                  "%s: %s", on[i], r.out);
+        evt_run_free(&r);
+    }
+    r = run_env(DIR "cached_time", EVT_ENV("EVENT_PRECISE_TIMER"), "--precise", NULL, NULL, NULL);
+    cr_assert(strstr(r.out, "the timers' clock: CLOCK_MONOTONIC, resolution here: 1 ns"), "%s",
+              r.out);
+    evt_run_free(&r);
+}
+
+/* The lesson shows the ordering only: no speed claim it does not show. */
+Test(common_timeout, no_unshown_speed_claim)
+{
+    const char *files[] = {"lessons/06-timeouts/README.md", "lessons/06-timeouts/common_timeout.c",
+                           "slides/06-timeouts.md"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(files[i], "r");
+        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
+        char buf[65536];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        cr_assert_null(strstr(buf, "O(1)"), "%s claims O(1) adds", files[i]);
+    }
+}
+
 Test(timeouts, help_bad_flags_and_bad_values)
 {
     const char *progs[] = {"timers",         "read_timeout", "once",
@@ -206,6 +287,22 @@ Test(timeouts, help_bad_flags_and_bad_values)
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "--timeout-ms wants"), "%s", r.err);
     evt_run_free(&r);
+    /* range before cast: 2^32 + 300 must not run as 300 */
+    const char *const bad[][3] = {{"read_timeout", "--timeout-ms", "4294967596"},
+                                  {"read_timeout", "--write-after-ms", "0"},
+                                  {"timers", "--ticks", "4294967297"},
+                                  {"drift", "--work-ms", "-1"},
+                                  {"common_timeout", "--count", "0"},
+                                  {"cached_time", "--busy-ms", "4294967326"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, DIR "%s", bad[i][0]);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(path), bad[i][1], bad[i][2]), NULL, NULL, 10),
+                     0);
+        cr_assert_eq(r.exit_code, 2, "%s %s %s accepted", bad[i][0], bad[i][1], bad[i][2]);
+        cr_assert(strstr(r.err, "wants a whole number"), "%s", r.err);
+        evt_run_free(&r);
+    }
 }
 
 Test(timeouts, step_mode_waits_for_enter_on_a_tty)
@@ -218,3 +315,27 @@ Test(timeouts, step_mode_waits_for_enter_on_a_tty)
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 2);
     evt_run_free(&r);
 }
+
+/* Waiting 2 s at every prompt changes nothing. Before, read_timeout timed
+ * out although the writer wrote, and drift's ticks were ~2 s late. Times
+ * under a second are masked; a 2 s shift is not. */
+static const char *const time_masks[] = {" +-?[0-9]{1,3}[.][0-9] ms",
+                                         "took [0-9]+ ms",
+                                         "early ticks: [0-9]+",
+                                         "  EARLY",
+                                         "in [0-9]+ us",
+                                         NULL};
+#define STEP_SAME(name, ...)                                                                       \
+    Test(step_mode, name, .timeout = 60)                                                           \
+    {                                                                                              \
+        evt_assert_step_same(EVT_ARGV(__VA_ARGS__), EVT_ENV("EVENT_PRECISE_TIMER"), time_masks,    \
+                             2.0, 40);                                                             \
+    }
+STEP_SAME(read_timeout, evt_prog(DIR "read_timeout"))
+STEP_SAME(read_timeout_times_out, evt_prog(DIR "read_timeout"), "--no-write", "--timeout-ms", "50")
+STEP_SAME(drift, evt_prog(DIR "drift"))
+STEP_SAME(drift_re_add, evt_prog(DIR "drift"), "--re-add")
+STEP_SAME(timers, evt_prog(DIR "timers"))
+STEP_SAME(once, evt_prog(DIR "once"))
+STEP_SAME(common_timeout, evt_prog(DIR "common_timeout"))
+STEP_SAME(cached_time, evt_prog(DIR "cached_time"))

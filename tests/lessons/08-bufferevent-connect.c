@@ -199,10 +199,14 @@ Test(bev_connect, help_and_bad_arguments)
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "usage:"), "%s", r.err);
     evt_run_free(&r);
-    r = run(EVT_ARGV(PROG, "--port", "http"));
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "--port needs a number"), "%s", r.err);
-    evt_run_free(&r);
+    const char *bad[] = {"http", "0", "65536", "4294967297", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = run(EVT_ARGV(PROG, "--port", bad[i]));
+        cr_assert_eq(r.exit_code, 2, "--port %s", bad[i]);
+        cr_assert(strstr(r.err, "--port wants a whole number from 1 to 65535"), "%s", r.err);
+        cr_assert_null(strstr(r.out, "target 127.0.0.1"), "--port %s was used:\n%s", bad[i], r.out);
+        evt_run_free(&r);
+    }
     r = run(EVT_ARGV(PROG, "extra"));
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "unexpected argument 'extra'"), "%s", r.err);
@@ -218,5 +222,70 @@ Test(bev_connect, step_mode_waits_for_enter_on_a_tty)
     cr_assert_null(strstr(r.out, "Connection refused"), "q must stop before step 3 runs:\n%s",
                    r.out);
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 3);
+    evt_run_free(&r);
+}
+
+/* ---- bev_talk: after CONNECTED ---------------------------------------------- */
+
+#define TALK evt_prog("lessons/08-bufferevent-connect/bev_talk")
+
+static void check_talk(const char *const env[])
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK), env, NULL, 15), 0);
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    /* a new bufferevent: EV_WRITE only (bufferevent.c sets enabled = EV_WRITE) */
+    cr_assert(strstr(r.out, "bufferevent_get_enabled(new bev): EV_WRITE\n"), "%s", r.out);
+    const char *order[] = {"event callback: 0x80 = BEV_EVENT_CONNECTED",
+                           "connected; enabled: EV_WRITE\n",
+                           "wrote 'ping 1'",
+                           "bufferevent_enable(bev, EV_READ); enabled: EV_READ|EV_WRITE",
+                           "peer: got 'ping 1'",
+                           "read callback: 'pong 1'; writing 'ping 2'",
+                           "peer: got 'ping 2'",
+                           "event callback: 0x21 = BEV_EVENT_READING|BEV_EVENT_ERROR",
+                           "socket error: Connection reset by peer",
+                           "== 4."};
+    const char *at = r.out;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *next = strstr(at, order[i]);
+        cr_assert(next, "'%s' missing or out of order in:\n%s", order[i], r.out);
+        at = next;
+    }
+    cr_assert_eq(evt_count(r.out, "event callback:"), 2, "CONNECTED, then ERROR:\n%s", r.out);
+    cr_assert_null(strstr(r.out, "no read callback"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(bev_talk, writes_reads_then_error_after_connected_epoll) { check_talk(NULL); }
+Test(bev_talk, writes_reads_then_error_after_connected_poll_select)
+{
+    check_talk(EVT_ENV("EVENT_NOEPOLL=1"));
+    check_talk(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"));
+}
+
+Test(bev_talk, without_enable_read_no_read_callback_runs)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK, "--no-enable-read"), NULL, NULL, 15), 0);
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    cr_assert(strstr(r.out, "peer: sent 'pong 1'"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "read callback:"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "bufferevent_enable"), "%s", r.out);
+    cr_assert(strstr(r.out, "no read callback within 1 s; 7 byte(s) wait in the socket, unread"),
+              "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(bev_talk, help_and_bad_arguments)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK, "--help"), NULL, NULL, 10), 0);
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "--no-enable-read") && strstr(r.out, "--step"), "%s", r.out);
+    evt_run_free(&r);
+    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK, "--bogus"), NULL, NULL, 10), 0);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "usage:"), "%s", r.err);
     evt_run_free(&r);
 }

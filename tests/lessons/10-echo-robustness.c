@@ -46,7 +46,7 @@ static void t_thousand(const char *prog)
     for (int i = 0; i < NCLIENTS; i++) {
         fd[i] = evt_connect(s.port, 10);
         cr_assert_geq(fd[i], 0, "client %d could not connect: %s", i, strerror(errno));
-        fcntl(fd[i], F_SETFL, O_NONBLOCK);
+        fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
         sent[i] = got[i] = 0;
     }
     /* Every client sends its own 64 bytes (its number in each byte pair) and
@@ -94,6 +94,116 @@ static void t_thousand(const char *prog)
 }
 Test(fixed_echo, serves_1000_concurrent_clients, .timeout = 60) { t_thousand(FIXED); }
 Test(bufferevent_echo, serves_1000_concurrent_clients, .timeout = 60) { t_thousand(BEV); }
+
+/* ---- 1100 clients on select: more than FD_SETSIZE ------------------------------------ */
+
+/* On select a server must never hold an fd >= FD_SETSIZE (1024): libevent's
+ * FD_SET under glibc's _FORTIFY_SOURCE aborts with "bit out of range". The
+ * servers lower RLIMIT_NOFILE to FD_SETSIZE on select, so accept() fails
+ * with EMFILE and they pause accepting instead. 1100 clients connect at once
+ * (the kernel's backlog holds those not yet accepted); each one that gets its
+ * echo closes, which frees an fd for the next. All 1100 must be served. */
+#define NSELECT 1100
+
+static void t_select_1100(const char *prog, const char *msg, const char *reply)
+{
+    raise_nofile(4096); /* the server inherits 4096: the cap, not the test, must keep it below */
+    struct srv s;
+    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet", "--method", "select"), NULL);
+    size_t mlen = strlen(msg), rlen = strlen(reply);
+    static int fd[NSELECT];
+    static size_t got[NSELECT];
+    static char back[NSELECT][16];
+    struct pollfd *pf = calloc(NSELECT, sizeof *pf);
+    cr_assert(pf && rlen < sizeof back[0]);
+    for (int i = 0; i < NSELECT; i++) {
+        fd[i] = evt_connect(s.port, 10);
+        cr_assert_geq(fd[i], 0, "client %d could not connect: %s", i, strerror(errno));
+        cr_assert_eq(evt_write_all(fd[i], msg, mlen, 5), mlen, "client %d", i);
+        fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
+        got[i] = 0;
+    }
+    /* Phase 1 keeps every served client open, so the server must hold more
+     * than 1000 connections at once and run into its cap (EMFILE) with 100
+     * more waiting. Phase 2 (once at least 1000 are served and no echo came
+     * for 0.5 s) closes each client as it is served, which lets the rest in. */
+    int done = 0;
+    bool closing = false;
+    double deadline = evt_now() + 60, last_echo = evt_now();
+    static bool served[NSELECT];
+    while (done < NSELECT && evt_now() < deadline) {
+        if (!closing && done >= 1000 && evt_now() - last_echo > 0.5) {
+            closing = true;
+            for (int i = 0; i < NSELECT; i++)
+                if (served[i]) {
+                    close(fd[i]); /* frees one of the server's fds */
+                    fd[i] = -1;
+                }
+        }
+        for (int i = 0; i < NSELECT; i++)
+            pf[i] = (struct pollfd){fd[i], fd[i] >= 0 && !served[i] ? POLLIN : 0, 0};
+        poll(pf, NSELECT, 100);
+        for (int i = 0; i < NSELECT; i++) {
+            if (fd[i] < 0 || served[i] || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t r = recv(fd[i], back[i] + got[i], rlen - got[i], 0);
+            cr_assert(r > 0 || (r < 0 && errno == EAGAIN),
+                      "client %d: closed or reset after %zu bytes (server alive: %d)", i, got[i],
+                      srv_alive(&s));
+            if (r > 0 && (got[i] += (size_t)r) == rlen) {
+                cr_assert_eq(memcmp(back[i], reply, rlen), 0, "client %d", i);
+                served[i] = true;
+                done++;
+                last_echo = evt_now();
+                if (closing) {
+                    close(fd[i]);
+                    fd[i] = -1;
+                }
+            }
+        }
+        cr_assert(closing || done < NSELECT, "all %d served at once: the fd cap is missing", done);
+    }
+    free(pf);
+    cr_assert(srv_alive(&s), "the server died on select:\n%s", s.p.err);
+    cr_assert_eq(done, NSELECT, "only %d of %d clients got their echo", done, NSELECT);
+    for (int i = 0; i < NSELECT; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    int st = srv_stop(&s, SIGTERM, 10);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x\n%s", st, s.p.err);
+    cr_assert(strstr(s.p.out, "select: RLIMIT_NOFILE lowered to 1024 (FD_SETSIZE)"), "%s", s.p.out);
+    cr_assert(strstr(s.p.err, "Too many open files"),
+              "1000 held, 100 waiting: EMFILE expected:\n%s", s.p.err);
+    cr_assert_null(strstr(s.p.err, "bit out of range"), "%s", s.p.err);
+    srv_free(&s);
+}
+Test(fixed_echo, serves_1100_clients_on_select, .timeout = 90)
+{
+    t_select_1100(FIXED, "ping", "ping");
+}
+Test(bufferevent_echo, serves_1100_clients_on_select, .timeout = 90)
+{
+    t_select_1100(BEV, "ping", "ping");
+}
+Test(line_echo, serves_1100_clients_on_select, .timeout = 90)
+{
+    t_select_1100(LINE, "ping\n", "PING\n");
+}
+
+/* ---- evbuffer_read's cap: READ_CHUNK is not what a read gets -------------------------- */
+
+/* fixed_echo asks evbuffer_read for 64 KiB, but libevent 2.1's buffer.c caps
+ * every read at EVBUFFER_MAX_READ (4096): 1 MiB arrives 4096 bytes at a time. */
+Test(fixed_echo, evbuffer_read_takes_at_most_4096_bytes_per_call)
+{
+    struct srv s;
+    srv_start(&s, LESSON10(FIXED), EVT_ARGV("--quiet"), NULL);
+    big_echo(s.port, 1u << 20, false, false, 9);
+    int st = srv_stop(&s, SIGTERM, 10);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    cr_assert(strstr(s.p.out, "largest single read: 4096 bytes (asked for 65536)"), "%s", s.p.out);
+    srv_free(&s);
+}
 
 /* ---- one byte at a time -------------------------------------------------------------- */
 
@@ -397,7 +507,7 @@ static void t_backends(const char *prog)
             evt_random_bytes(data[i], SZ, (unsigned)(i + 1));
             fd[i] = evt_connect(s.port, 5);
             cr_assert_geq(fd[i], 0);
-            fcntl(fd[i], F_SETFL, O_NONBLOCK);
+            fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
         }
         int done = 0;
         double deadline = evt_now() + 30;

@@ -101,6 +101,40 @@ Test(fifo_reader, same_on_poll_and_select)
     two_writers(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"), "method: select");
 }
 
+/* EOF comes when the LAST writer closes: two writers open at once share one
+ * EOF. (So `echo a > f; echo b > f` usually gives one read and one EOF: the
+ * second open comes before the reader sees the first close.) */
+static void overlapping_writers(const char *const env[])
+{
+    struct evt_proc p;
+    const char *path = start(&p, EVT_ARGV(READER), env);
+    int w1 = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    int w2 = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    cr_assert(w1 >= 0 && w2 >= 0, "open(%s, O_WRONLY): %s", path, strerror(errno));
+    cr_assert_eq(write(w1, "a\n", 2), 2);
+    cr_assert_not_null(evt_wait_line(&p, "read 2 bytes: a", 5), "%s", p.out);
+    close(w1);
+    evt_drain(&p, 0.5); /* an EOF here would be wrong: w2 is still open */
+    cr_assert_null(strstr(p.out, "EOF"), "EOF while a writer was still open:\n%s", p.out);
+    cr_assert_eq(write(w2, "b\n", 2), 2);
+    cr_assert_not_null(evt_wait_line(&p, "read 2 bytes: b", 5), "%s", p.out);
+    close(w2);
+    cr_assert_not_null(evt_wait_line(&p, "EOF: the last writer", 5), "%s", p.out);
+    evt_drain(&p, 0.2);
+    int st = evt_stop(&p, SIGTERM, 5);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x; %s", st, p.err);
+    cr_assert_eq(stat_of(p.out, "EOFs: "), 1, "two writers, one EOF:\n%s", p.out);
+    cr_assert(strstr(p.out, "read 2 bytes: b") < strstr(p.out, "EOF: the last writer"), "%s",
+              p.out);
+    evt_proc_free(&p);
+}
+
+Test(fifo_reader, overlapping_writers_share_one_eof)
+{
+    overlapping_writers(NULL);
+    overlapping_writers(EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1"));
+}
+
 Test(fifo_reader, no_writer_no_callback_and_sigterm_removes_fifo_and_temp_dir)
 {
     struct evt_proc p;
@@ -167,7 +201,7 @@ Test(naive_fifo, ignoring_eof_spins_until_it_stops_itself)
     evt_proc_free(&p);
 }
 
-Test(naive_fifo, seeds_o_rdwr_hides_eof)
+Test(naive_fifo, blog_posts_o_rdwr_hides_eof)
 {
     struct evt_proc p;
     const char *path = start(&p, EVT_ARGV(NAIVE, "--rdwr", "--watch-ms", "200"), NULL);
@@ -211,4 +245,15 @@ Test(cli, help_and_bad_flags)
     cr_assert_eq(evt_run(&r, EVT_ARGV(NAIVE, "--watch-ms", "soon"), NULL, NULL, 5), 0);
     cr_assert_eq(r.exit_code, 2);
     evt_run_free(&r);
+    cr_assert_eq(evt_run(&r, EVT_ARGV(NAIVE, "--watch-ms", "4294967496"), NULL, NULL, 5), 0);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "--watch-ms wants a whole number from 1 to 60000"), "%s", r.err);
+    evt_run_free(&r);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--method", "kqueue"), NULL, NULL, 5), 0);
+        cr_assert_eq(r.exit_code, 2, "%s", r.err);
+        cr_assert(strstr(r.err, "--method 'kqueue' is not a backend"), "%s", r.err);
+        cr_assert_null(strstr(r.out, "fifo ready"), "%s", r.out);
+        evt_run_free(&r);
+    }
 }

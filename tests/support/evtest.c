@@ -658,3 +658,151 @@ size_t evt_first_diff(const void *a, const void *b, size_t n)
             return i;
     return n;
 }
+
+/* ---- step mode through a pseudo-terminal --------------------------------------- */
+
+#include <regex.h>
+
+#define EVT_STEP_PROMPT "   [Enter: run this step, q: quit] "
+
+int evt_step_prompts(const char *out) { return evt_count(out, EVT_STEP_PROMPT); }
+
+int evt_run_step(struct evt_run *r, const char *const argv[], const char *const env[],
+                 double wait_s, double timeout_s)
+{
+    memset(r, 0, sizeof *r);
+    int master;
+    double start = evt_now(), deadline = start + timeout_s;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        die_with_parent();
+        signal(SIGPIPE, SIG_DFL);
+        apply_env(env);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 0;
+    append(&r->err, &r->err_len, &cap, "", 0);
+    cap = 0;
+    append(&r->out, &r->out_len, &cap, "", 0);
+    int answered = 0;
+    double enter_at = 0; /* when to type the next Enter; 0: no prompt waiting */
+    for (;;) {
+        double now = evt_now();
+        if (now >= deadline)
+            break;
+        if (enter_at > 0 && now >= enter_at) {
+            if (write(master, "\n", 1) == 1)
+                answered++;
+            enter_at = 0;
+        }
+        double until = enter_at > 0 && enter_at < deadline ? enter_at : deadline;
+        struct pollfd pf = {master, POLLIN, 0};
+        int rc = poll(&pf, 1, (int)((until - now) * 1000) + 1);
+        if (rc == 0)
+            continue;
+        char buf[4096];
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0)
+            break; /* EIO once the child has gone */
+        append(&r->out, &r->out_len, &cap, buf, (size_t)n);
+        if (enter_at == 0 && evt_step_prompts(r->out) > answered)
+            enter_at = evt_now() + wait_s;
+    }
+    close(master);
+    fill_status(r, reap(pid, deadline, &r->timed_out));
+    r->seconds = evt_now() - start;
+    return 0;
+}
+
+char *evt_step_transcript(const char *out)
+{
+    size_t len = strlen(out), o = 0, plen = strlen(EVT_STEP_PROMPT);
+    char *t = malloc(len + 1);
+    cr_assert_not_null(t);
+    for (size_t i = 0; i < len; i++)
+        if (out[i] != '\r')
+            t[o++] = out[i];
+    t[o] = '\0';
+    /* prompt + the echoed newline */
+    char *p;
+    while ((p = strstr(t, EVT_STEP_PROMPT)) != NULL) {
+        size_t cut = plen + (p[plen] == '\n' ? 1 : 0);
+        memmove(p, p + cut, strlen(p + cut) + 1);
+    }
+    return t;
+}
+
+char *evt_mask_re(const char *s, const char *re, const char *with)
+{
+    regex_t rx;
+    cr_assert_eq(regcomp(&rx, re, REG_EXTENDED), 0, "bad regex %s", re);
+    size_t cap = 0, len = 0, wlen = strlen(with);
+    char *out = NULL;
+    append(&out, &len, &cap, "", 0);
+    regmatch_t m;
+    const char *p = s;
+    int eflags = 0;
+    while (*p && regexec(&rx, p, 1, &m, eflags) == 0) {
+        append(&out, &len, &cap, p, (size_t)m.rm_so);
+        append(&out, &len, &cap, with, wlen);
+        if (m.rm_eo == m.rm_so) { /* empty match: move on one byte */
+            if (!p[m.rm_eo])
+                break;
+            append(&out, &len, &cap, p + m.rm_eo, 1);
+            p += m.rm_eo + 1;
+        } else {
+            p += m.rm_eo;
+        }
+        eflags = REG_NOTBOL;
+    }
+    append(&out, &len, &cap, p, strlen(p));
+    regfree(&rx);
+    return out;
+}
+
+static char *step_masked(const char *out, const char *const masks[])
+{
+    char *t = evt_step_transcript(out), *m = evt_mask_addrs(t);
+    free(t);
+    for (int i = 0; masks && masks[i]; i++) {
+        char *next = evt_mask_re(m, masks[i], "#");
+        free(m);
+        m = next;
+    }
+    return m;
+}
+
+void evt_assert_step_same(const char *const argv[], const char *const env[],
+                          const char *const masks[], double wait_s, double timeout_s)
+{
+    const char *stepped[64];
+    int n = 0;
+    while (argv[n] && n < 62) {
+        stepped[n] = argv[n];
+        n++;
+    }
+    stepped[n] = "--step";
+    stepped[n + 1] = NULL;
+    struct evt_run a, b;
+    cr_assert_eq(evt_run_pty(&a, argv, env, NULL, timeout_s), 0);
+    cr_assert_eq(evt_run_step(&b, stepped, env, wait_s, timeout_s), 0);
+    cr_assert_eq(a.exit_code, 0, "straight run of %s: exit %d\n%s", argv[0], a.exit_code, a.out);
+    cr_assert_eq(b.exit_code, 0, "stepped run of %s: exit %d\n%s", argv[0], b.exit_code, b.out);
+    int heads = evt_count(a.out, "\n== ");
+    cr_assert_gt(heads, 0, "no step headings in:\n%s", a.out);
+    cr_assert_eq(evt_step_prompts(b.out), heads, "%s paused %d times for %d steps:\n%s", argv[0],
+                 evt_step_prompts(b.out), heads, b.out);
+    char *ma = step_masked(a.out, masks), *mb = step_masked(b.out, masks);
+    size_t at = evt_first_diff(ma, mb, strlen(ma) + 1);
+    cr_assert_str_eq(ma, mb,
+                     "%s: waiting %.1f s at each prompt changed the output at byte %zu\n"
+                     "--- straight:\n%s\n--- stepped:\n%s",
+                     argv[0], wait_s, at, ma, mb);
+    free(ma);
+    free(mb);
+    evt_run_free(&a);
+    evt_run_free(&b);
+}

@@ -98,6 +98,29 @@ void evt_random_bytes(void *buf, size_t n, unsigned seed);
 /* Offset of the first difference, or n if equal. */
 size_t evt_first_diff(const void *a, const void *b, size_t n);
 
+/* ---- step mode through a pseudo-terminal (lessons' --step) ------------------ */
+/* Run argv in a pty; each time the program prints step()'s prompt
+ * ("[Enter: run this step, q: quit]"), wait `wait_s` seconds, as a presenter
+ * talking would, then type Enter. r->out holds the tty's output (stderr
+ * merged); r->exit_code etc. as for evt_run. Returns -1 if it could not start. */
+int evt_run_step(struct evt_run *r, const char *const argv[], const char *const env[],
+                 double wait_s, double timeout_s);
+/* How many prompts a run's output shows. */
+int evt_step_prompts(const char *out);
+/* The output of a pty run as a straight run prints it: "\r" removed, and each
+ * prompt with the Enter it echoed removed. malloc'd. */
+char *evt_step_transcript(const char *out);
+/* Copy of s with every match of the POSIX extended regex `re` replaced by
+ * `with`. malloc'd; aborts the test on a bad regex. */
+char *evt_mask_re(const char *s, const char *re, const char *with);
+/* The test of "step mode changes nothing": run argv straight in a pty, then
+ * with "--step" appended, waiting wait_s at every prompt; mask addresses and
+ * every match of the regexes in `masks` (NULL-terminated, or NULL) with "#";
+ * assert that both exited 0, that the stepped run paused at every step, and
+ * that the two transcripts are equal. */
+void evt_assert_step_same(const char *const argv[], const char *const env[],
+                          const char *const masks[], double wait_s, double timeout_s);
+
 #define EVT_ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define EVT_ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
 
