@@ -780,9 +780,9 @@ static char *goal_of(const char *readme)
 
 static void help_keys(void)
 {
-    printf("%sKeys%s (one key, no Enter): Enter or space: go on   b: back a step   "
-           "q: quit (the tour resumes here)   ?: this help\n"
-           "While a program runs, Ctrl-C stops it and brings you back here.\n",
+    printf("%sKeys%s (one key, no Enter): Enter or space: go on, b: back a step,\n"
+           "  q: quit (the tour resumes here), ?: this help.\n"
+           "  While a program runs, Ctrl-C stops it and brings you back here.\n",
            col("1"), col("0"));
 }
 
