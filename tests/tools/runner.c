@@ -181,8 +181,7 @@ Test(runner, tour_without_a_terminal_runs_straight_through)
     const char *a = strstr(r.out, "Lesson 01"), *b = strstr(r.out, "Lesson 02");
     cr_assert(a && b && a < b, "%s", r.out);
     cr_assert(strstr(r.out, "$ hello"), "%s", r.out);
-    cr_assert(strstr(r.out, "bye (step mode off)"), "the tour steps, not the program:\n%s",
-              r.out);
+    cr_assert(strstr(r.out, "bye (step mode off)"), "the tour steps, not the program:\n%s", r.out);
     cr_assert(strstr(r.out, "this is second"), "%s", r.out);
     cr_assert(strstr(r.out, "last lesson"), "%s", r.out);
     evt_run_free(&r);
