@@ -8,7 +8,10 @@ DECK_SRCS   := $(wildcard slides/[0-9][0-9]-*.md)
 DECKS       := $(DECK_SRCS:slides/%.md=build/slides/%.html)
 HANDOUT_SLUGS := $(notdir $(patsubst %/README.md,%,$(wildcard lessons/[0-9][0-9]-*/README.md)))
 HANDOUTS    := $(HANDOUT_SLUGS:%=build/handouts/%.html) $(HANDOUT_SLUGS:%=build/handouts/%.pdf)
-PANDOC      := pandoc --lua-filter tools/docs/include.lua --self-contained -s
+# One Markdown dialect everywhere: CommonMark with pandoc's extensions reads
+# tables, `a\|b` in code spans and numbered lists the way GitHub does.
+PANDOC      := pandoc -f commonmark_x --lua-filter tools/docs/include.lua --self-contained -s
+DECK_STYLE  := slides/style/deck.html slides/style/deck.css slides/style/deck.js
 
 .PHONY: slides handouts docs check-docs
 slides: $(DECKS)
@@ -17,11 +20,12 @@ docs: slides handouts build/docs-index.html
 
 # A deck depends on its lesson's programs: they are built, and run for "what you will see".
 .SECONDEXPANSION:
-build/slides/%.html: slides/%.md tools/docs/include.lua slides/style/deck.css \
+build/slides/%.html: slides/%.md tools/docs/include.lua $(DECK_STYLE) \
 		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS)) $$(wildcard lessons/$$*/*.c)
 	@mkdir -p $(@D)
 	$(call say,DECK)
-	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t dzslides --slide-level=2 --css slides/style/deck.css $< -o $@
+	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --section-divs --template slides/style/deck.html \
+	  --css slides/style/deck.css -V include-after='<script src="slides/style/deck.js"></script>' $< -o $@
 
 build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh slides/handout-setup.md \
 		$$(wildcard exercises/$$*/README.md) $$(wildcard lessons/$$*/*.c) \
@@ -53,8 +57,10 @@ $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
+# Exits non-zero when the suite reports a failure (its line in RESULTS).
 check-docs: docs $(DOCS_TEST)
 	@tools/run-suites.sh $(RESULTS) $(BUILD) $(DOCS_TEST)
+	@tail -n 1 $(RESULTS) | awk '{ exit ($$3 > 0) }'  # "suite passed failed"
 
 # make check runs the browser tests where pandoc is installed (make deps installs it).
 ifneq ($(shell command -v pandoc),)

@@ -11,7 +11,11 @@ printf -- '---\ntitle: "Lab: %s"\nevlab-lesson: %s\n---\n\n' "$title" "$slug"
 cat slides/handout-setup.md
 echo
 # The lesson text without its title line (the handout's title replaces it).
-tail -n +2 "$lesson/README.md"
+# Images and links relative to the lesson (plots/x.svg) are made relative to
+# the top of evlab, where pandoc runs; a plot's PNG twin replaces its SVG
+# (weasyprint cannot draw gnuplot's SVG).
+tail -n +2 "$lesson/README.md" |
+    sed -e "s#](plots/\([^)]*\)\.svg)#](plots/\1.png)#g" -e "s#](plots/#]($lesson/plots/#g"
 echo
 echo "## The code, from the sources"
 for src in "$lesson"/*.c; do

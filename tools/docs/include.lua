@@ -10,6 +10,10 @@
 --   ```
 -- is replaced by what that program prints (stdout and stderr) when run now
 -- from $EVLAB_BUILD (default build/), with long hex addresses masked.
+-- steps="2 3" keeps only the program's "== 2." and "== 3." sections (steps="all":
+-- everything from the first step on);
+-- omit="^ready" drops the lines that match a Lua pattern (a pid, say);
+-- status="N" declares an expected non-zero exit (otherwise it fails the build).
 --
 -- With the metadata field `evlab-lesson: NN-slug`, every marker in
 -- lessons/NN-slug/*.c must be used by this document: an unused marker stops
@@ -32,15 +36,16 @@ local function read_file(path)
 end
 
 local function snippet(path, name)
-  local lines, inside, found = {}, false, false
+  local lines, inside, found, closed = {}, false, false, false
   for line in (read_file(path) .. "\n"):gmatch("(.-)\n") do
     local tag = line:match("^%s*//%s*%[(/?[%w_%-]+)%]%s*$")
     if tag == name then inside, found = true, true
-    elseif tag == "/" .. name then inside = false
+    elseif tag == "/" .. name then inside, closed = false, true
     elseif inside and not tag then table.insert(lines, line)
     end
   end
   if not found then fail("no marker // [" .. name .. "] in " .. path) end
+  if not closed then fail("marker // [" .. name .. "] in " .. path .. " has no closing // [/" .. name .. "]") end
   if #lines == 0 then fail("marker // [" .. name .. "] in " .. path .. " is empty") end
   local indent = math.huge
   for _, l in ipairs(lines) do
@@ -51,18 +56,60 @@ local function snippet(path, name)
   return table.concat(lines, "\n")
 end
 
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+-- Words of an args="..." attribute, split at spaces. No shell runs: a pipe or
+-- a redirection in args is an error, not a feature.
+local function words(s)
+  local out = {}
+  for w in (s or ""):gmatch("%S+") do
+    if w:match("^%d?[|<>]") then
+      fail("args may not contain '" .. w .. "': use steps=\"N ...\" to select steps")
+    end
+    table.insert(out, w)
+  end
+  return out
+end
 
-local function run(prog, args, env)
-  local cmd = "env"
-  for kv in (env or ""):gmatch("%S+") do cmd = cmd .. " " .. shell_quote(kv) end
-  cmd = cmd .. " EVLAB_STEP=0 " .. shell_quote(build .. "/" .. prog) .. " " .. (args or "")
-    .. " </dev/null 2>&1"
-  local p = io.popen(cmd, "r")
-  if not p then fail("cannot run " .. prog) end
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  if out == "" and not ok then fail(prog .. " failed (exit " .. tostring(code) .. ") with no output") end
+-- Keep only the "== N. ..." sections of a lesson program's narration.
+local function select_steps(out, steps)
+  if not steps then return out end
+  local want = {}
+  for n in steps:gmatch("%d+") do want[n] = true end
+  local all = steps == "all"
+  local keep, kept = false, {}
+  for line in (out .. "\n"):gmatch("(.-)\n") do
+    local n = line:match("^== (%d+)%.")
+    if n then keep = all or want[n] or false end
+    if keep then table.insert(kept, line) end
+  end
+  if #kept == 0 then fail("steps=\"" .. steps .. "\" selected nothing") end
+  return table.concat(kept, "\n")
+end
+
+-- Runs build/PROG with args and env (no shell, stdin empty, stderr merged) and
+-- returns what it printed. The exit status must be `status` (default 0): a
+-- program that is missing, crashes or fails stops the build.
+local function run(prog, args, env, status)
+  local path = build .. "/" .. prog
+  if not io.open(path, "r") then fail(path .. " is not built") end
+  local argv = {"-i", "EVLAB_STEP=0", "PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin")}
+  for kv in (env or ""):gmatch("%S+") do table.insert(argv, kv) end
+  table.insert(argv, "/bin/sh")
+  table.insert(argv, "-c")
+  table.insert(argv, 'exec "$@" </dev/null 2>&1; ')
+  table.insert(argv, "sh")
+  table.insert(argv, path)
+  for _, w in ipairs(words(args)) do table.insert(argv, w) end
+  local ok, out = pcall(pandoc.pipe, "/usr/bin/env", argv, "")
+  local code = 0
+  if not ok then
+    code = out.error_code or -1
+    out = out.output or ""
+  end
+  local want = tonumber(status or "0")
+  if code ~= want then
+    fail(prog .. " " .. (args or "") .. ": exit status " .. tostring(code) .. ", expected " ..
+         tostring(want) .. " (declare status=\"N\" if that is the point)\n" .. out)
+  end
   out = out:gsub("0x%x%x%x%x%x%x+", "0xADDR")
   return (out:gsub("%s+$", ""))
 end
@@ -77,8 +124,18 @@ local function code_block(el)
   end
   local prog = el.attributes["run"]
   if prog then
-    el.text = run(prog, el.attributes["args"], el.attributes["env"])
-    el.attributes["run"], el.attributes["args"], el.attributes["env"] = nil, nil, nil
+    local out = run(prog, el.attributes["args"], el.attributes["env"], el.attributes["status"])
+    out = select_steps(out, el.attributes["steps"])
+    local omit = el.attributes["omit"]
+    if omit then
+      local kept = {}
+      for line in (out .. "\n"):gmatch("(.-)\n") do
+        if not line:match(omit) then table.insert(kept, line) end
+      end
+      out = table.concat(kept, "\n")
+    end
+    el.text = out
+    for _, k in ipairs({"run", "args", "env", "status", "steps", "omit"}) do el.attributes[k] = nil end
     return el
   end
 end
@@ -100,4 +157,15 @@ local function check_unused(doc)
   return doc
 end
 
-return {{CodeBlock = code_block}, {Pandoc = check_unused}}
+-- A list that starts at 5 must print as 5 in the PDF too: weasyprint ignores
+-- <ol start>, so the start also goes into the list's counter.
+local function ordered_list(el)
+  if not FORMAT:match("html") or el.start == 1 then return nil end
+  local html = pandoc.write(pandoc.Pandoc({el}), "html")
+  html = html:gsub("^<ol start=\"(%d+)\"", function(n)
+    return "<ol start=\"" .. n .. "\" style=\"counter-reset: list-item " .. (tonumber(n) - 1) .. "\""
+  end, 1)
+  return pandoc.RawBlock("html", html)
+end
+
+return {{CodeBlock = code_block}, {OrderedList = ordered_list}, {Pandoc = check_unused}}
