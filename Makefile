@@ -58,7 +58,7 @@ pkglibs = $$(tools/buildflags.sh $(1))
 HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo yes)
 
 .DEFAULT_GOAL := all
-.PHONY: all lessons exercises solutions tests help deps tour clean need-libevent \
+.PHONY: all lessons exercises solutions tests help deps deps-tour deps-check deps-bench tour clean need-libevent \
         check check-all check-build check-run check-asan check-tsan check-exercises bench
 
 all: lessons exercises solutions $(EVLAB)
@@ -104,12 +104,30 @@ $(foreach f,$(EX_FIELDS),$(if $(findstring @needs@,$(f)),$(eval \
   $(addprefix $(BUILD)/,$(call ex_field,$(m),needs))))
 
 # --- set-up and the main job ---------------------------------------------------
-deps:
-	@tools/deps.sh
+# Packages come in groups (tools/deps.sh): each target installs what it runs.
+deps: deps-check
+deps-tour:
+	@tools/deps.sh tour
+deps-check:
+	@tools/deps.sh tour tests docs
+deps-bench:
+	@tools/deps.sh tour tests bench
 
-tour: deps
-	@$(MAKE) --no-print-directory $(EVLAB) lessons
+# Lesson programs built on another library (lesson 17's comparison) are left
+# out of the tour when that library is missing: the tour group does not have it.
+HAVE_LIBUV := $(shell pkg-config --exists libuv 2>/dev/null && echo yes)
+HAVE_LIBEV := $(shell test -f /usr/include/ev.h && echo yes)
+TOUR_SKIP  := $(if $(HAVE_LIBUV),,$(BUILD)/lessons/17-echo-bench/uv_echo) \
+              $(if $(HAVE_LIBEV),,$(BUILD)/lessons/17-echo-bench/ev_echo)
+
+# A sub-make, so that what deps-tour just installed (libevent) is seen.
+tour: deps-tour
+	@$(MAKE) --no-print-directory tour-build
 	@./evlab tour
+
+.PHONY: tour-build
+tour-build: $(EVLAB) $(filter-out $(TOUR_SKIP),$(LESSONS))
+	@:
 
 compile_commands.json:
 	bear --output $@ -- $(MAKE) -B all tests
@@ -120,7 +138,7 @@ compile_commands.json:
 RESULTS := build/check-results.txt
 CHECK_EXTRA ?=
 
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory check-all
 
 # A sub-make, so that what deps just installed (pandoc, chromium) is seen.
@@ -180,10 +198,13 @@ help:
 	@echo "  make check-asan  the suites again, programs built with ASan+UBSan"
 	@echo "  make check-tsan  the thread lessons under ThreadSanitizer"
 	@echo "  make check-exercises  every starter fails its suite, every solution passes"
-	@echo "  make deps        install missing packages (apt, or Homebrew on macOS)"
+	@echo "  make deps        install the packages make check needs (tools/deps.sh tour tests docs)"
 	@echo "  make compile_commands.json   for clangd (needs bear)"
 	@echo "  make clean       remove build/"
 	@for f in $(wildcard mk/*.mk); do sed -n 's/^## \(.*\)/  \1/p' $$f; done
+
+# make bench installs its group first (this prerequisite comes before bench.mk's).
+bench: deps-bench
 
 # Later parts of the toolkit (slides, bench, grader) add their own fragments.
 -include $(wildcard mk/*.mk)

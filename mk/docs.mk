@@ -31,16 +31,20 @@ build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh slides/handout-se
 		$$(wildcard exercises/$$*/README.md) $$(wildcard lessons/$$*/*.c) \
 		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS))
 	@mkdir -p $(@D)
-	tools/docs/handout.sh $* > $@
+	$(call say,GEN)
+	$(Q)tools/docs/handout.sh $* > $@
 
 build/handouts/%.html: build/handouts/%.md tools/docs/include.lua slides/style/handout.css
-	EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --toc --toc-depth=2 --css slides/style/handout.css $< -o $@
+	$(call say,HTML)
+	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --toc --toc-depth=2 --css slides/style/handout.css $< -o $@
 
 build/handouts/%.pdf: build/handouts/%.html
-	weasyprint -q $< $@
+	$(call say,PDF)
+	$(Q)weasyprint -q $< $@
 
 build/docs-index.html: $(DECKS) $(HANDOUTS) tools/docs/index.sh
-	tools/docs/index.sh $(DECK_SRCS:slides/%.md=%) > $@
+	$(call say,GEN)
+	$(Q)tools/docs/index.sh $(DECK_SRCS:slides/%.md=%) > $@
 
 percent := %
 # Keep the generated Markdown: parallel HTML and PDF builds both need it.
@@ -49,7 +53,8 @@ percent := %
 DOCS_TEST := $(BUILD)/tests/docs/docs
 $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(call say,TEST)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
 # Exits non-zero when the suite reports a failure (its line in RESULTS).

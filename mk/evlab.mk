@@ -9,12 +9,14 @@
 
 .PHONY: evlab
 evlab: $(EVLAB)
+	@:
 
 EVLAB_FIXTURE      := $(BUILD)/tests/tools/fixture
 EVLAB_FIXTURE_SRCS := $(shell find tests/tools/fixtures/course -type f 2>/dev/null)
 EVLAB_HOSTILE      := $(BUILD)/tests/hostile/suites/00-hostile
 
 $(EVLAB_FIXTURE)/.stamp: $(EVLAB_FIXTURE_SRCS) Makefile $(wildcard tools/*.sh) lessons/lesson.h $(TEST_SUPPORT) $(wildcard tests/support/*.h) | need-libevent
+	$(call say,FIXTURE)
 	@rm -rf $(EVLAB_FIXTURE) && mkdir -p $(EVLAB_FIXTURE)/tests/support $(EVLAB_FIXTURE)/lessons
 	@cp -R tests/tools/fixtures/course/. $(EVLAB_FIXTURE)/
 	@cp Makefile $(EVLAB_FIXTURE)/ && cp lessons/lesson.h $(EVLAB_FIXTURE)/lessons/
@@ -25,7 +27,8 @@ $(EVLAB_FIXTURE)/.stamp: $(EVLAB_FIXTURE_SRCS) Makefile $(wildcard tools/*.sh) l
 
 $(EVLAB_HOSTILE): tests/hostile/suite.c $(TEST_SUPPORT) | need-libevent
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(call say,TEST)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
 # Every runner suite needs the runner, the fixture and the hostile suite.

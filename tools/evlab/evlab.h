@@ -4,7 +4,10 @@
  * course.c   lessons and exercises found from the directories; the state file
  * proc.c     running a child through a libevent loop: timeouts, signals,
  *            captured output with a cap, process groups, limits, the sweep
- * lessons.c  list, show (Markdown for the terminal), run, tour, doctor
+ * lessons.c  list, show, run (building a lesson program on demand)
+ * markdown.c Markdown for the terminal: wrapping, box tables, attributes
+ * tour.c     the tour: lesson scripts (lessons/NN-slug/tour.md), keys, predictions
+ * doctor.c   what is installed, per dependency group (tools/deps.sh)
  * grade.c    grade, grade-class (grade.h lists the grader's other files:
  *            sandbox.c, judge.c, formats.c, student.c for check/hint/...)
  * watch.c    watch: inotify and the keyboard in one event loop
@@ -126,7 +129,19 @@ int cmd_grade(int argc, char **argv);
 int cmd_grade_class(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
-void render_markdown(const char *text, FILE *out);
+/* lessons.c: make build/lessons/NN-slug/prog; prints the compiler's complaint */
+int build_lesson_program(const struct unit *u, const char *prog);
+/* The program a lesson's README names first (else the first by name), malloc'd. */
+char *default_program(const struct unit *u, char **progs, int n);
+
+/* markdown.c */
+void render_markdown(const char *text, FILE *out); /* at the terminal's width */
+void render_markdown_buf(const char *text, struct buf *out, int width);
+/* One paragraph of inline Markdown, wrapped; `first` and `rest` are plain
+ * prefixes of the same width (the first line's and the others'). */
+void render_wrapped(const char *text, const char *first, const char *rest, FILE *out);
+int term_width(void);             /* COLUMNS, the tty's width, or 80 */
+int display_width(const char *s); /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */
 char *md_section(const char *text, const char *heading);
 

@@ -1,0 +1,419 @@
+/* deps.c -- tools/deps.sh installs, group by group, what each target runs.
+ *
+ * The fresh-machine check, done on this machine: every program or header a
+ * target uses is looked up in dpkg (which package owns it), and that package
+ * must be in the target's groups (directly, or as a dependency of a package
+ * listed there). Every listed package must be needed by something, and every
+ * tool the test suites, scripts and make fragments call must be known here.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <limits.h>
+
+#include "evlab_test.h"
+
+/* What each group's target runs. A path starting with '/' is a file (a
+ * header); anything else is a command looked up in PATH. */
+static const struct need {
+    const char *group, *what;
+} needs[] = {
+    {"tour", "cc"},
+    {"tour", "make"},
+    {"tour", "pkg-config"},
+    {"tour", "/usr/include/stdio.h"},
+    {"tour", "/usr/include/event2/event.h"},
+    {"tests", "/usr/include/criterion/criterion.h"},
+    {"tests", "valgrind"},
+    {"tests", "socat"},
+    {"tests", "strace"},
+    {"tests", "ps"},
+    {"tests", "clang-format"},
+    {"tests", "git"},
+    {"tests", "prove"},
+    {"tests", "perl"},
+    {"tests", "zip"},
+    {"tests", "unzip"},
+    {"tests", "xmllint"},
+    {"tests", "bwrap"},
+    {"tests", "/usr/include/uv.h"},
+    {"tests", "/usr/include/ev.h"},
+    {"docs", "pandoc"},
+    {"docs", "weasyprint"},
+    {"docs", "pdftotext"},
+    {"docs", "pdftoppm"},
+    {"docs", "chromium"},
+    {"bench", "/usr/include/uv.h"},
+    {"bench", "/usr/include/ev.h"},
+    {"bench", "gnuplot"},
+    {"bench", "strace"},
+    {"bench", "ps"},
+};
+#define NNEEDS (sizeof needs / sizeof needs[0])
+
+/* Tools that a script or test may call without a group: the base system
+ * (coreutils, grep, sed, ...), and optional ones a test skips without. */
+static const char *const base_tools[] = {
+    "sh",       "bash",       "cat",    "cp",     "rm",      "mkdir",  "chmod",   "grep",
+    "sed",      "awk",        "env",    "test",   "tr",      "head",   "tail",    "sort",
+    "uniq",     "wc",         "cut",    "find",   "xargs",   "diff",   "cmp",     "date",
+    "sleep",    "kill",       "id",     "nproc",  "touch",   "mv",     "ls",      "seq",
+    "true",     "false",      "echo",   "printf", "tee",     "mktemp", "dirname", "basename",
+    "readlink", "timeout",    "setsid", "mkfifo", "command", "dd",     "od",      "yes",
+    "gdb",     /* tests/lessons/10: a backtrace only if gdb is there */
+    "python3", /* a fallback of pack.sh and one grader test, not needed */
+    "bear",    /* make compile_commands.json, optional */
+    "sudo",    /* deps.sh as a user */
+    "apt-get",  "dpkg-query", "brew",   "evlab",  "make",    "cc",
+};
+
+static char *run_out(const char *const *argv)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, argv, NULL, NULL, 30), 0);
+    char *out = r.exit_code == 0 ? strdup(r.out) : NULL;
+    evt_run_free(&r);
+    return out;
+}
+
+static bool listed(const char *list, const char *pkg)
+{
+    size_t n = strlen(pkg);
+    for (const char *p = strstr(list, pkg); p; p = strstr(p + 1, pkg))
+        if ((p == list || p[-1] == '\n' || p[-1] == ' ') &&
+            (p[n] == '\n' || p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* Every installed package's dependencies, from one dpkg-query call:
+ * lines "pkg\tdep1 (>= 1), dep2 | dep3, ...". */
+static char *dep_table;
+
+static void add_depends(const char *pkg, char **out)
+{
+    if (!dep_table) {
+        dep_table = run_out(
+            EVT_ARGV("/usr/bin/dpkg-query", "-W", "-f=${Package}\t${Depends},${Pre-Depends}\n"));
+        cr_assert(dep_table, "dpkg-query -W");
+    }
+    size_t n = strlen(pkg);
+    for (const char *l = dep_table; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        if (strncmp(l, pkg, n) == 0 && l[n] == '\t') {
+            char *dep = strndup(l + n + 1, nl ? (size_t)(nl - l - n - 1) : strlen(l + n + 1));
+            char *save = NULL;
+            for (char *w = strtok_r(dep, ",|", &save); w; w = strtok_r(NULL, ",|", &save)) {
+                w += strspn(w, " ");
+                w[strcspn(w, " :(")] = '\0';
+                if (*w && !listed(*out, w)) {
+                    char *grow = xfmt("%s%s\n", *out, w);
+                    free(*out);
+                    *out = grow;
+                }
+            }
+            free(dep);
+            return;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+}
+
+static bool installed(const char *pkg)
+{
+    char *probe = strdup("");
+    add_depends("dpkg", &probe); /* loads dep_table */
+    free(probe);
+    char *line = xfmt("\n%s\t", pkg);
+    bool yes = strstr(dep_table, line) || (strncmp(dep_table, line + 1, strlen(line + 1)) == 0);
+    free(line);
+    return yes;
+}
+
+/* The groups' packages, then their dependencies two levels down. */
+static char *closure(const char *groups)
+{
+    char *all = strdup("");
+    char *copy = strdup(groups), *save = NULL;
+    for (char *g = strtok_r(copy, " ", &save); g; g = strtok_r(NULL, " ", &save)) {
+        char *l = run_out(EVT_ARGV("tools/deps.sh", "--list", g));
+        cr_assert(l, "tools/deps.sh --list %s", g);
+        char *grow = xfmt("%s%s", all, l);
+        free(all);
+        free(l);
+        all = grow;
+    }
+    free(copy);
+    for (int level = 0; level < 2; level++) {
+        char *next = strdup(all), *s2 = NULL;
+        for (char *p = strtok_r(all, "\n", &s2); p; p = strtok_r(NULL, "\n", &s2))
+            add_depends(p, &next);
+        free(all);
+        all = next;
+    }
+    return all;
+}
+
+/* A package list and its dependencies two levels down. */
+static char *closure_of(const char *pkgs)
+{
+    char *all = strdup(pkgs);
+    for (int level = 0; level < 2; level++) {
+        char *next = strdup(all), *s2 = NULL;
+        for (char *p = strtok_r(all, "\n", &s2); p; p = strtok_r(NULL, "\n", &s2))
+            add_depends(p, &next);
+        free(all);
+        all = next;
+    }
+    return all;
+}
+
+/* The path of a command or file, resolved ("" if absent). */
+static char *resolve(const char *what)
+{
+    if (what[0] == '/')
+        return strdup(access(what, F_OK) == 0 ? what : "");
+    char *w = run_out(EVT_ARGV("/bin/sh", "-c", "command -v \"$0\"", what));
+    if (!w)
+        return strdup("");
+    w[strcspn(w, "\n")] = '\0';
+    char *real = realpath(w, NULL);
+    if (real) {
+        free(w);
+        return real;
+    }
+    return w;
+}
+
+/* The Debian package that owns each need's program or file ("" if none),
+ * from one dpkg-query -S call for all of them. */
+static char *owners[NNEEDS];
+
+static const char *owner_of(size_t i)
+{
+    if (owners[0])
+        return owners[i];
+    const char *argv[2 * NNEEDS + 4];
+    char *paths[NNEEDS];
+    int a = 0;
+    argv[a++] = "/usr/bin/dpkg-query";
+    argv[a++] = "-S";
+    for (size_t k = 0; k < NNEEDS; k++) {
+        paths[k] = resolve(needs[k].what);
+        if (*paths[k]) {
+            argv[a++] = paths[k];
+            if (strncmp(paths[k], "/usr/", 5) == 0) /* merged /usr: dpkg knows /bin/ps */
+                argv[a++] = paths[k] + 4;
+        }
+    }
+    argv[a] = NULL;
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, argv, NULL, NULL, 60), 0);
+    for (size_t k = 0; k < NNEEDS; k++) {
+        owners[k] = strdup("");
+        if (!*paths[k])
+            continue;
+        for (const char *l = r.out; l && *l;) {
+            const char *nl = strchr(l, '\n');
+            const char *colon = strstr(l, ": ");
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            if (colon && colon < l + len) {
+                const char *path = colon + 2;
+                size_t pl = (size_t)(l + len - path);
+                const char *p = paths[k], *p2 = paths[k] + 4;
+                bool match =
+                    (strlen(p) == pl && strncmp(path, p, pl) == 0) ||
+                    (strncmp(p, "/usr/", 5) == 0 && strlen(p2) == pl && strncmp(path, p2, pl) == 0);
+                if (match && !*owners[k]) {
+                    free(owners[k]);
+                    owners[k] = strndup(l, (size_t)(strcspn(l, ":,")));
+                }
+            }
+            l = nl ? nl + 1 : NULL;
+        }
+        free(paths[k]);
+    }
+    evt_run_free(&r);
+    return owners[i];
+}
+
+static bool have_dpkg(void) { return access("/usr/bin/dpkg-query", X_OK) == 0; }
+
+/* The groups each target installs (the Makefile's deps-* rules). */
+static const struct {
+    const char *group, *installed_with;
+} targets[] = {
+    {"tour", "tour"},
+    {"tests", "tour tests docs"},
+    {"docs", "tour tests docs"},
+    {"bench", "tour tests bench"},
+};
+
+Test(deps, each_target_s_groups_provide_what_it_runs, .timeout = 120)
+{
+    if (!have_dpkg())
+        cr_skip_test("not a Debian system");
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+        char *pkgs = closure(targets[t].installed_with);
+        for (size_t i = 0; i < NNEEDS; i++) {
+            if (strcmp(needs[i].group, targets[t].group) != 0)
+                continue;
+            const char *o = owner_of(i);
+            if (!*o && strcmp(targets[t].group, "bench") == 0)
+                continue; /* make check does not install the bench group */
+            cr_expect(*o, "%s is not installed here (or no package owns it)", needs[i].what);
+            if (*o)
+                cr_expect(listed(pkgs, o),
+                          "%s (package %s) is used by the %s group's target, but neither "
+                          "tools/deps.sh %s nor its dependencies install it",
+                          needs[i].what, o, targets[t].group, targets[t].installed_with);
+        }
+        free(pkgs);
+    }
+}
+
+Test(deps, every_listed_package_is_needed, .timeout = 120)
+{
+    if (!have_dpkg())
+        cr_skip_test("not a Debian system");
+    const char *groups[] = {"tour", "tests", "docs", "bench"};
+    for (size_t g = 0; g < 4; g++) {
+        char *list = run_out(EVT_ARGV("tools/deps.sh", "--list", groups[g]));
+        cr_assert(list);
+        char *save = NULL;
+        for (char *p = strtok_r(list, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+            bool used = false;
+            char *mine = xfmt("%s\n", p);
+            char *deps = closure_of(mine);
+            for (size_t i = 0; i < NNEEDS && !used; i++) {
+                if (strcmp(needs[i].group, groups[g]) != 0)
+                    continue;
+                const char *o = owner_of(i);
+                used = *o && listed(deps, o);
+            }
+            free(deps);
+            free(mine);
+            if (!used && strcmp(groups[g], "bench") == 0 && !installed(p))
+                used = true; /* not installed (make check has no bench group): unknown */
+            cr_expect(used, "tools/deps.sh lists %s in group %s, but nothing there uses it", p,
+                      groups[g]);
+        }
+        free(list);
+    }
+}
+
+/* Every external tool named in the suites, scripts and make fragments is
+ * either in a group (the table above) or a base/optional tool. */
+static void scan(const char *text, const char *file)
+{
+    static const char *const pats[] = {"command -v ", "\"/usr/bin/", "\"/bin/", "EVT_ARGV(\""};
+    for (size_t k = 0; k < sizeof pats / sizeof pats[0]; k++) {
+        for (const char *p = strstr(text, pats[k]); p; p = strstr(p + 1, pats[k])) {
+            const char *s = p + strlen(pats[k]);
+            size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.");
+            if (n == 0 || n > 40 || s[0] == '-' || (k == 3 && s[n] != '"'))
+                continue;
+            char name[48];
+            snprintf(name, sizeof name, "%.*s", (int)n, s);
+            bool known = false;
+            for (size_t i = 0; i < NNEEDS && !known; i++)
+                known = strcmp(needs[i].what, name) == 0;
+            for (size_t i = 0; i < sizeof base_tools / sizeof base_tools[0] && !known; i++)
+                known = strcmp(base_tools[i], name) == 0;
+            if (k == 3 && !known) /* a build path, or a tool */
+                known = strchr(name, '.') || strncmp(name, "build", 5) == 0;
+            cr_expect(known, "%s calls '%s', which no dependency group provides", file, name);
+        }
+    }
+}
+
+static void scan_dir(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), s = strlen(suffix);
+        if (e->d_name[0] == '.' || n < s || strcmp(e->d_name + n - s, suffix) != 0)
+            continue;
+        char *path = xfmt("%s/%s", dir, e->d_name);
+        char *text = get_file(path);
+        scan(text, path);
+        free(text);
+        free(path);
+    }
+    closedir(d);
+}
+
+Test(deps, every_tool_the_targets_call_is_in_a_group)
+{
+    scan_dir("tests/lessons", ".c");
+    scan_dir("tests/grading", ".c");
+    scan_dir("tests/tools", ".c");
+    scan_dir("tests/docs", ".c");
+    scan_dir("tests/support", ".c");
+    scan_dir("tools", ".sh");
+    scan_dir("tools/docs", ".sh");
+    scan_dir("tools/gradescope", ".sh");
+    scan_dir("mk", ".mk");
+    char *mk = get_file("Makefile");
+    scan(mk, "Makefile");
+    free(mk);
+}
+
+Test(deps, the_sh_script_lists_groups_and_refuses_unknown_ones)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV("tools/deps.sh", "--groups"), NULL, NULL, 10), 0);
+    cr_assert_str_eq(r.out, "tour tests docs bench\n");
+    evt_run_free(&r);
+    cr_assert_eq(evt_run(&r, EVT_ARGV("tools/deps.sh", "nope"), NULL, NULL, 10), 0);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "unknown group 'nope'"), "%s", r.err);
+    evt_run_free(&r);
+    /* The tour group has a compiler and the C library headers. */
+    cr_assert_eq(evt_run(&r, EVT_ARGV("tools/deps.sh", "--list", "tour"), NULL, NULL, 10), 0);
+    cr_assert(strstr(r.out, "gcc\n") && strstr(r.out, "libc6-dev\n"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+Test(deps, doctor_reports_per_group_and_exits_0_for_the_complete_group_asked)
+{
+    struct evt_run r = evlab(NULL, NULL, "doctor", "tour", NULL);
+    cr_assert(strstr(r.out, "tour  (make tour)  <- asked for"), "%s", r.out);
+    cr_assert(strstr(r.out, "\ndocs  (make check, make docs)\n"), "%s", r.out);
+    if (strstr(r.out, "tour  (make tour)  <- asked for\n  ok") && !strstr(r.out, "missing  "))
+        cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    /* Rows align: the version column starts at the same place in every row. */
+    int col = -1;
+    for (char *line = r.out; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, "  ok       ", 11) == 0) {
+            int c = 11 + 19;
+            cr_expect(line[c - 1] == ' ' && line[c] != ' ', "misaligned: %.*s", (int)(nl - line),
+                      line);
+            if (col < 0)
+                col = c;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    cr_assert(col > 0, "%s", r.out);
+    cr_assert(!strstr(r.out, "Copyright"), "versions, not copyright lines:\n%s", r.out);
+    evt_run_free(&r);
+    r = evlab(NULL, NULL, "doctor", "nope", NULL);
+    cr_assert_eq(r.exit_code, 2);
+    evt_run_free(&r);
+}
+
+Test(deps, doctor_names_the_group_of_what_is_missing)
+{
+    /* No PATH: every command is missing; the tour group is incomplete. */
+    struct evt_run r = evlab(NULL, EVT_ENV("PATH=/nonexistent"), "doctor", NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "missing  C compiler         gcc libc6-dev"), "%s", r.out);
+    const char *tests = strstr(r.out, "\ntests  ");
+    cr_assert(tests && strstr(tests, "missing  socat"), "socat is in the tests group:\n%s", r.out);
+    cr_assert(strstr(r.out, "fix: install these packages (Debian names): gcc libc6-dev make"),
+              "one fix line per group:\n%s", r.out);
+    evt_run_free(&r);
+}

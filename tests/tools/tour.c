@@ -1,0 +1,357 @@
+/* tour.c -- the tour (./evlab tour) and the terminal Markdown renderer.
+ *
+ * Every lesson's tour script runs against the real programs (a prediction
+ * whose answer the output does not show fails), keys are typed through a
+ * pseudo-terminal, and servers the tour starts are gone afterwards.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "evlab_test.h"
+
+/* The tour in a pseudo-terminal, typed at like a person: each key string is
+ * sent once its `after` text has appeared (not at the first pause, so a key
+ * never races a program's start). Returns everything the tour printed. */
+struct key_at {
+    const char *after, *keys;
+};
+
+static char *tour_pty(const char *root, const char *const *env, const struct key_at *script,
+                      int nscript, int *exit_code, const char *arg)
+{
+    int master;
+    struct winsize ws = {.ws_row = 24, .ws_col = 80}; /* the 80x24 terminal */
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    cr_assert(pid >= 0, "forkpty");
+    if (pid == 0) {
+        setenv("EVLAB_ROOT", root, 1);
+        setenv("EVLAB_BUILD", "build", 1);
+        unsetenv("EVLAB_STATE");
+        unsetenv("NO_COLOR");
+        setenv("PAGER", "cat", 1);
+        for (; env && *env; env++)
+            putenv((char *)*env);
+        execl(evt_prog("evlab"), "evlab", "tour", arg, (char *)NULL);
+        _exit(127);
+    }
+    size_t len = 0, cap = 1 << 16, seen = 0;
+    char *out = calloc(1, cap);
+    int next = 0;
+    double deadline = evt_now() + 60;
+    while (evt_now() < deadline) {
+        if (next < nscript && strstr(out + seen, script[next].after)) {
+            seen =
+                (size_t)(strstr(out + seen, script[next].after) - out) + strlen(script[next].after);
+            cr_assert(write(master, script[next].keys, strlen(script[next].keys)) > 0);
+            next++;
+            continue;
+        }
+        struct pollfd pf = {master, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        if (len + 4096 + 1 > cap)
+            out = realloc(out, cap *= 2);
+        ssize_t n = read(master, out + len, 4096);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    close(master);
+    int st = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < deadline + 5)
+        usleep(10000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        cr_assert_fail("the tour did not end within 60 s (%d of %d keys typed):\n%s", next, nscript,
+                       out);
+    }
+    cr_assert_eq(next, nscript, "only %d of %d keys were typed:\n%s", next, nscript, out);
+    *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static char *tour_env_state(void)
+{
+    char tmpl[] = "/tmp/evlab-tour-state-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert(fd >= 0);
+    close(fd);
+    return xfmt("EVLAB_STATE=%s", tmpl);
+}
+
+/* Each lesson's predictions agree with its programs; 01-15 have one at least. */
+Test(tour, every_prediction_matches_the_real_output, .timeout = 900)
+{
+    DIR *d = opendir("lessons");
+    cr_assert(d);
+    struct dirent *e;
+    int lessons = 0;
+    char *st = tour_env_state();
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char nn[3] = {e->d_name[0], e->d_name[1], 0};
+        char *script = xfmt("lessons/%s/tour.md", e->d_name);
+        char *text = get_file(script);
+        cr_assert(*text, "%s is missing", script);
+        struct evt_run r = evlab(NULL, EVT_ENV(st), "tour", "--check", nn, NULL);
+        cr_expect_eq(r.exit_code, 0, "tour --check %s:\n%s", nn, r.err);
+        cr_expect(!strstr(r.out, "\033"), "no escape codes without a terminal (%s)", nn);
+        int n = evt_count(r.err, ": prediction ");
+        if (atoi(nn) <= 15)
+            cr_expect(n >= 1, "lesson %s has no prediction", nn);
+        cr_expect_eq(evt_count(text, "\npredict:"), n, "every prediction of %s was checked", nn);
+        evt_run_free(&r);
+        free(text);
+        free(script);
+        lessons++;
+    }
+    closedir(d);
+    cr_assert(lessons >= 15);
+    unlink(st + strlen("EVLAB_STATE="));
+    free(st);
+}
+
+/* Each lesson's tour runs every program of the lesson (run: or server:). */
+Test(tour, every_lesson_program_is_run_by_its_tour)
+{
+    DIR *d = opendir("lessons");
+    cr_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char *dir = xfmt("lessons/%s", e->d_name);
+        char *script_path = xfmt("%s/tour.md", dir);
+        char *script = get_file(script_path);
+        DIR *ld = opendir(dir);
+        cr_assert(ld);
+        struct dirent *f;
+        while ((f = readdir(ld))) {
+            size_t n = strlen(f->d_name);
+            if (n < 3 || strcmp(f->d_name + n - 2, ".c") != 0)
+                continue;
+            char *prog = strndup(f->d_name, n - 2);
+            bool found = false;
+            for (const char *l = script; l && *l && !found;) {
+                const char *nl = strchr(l, '\n');
+                bool action = strncmp(l, "run: ", 5) == 0 || strncmp(l, "server: ", 8) == 0;
+                if (action) {
+                    const char *w = strchr(l, ' ') + 1;
+                    while (strchr(w, '=') && strchr(w, '=') < strchr(w, ' ')) /* VAR=x */
+                        w = strchr(w, ' ') + 1;
+                    size_t pl = strlen(prog);
+                    found = strncmp(w, prog, pl) == 0 && (w[pl] == ' ' || w[pl] == '\n');
+                }
+                l = nl ? nl + 1 : NULL;
+            }
+            cr_expect(found, "%s: the tour never runs %s", script_path, prog);
+            free(prog);
+        }
+        closedir(ld);
+        free(script);
+        free(script_path);
+        free(dir);
+    }
+    closedir(d);
+}
+
+/* A server lesson end to end: started, driven, stopped, nothing left. */
+Test(tour, a_server_lesson_runs_end_to_end_and_leaves_nothing, .timeout = 120)
+{
+    char *st = tour_env_state();
+    struct evt_run r = evlab(NULL, EVT_ENV(st), "tour", "--check", "10", NULL);
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    cr_assert(strstr(r.out, "got 3145728 back, byte-exact"), "%s", r.out);
+    cr_assert(strstr(r.out, "got \"HELLO, LIBEVENT\""), "%s", r.out);
+    /* Every server the tour started was stopped: its pid is gone (or reused
+     * by something that is not a lesson program). */
+    int servers = 0;
+    for (const char *p = strstr(r.out, "$ kill -"); p; p = strstr(p + 1, "$ kill -")) {
+        int pid = atoi(strchr(p + 8, ' ') + 1);
+        cr_assert(pid > 1);
+        servers++;
+        char *exe = xfmt("/proc/%d/cmdline", pid);
+        char *cmd = get_file(exe);
+        cr_expect(!strstr(cmd, "10-echo-server"), "server %d still runs: %s", pid, cmd);
+        free(cmd);
+        free(exe);
+    }
+    cr_assert_eq(servers, 4, "four servers started and stopped:\n%s", r.out);
+    evt_run_free(&r);
+    unlink(st + strlen("EVLAB_STATE="));
+    free(st);
+}
+
+Test(tour, without_a_terminal_it_runs_straight_through_with_no_escape_codes)
+{
+    char *root = fixture_copy();
+    struct evt_run r = evlab(root, EVT_ENV("EVLAB_TOUR_TIMEOUT=2"), "tour", NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(!strstr(r.out, "\033"), "escape codes:\n%s", r.out);
+    cr_assert(strstr(r.out, "Goal."), "the goal first:\n%s", r.out);
+    const char *a = strstr(r.out, "Step 1 of 2: Greeting"), *b = strstr(r.out, "Try this");
+    cr_assert(a && b && a < b, "steps, then Try this:\n%s", r.out);
+    cr_assert(strstr(r.out, "Answer: a) hello from the fixture"), "%s", r.out);
+    cr_assert(strstr(r.out, "this is second"), "lesson 02 (no tour.md) runs too:\n%s", r.out);
+    evt_run_free(&r);
+    fixture_free(root);
+}
+
+Test(tour, a_table_is_drawn_in_80_columns)
+{
+    char *root = fixture_copy();
+    struct evt_run r =
+        evlab(root, EVT_ENV("COLUMNS=80", "EVLAB_TOUR_TIMEOUT=2"), "tour", "01", NULL);
+    cr_assert(strstr(r.out, "┌"), "a box:\n%s", r.out);
+    int rows = 0;
+    for (char *line = r.out; line && *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        int w = 0;
+        for (size_t i = 0; i < len; i++)
+            w += ((unsigned char)line[i] & 0xC0) != 0x80;
+        if (line[0] == '\xe2' && (strncmp(line, "│", 3) == 0 || strncmp(line, "┌", 3) == 0)) {
+            rows++;
+            cr_expect(w <= 80, "table line wider than 80 columns: '%.*s'", (int)len, line);
+            rows += w == 80 ? 100 : 0; /* the wrapped table fills the width */
+        }
+        cr_expect(w <= 80, "nothing wider than 80 columns: '%.*s'", (int)len, line);
+        line = nl ? nl + 1 : NULL;
+    }
+    cr_assert(rows >= 500, "a wrapped table is exactly 80 columns wide:\n%s", r.out);
+    cr_assert(!strstr(r.out, "`--exit N`"), "code spans lose their backticks:\n%s", r.out);
+    cr_assert(strstr(r.out, "--exit N"), "%s", r.out);
+    evt_run_free(&r);
+    fixture_free(root);
+}
+
+Test(tour, q_quits_at_once_and_the_tour_resumes_at_that_step)
+{
+    char *root = fixture_copy();
+    int code;
+    /* Step 1: a (right answer); Enter at its prompt; q at step 2's prompt. */
+    const struct key_at keys[] = {
+        {"to answer", "a"}, {"[Enter: next step", "\r"}, {"[Enter: the end of this lesson", "q"}};
+    char *out = tour_pty(root, NULL, keys, 3, &code, NULL);
+    cr_assert_eq(code, 0, "%s", out);
+    cr_assert(strstr(out, "arg: --exit"), "step 2 ran:\n%s", out);
+    cr_assert(strstr(out, "resumes at lesson 01, step 2"), "one q ends the tour:\n%s", out);
+    cr_assert(!strstr(out, "Lesson 02"), "%s", out);
+    free(out);
+    char *state = state_of(root);
+    cr_assert(strstr(state, "tour.last 01") && strstr(state, "tour.step 1"), "%s", state);
+    cr_assert(!strstr(state, "lesson.01-hello seen"), "%s", state);
+    free(state);
+    /* The next tour starts at step 2 of lesson 01, not at lesson 02. */
+    const struct key_at again[] = {{"[Enter: the end of this lesson", "q"}};
+    out = tour_pty(root, NULL, again, 1, &code, NULL);
+    cr_assert(strstr(out, "Resuming the tour at lesson 01, step 2"), "%s", out);
+    cr_assert(strstr(out, "Step 2 of 2") && !strstr(out, "Step 1 of 2"), "%s", out);
+    free(out);
+    fixture_free(root);
+}
+
+Test(tour, q_at_a_prediction_quits_without_running_anything)
+{
+    char *root = fixture_copy();
+    int code;
+    const struct key_at keys[] = {{"to answer", "q"}};
+    char *out = tour_pty(root, NULL, keys, 1, &code, NULL);
+    cr_assert(!strstr(out, "== 1. greet"), "q ran nothing:\n%s", out);
+    cr_assert(strstr(out, "resumes at lesson 01, step 1"), "%s", out);
+    free(out);
+    fixture_free(root);
+}
+
+Test(tour, a_right_and_a_wrong_prediction)
+{
+    char *root = fixture_copy();
+    int code;
+    const struct key_at right[] = {{"to answer", "a"}, {"[Enter: next step", "q"}};
+    char *out = tour_pty(root, NULL, right, 2, &code, "01");
+    cr_assert(strstr(out, "You chose a"), "%s", out);
+    cr_assert(strstr(out, "Right."), "%s", out);
+    free(out);
+    const struct key_at wrong[] = {{"to answer", "b"}, {"[Enter: next step", "q"}};
+    out = tour_pty(root, NULL, wrong, 2, &code, "01");
+    cr_assert(strstr(out, "Not this time."), "%s", out);
+    cr_assert(strstr(out, "a) hello from the fixture"), "the right answer is shown:\n%s", out);
+    cr_assert(strstr(out, "it greets before anything else"), "with its reason:\n%s", out);
+    free(out);
+    fixture_free(root);
+}
+
+Test(tour, b_goes_back_and_question_mark_lists_the_keys)
+{
+    char *root = fixture_copy();
+    int code;
+    const struct key_at keys[] = {{"to answer", "\r"},
+                                  {"[Enter: next step", "?"},
+                                  {"q: quit (the tour resumes here)", "\r"},
+                                  {"[Enter: the end of this lesson", "b"},
+                                  {"to answer", "q"}};
+    char *out = tour_pty(root, NULL, keys, 5, &code, "01");
+    cr_assert_eq(evt_count(out, "Step 1 of 2"), 2, "b showed step 1 again:\n%s", out);
+    free(out);
+    fixture_free(root);
+}
+
+Test(tour, ctrl_c_stops_the_program_and_returns_to_the_prompt)
+{
+    char *root = fixture_copy();
+    /* This copy's lesson gets a third step whose program never ends. */
+    char *path = xfmt("%s/lessons/01-hello/tour.md", root);
+    char *text = get_file(path);
+    char *more = xfmt("%s\n## A program that hangs\nrun: hello --hang\n", text);
+    put_file(path, more);
+    int code;
+    const struct key_at keys[] = {{"to answer", "a"},
+                                  {"[Enter: next step", "\r"},
+                                  {"[Enter: next step", "\r"},
+                                  {"arg: --hang", "\003"},
+                                  {"[Enter: run it again", "q"}};
+    char *out = tour_pty(root, NULL, keys, 5, &code, NULL);
+    cr_assert_eq(code, 0, "the tour itself was not interrupted:\n%s", out);
+    cr_assert(strstr(out, "(stopped with Ctrl-C)"), "%s", out);
+    cr_assert(strstr(out, "not marked as seen"), "%s", out);
+    cr_assert(strstr(out, "resumes at lesson 01, step 3"), "%s", out);
+    free(out);
+    char *state = state_of(root);
+    cr_assert(strstr(state, "tour.step 2"), "%s", state);
+    cr_assert(!strstr(state, "lesson.01-hello seen"), "%s", state);
+    free(state);
+    free(more);
+    free(text);
+    free(path);
+    fixture_free(root);
+}
+
+Test(tour, long_text_goes_through_the_pager_on_a_terminal_only)
+{
+    char *root = fixture_copy();
+    int code;
+    /* A pager that marks what it was given; 10 rows make the end text long. */
+    const char *env[] = {"PAGER=sed s/^/PAGED:/", "LINES=10", NULL};
+    const struct key_at keys[] = {{"to answer", "\r"},
+                                  {"[Enter: next step", "\r"},
+                                  {"[Enter: the end of this lesson", "\r"},
+                                  {"[Enter: next lesson", "q"}};
+    char *out = tour_pty(root, env, keys, 4, &code, "01");
+    cr_assert(evt_count(out, "PAGED:") >= 5 && strstr(out, "Try this"),
+              "the end text through $PAGER:\n%s", out);
+    cr_assert(!strstr(out, "PAGED:── Step"), "short text is not paged:\n%s", out);
+    free(out);
+    struct evt_run r =
+        evlab(root, EVT_ENV("PAGER=sed s/^/PAGED:/", "EVLAB_TOUR_TIMEOUT=5"), "tour", "01", NULL);
+    cr_assert(!strstr(r.out, "PAGED:"), "no pager without a terminal:\n%s", r.out);
+    evt_run_free(&r);
+    fixture_free(root);
+}
