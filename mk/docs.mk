@@ -27,7 +27,8 @@ build/slides/%.html: slides/%.md tools/docs/include.lua $(DECK_STYLE) \
 	$(Q)EVLAB_BUILD=$(BUILD) $(PANDOC) -t html5 --section-divs --template slides/style/deck.html \
 	  --css slides/style/deck.css -V include-after='<script src="slides/style/deck.js"></script>' $< -o $@
 
-build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh slides/handout-setup.md \
+build/handouts/%.md: lessons/%/README.md tools/docs/handout.sh tools/docs/labsheet.awk tools/docs/points.sh \
+		slides/handout-setup.md $$(wildcard lessons/$$*/lab.md) $$(wildcard tests/grading/$$*.c) \
 		$$(wildcard exercises/$$*/README.md) $$(wildcard lessons/$$*/*.c) \
 		$$(filter $(BUILD)/lessons/$$*/$$(percent),$(LESSONS))
 	@mkdir -p $(@D)
