@@ -12,6 +12,16 @@ function emit_meta(sec,   line, on, f) {
     close(meta)
     print ""
 }
+function emit_body(sec,   line, on) {
+    # the body of one lab.md section, without its heading
+    on = 0
+    while ((getline line < meta) > 0) {
+        if (line ~ /^## /) { on = (substr(line, 4) == sec); continue }
+        if (on) print line
+    }
+    close(meta)
+    print ""
+}
 function load_checkpoints(   line, on, n, k, nm) {
     on = 0; ncp = 0; ncode = 0
     while ((getline line < meta) > 0) {
@@ -102,7 +112,7 @@ fence { print; next }
         sec = title; print "## " title; next
     }
     if (!in_steps) {
-        if (!steps_done) print "## Steps\n"
+        if (!steps_done) { print "## Steps\n"; emit_body("Picture") }
         in_steps = 1
     } else { flush_snips(cur_ind()); end_step(); step_ind = 0 }
     sec = "steps"; in_item = 0
