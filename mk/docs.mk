@@ -53,8 +53,12 @@ $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
+# run-suites.sh only records; check-docs itself fails when a suite failed or died.
 check-docs: docs $(DOCS_TEST)
-	@tools/run-suites.sh $(RESULTS) $(BUILD) $(DOCS_TEST)
+	@rm -f $(BUILD)/docs-results.txt
+	@tools/run-suites.sh $(BUILD)/docs-results.txt $(BUILD) $(DOCS_TEST) $(LABS_TEST)
+	@cat $(BUILD)/docs-results.txt >> $(RESULTS)
+	@awk '$$3 != 0 { bad = 1 } END { exit bad }' $(BUILD)/docs-results.txt
 
 # make check runs the browser tests where pandoc is installed (make deps installs it).
 ifneq ($(shell command -v pandoc),)

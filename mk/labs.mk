@@ -59,3 +59,10 @@ docs-shots: build/slides/03-event-lifecycle.html build/slides/10-echo-server.htm
 	tools/docs/shot.sh 'build/slides/12-blocking-callbacks.html#7' $(SHOTS)/deck-12-slide-7.png
 	pdftoppm -png -r 80 -f 1 -l 1 -singlefile build/handouts/03-event-lifecycle.pdf $(SHOTS)/handout-03-page-1
 	pdftoppm -png -r 80 -f 3 -l 3 -singlefile build/handouts/10-echo-server.pdf $(SHOTS)/handout-10-page-3
+
+# ---- tests of the lab sheets and the home page (run by make check-docs) --------------
+LABS_TEST := $(BUILD)/tests/docs/labs
+$(LABS_TEST): tests/docs/labs.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@ $(LDFLAGS) $$(pkg-config --cflags --libs criterion)
+check-docs: $(LABS_TEST)
