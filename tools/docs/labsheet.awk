@@ -57,12 +57,20 @@ function checkpoint(k, ind) {
     print ""
     printf "%s> **Checkpoint %d.** You should now see %s\n\n", pad(ind), k, cp[k]
 }
-function flush_snips(ind,   i, f, n) {
+function names_program(f,   b) {
+    # the step names the program: `prog`, **prog**, prog.c or `prog --flag ...`
+    b = f; sub(/\.c$/, "", b)
+    return index(para, "`" b "`") || index(para, "**" b "**") || index(para, b ".c") || index(para, "`" b " ")
+}
+function flush_snips(ind,   i, f, n, why) {
     for (i = 1; i <= nsn; i++) {
-        if (used[i] || index(para, "`" sname[i] "`") == 0) continue
+        if (used[i]) continue
+        if (index(para, "`" sname[i] "`")) why = "the code behind this"
+        else if (names_program(sfile[i])) why = "the program this step runs"
+        else continue
         used[i] = 1
         print ""
-        printf "%sThe code behind this, the `%s` snippet of `%s`:\n\n", pad(ind), sname[i], sfile[i]
+        printf "%s`%s` · `%s`, %s:\n\n", pad(ind), sfile[i], sname[i], why
         printf "%s```{.c include=\"%s\" snippet=\"%s\"}\n%s```\n\n", pad(ind), sdir "/" sfile[i], sname[i], pad(ind)
     }
     para = ""
@@ -121,7 +129,7 @@ fence { print; next }
 in_steps && /^### / {
     flush_snips(cur_ind()); end_step()
     step++; step_ind = 0; in_item = 0
-    print "#" $0; next
+    print "#" $0; print ""; para = $0 "\n"; next
 }
 in_steps && /^[0-9]+\. / {
     flush_snips(cur_ind()); end_step()
