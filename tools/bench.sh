@@ -1,138 +1,187 @@
 #!/bin/sh
-# bench.sh -- make bench: every measurement side by side in one run.
-#   1. lesson 16: epoll vs poll vs select as the number of fds grows
-#   2. lesson 17: the lesson's bufferevent echo server vs raw epoll, libuv, libev
-#   3. build and grading speed
-# Results: tables on stdout, CSV and PNG plots in build/bench/.
-# FULL=1 runs longer and larger.
+# bench.sh -- make bench: lessons 16 and 17 measured, with CSVs and plots.
+# The measuring is done by C programs (backend_bench, select_wall,
+# echo_bench, load_gen); this script is glue: it runs them, counts syscalls
+# with strace, and draws the CSVs with gnuplot (SVG and PNG, error bars are
+# the bootstrap 95% intervals over the rounds).
+#
+#   make bench                  default: under 5 minutes on 2 cores
+#   make bench FULL=1           more rounds, longer windows, more sizes
+#   make bench PIN=1            server on CPU 1, load generator on CPU 0
+#   make bench SEED=N           replay a run's order (the seed is printed and kept)
+#   BENCH_QUICK=1               a smoke run (2 rounds, short windows): for tests
+#   BENCH_OUT=DIR               where the CSVs and plots go (default build/bench)
+#   BENCH_PUBLISH=0             do not copy the plots into lessons/16-*/plots, 17-*/plots
 set -eu
 B=${EVLAB_BUILD:-build}
-out=build/bench
-mkdir -p "$out"
+out=${BENCH_OUT:-build/bench}
 full=${FULL:-0}
-if [ "$full" = 1 ]; then fds=10,100,500,1000,5000,9000; secs=10; rounds=5
-else fds=10,100,500,1000,5000; secs=2; rounds=4; fi
+quick=${BENCH_QUICK:-0}
+pin=${PIN:-0}
+seed=${SEED:-$(( $(date +%s) % 2147483646 + 1 ))}
+publish=${BENCH_PUBLISH:-1}
+mkdir -p "$out"
+t0=$(date +%s)
+at() { echo "[$(( $(date +%s) - t0 )) s]"; } # elapsed time, printed in each heading
+L16=$B/lessons/16-backend-bench
+L17=$B/lessons/17-echo-bench
 
-echo "== 1. backends (lesson 16): median us per round, 1 active of N, 100 chained writes"
-"$B/lessons/16-backend-bench/backend_bench" --fds "$fds" --csv "$out/backend-1active.csv" | grep -v '^$\|^=='
-echo
-echo "== 1b. the same with 100 active (poll can tie epoll when most fds are busy)"
-"$B/lessons/16-backend-bench/backend_bench" --fds "$fds" --active 100 --csv "$out/backend-100active.csv" | grep -v '^$\|^=='
-
-# start_server NAME PROG ARGS...: start it; sets port and server_pid
-start_server() {   # NAME PROG ARGS...
-    name=$1; shift
-    "$@" >"$out/server.out" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out/server.out")
-        [ -n "$port" ] && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "bench: $name did not start: $(cat "$out/server.out")" >&2
-    return 1
-}
-field() { sed -n "s/.*RESULT.* $1=\([0-9.]*\).*/\1/p"; }
-
-echo
-echo "== 2. echo servers (lesson 17): 100 connections x 16 messages of 1 KiB, ${secs} s each; then ping-pong"
-echo "server,round,mode,msgs_per_s,mb_per_s,p50_us,p99_us" >"$out/echo.csv"
-V=$B/lessons/17-echo-bench
-servers="lesson|$B/lessons/10-echo-server/bufferevent_echo --quiet
-epoll|$V/epoll_echo
-epoll4k|$V/epoll_echo --read-size 4096
-libuv|$V/uv_echo
-libev|$V/ev_echo
-copy|$V/bev_variants --copy
-maxread64k|$V/bev_variants --max-read 65536"
-for round in $(seq "$rounds"); do
-    # interleaved rounds: drift in the machine hits every server alike
-    echo "$servers" | while IFS='|' read -r name cmd; do
-        [ -x "${cmd%% *}" ] || { echo "bench: ${cmd%% *} is missing (make all)" >&2; continue; }
-        # shellcheck disable=SC2086
-        start_server "$name" $cmd --port 0 || continue
-        r=$("$V/load_gen" --port "$port" --conns 100 --depth 16 --size 1024 --seconds "$secs" | grep RESULT)
-        echo "$name,$round,load,$(echo "$r" | field msgs_per_s),$(echo "$r" | field mb_per_s),$(echo "$r" | field p50_us),$(echo "$r" | field p99_us)" >>"$out/echo.csv"
-        r=$("$V/load_gen" --port "$port" --pingpong --seconds 1 | grep RESULT)
-        echo "$name,$round,pingpong,$(echo "$r" | field msgs_per_s),$(echo "$r" | field mb_per_s),$(echo "$r" | field p50_us),$(echo "$r" | field p99_us)" >>"$out/echo.csv"
-        kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true
-    done
-done
-# Medians per server and mode; then, for each peer, the lesson/peer ratio in
-# each round (the two ran seconds apart) and the median of those ratios, so
-# that the machine's drift from round to round cancels out.
-awk -F, 'NR > 1 { k = $1 "," $3; n[k]++; m[k, n[k]] = $4; p[k, n[k]] = $7
-                  r[$1, $3, $2] = $4; q[$1, $3, $2] = $7; if ($2 > R) R = $2 }
-  function med(a, k, c,   i, j, t, v) { for (i = 1; i <= c; i++) v[i] = a[k, i]
-      for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-      return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
-  function ratio(a, s, mode,   i, c, v) { c = 0
-      for (i = 1; i <= R; i++) if (((s, mode, i) in a) && (("lesson", mode, i) in a) && a[s, mode, i] > 0)
-          v["x", ++c] = a["lesson", mode, i] / a[s, mode, i]
-      return c ? med(v, "x", c) : 0 }
-  END { printf "%-10s %12s %10s %14s\n", "server", "msgs/s", "p99 us", "pingpong/s"
-        split("lesson epoll epoll4k libuv libev copy maxread64k", order, " ")
-        for (i = 1; i <= 7; i++) { s = order[i]; if (!((s ",load") in n)) continue; seen[s] = 1
-            printf "%-10s %12.0f %10.0f %14.0f\n", s, med(m, s ",load", n[s ",load"]), med(p, s ",load", n[s ",load"]), med(m, s ",pingpong", n[s ",pingpong"]) }
-        printf "\nlesson/peer, median of the per-round ratios (%d rounds):\n", R
-        for (i = 2; i <= 7; i++) { s = order[i]; if (!(s in seen) || !("lesson" in seen)) continue
-            printf "lesson/%-10s msgs/s %.2fx   p99 %.2fx   ping-pong %.2fx\n", s, ratio(r, s, "load"), ratio(q, s, "load"), ratio(r, s, "pingpong") }
-        print "(maxread64k runs the same read path as the lesson server in 2.1: its ratio is the noise floor)" }' "$out/echo.csv" | tee "$out/echo-summary.txt"
-
-echo
-echo "== 2b. scale: the lesson server with 10,000 idle connections plus the same load"
-ulimit -n 25000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-idle=10000
-# The limit is per process: the server and load_gen each hold idle + 100 fds.
-[ "$(ulimit -n)" -gt 10300 ] || idle=$(( $(ulimit -n) - 300 ))
-if start_server lesson "$B/lessons/10-echo-server/bufferevent_echo" --quiet --port 0; then
-    "$V/load_gen" --port "$port" --conns 100 --depth 16 --size 1024 --seconds "$secs" \
-        --idle "$idle" --server-pid "$server_pid" | grep -E 'RSS|messages/s' | tee "$out/scale.txt"
-    kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true
+if [ "$quick" = 1 ]; then
+    fds=10,100; brounds=3; rounds=2; ms=200; warm=100; pp_ms=200; open_ms=200
+    rates=2000,8000; open_rounds=2; publish=0
+elif [ "$full" = 1 ]; then
+    fds=10,100,500,1000,5000,9000; brounds=31; rounds=20; ms=2000; warm=500; pp_ms=1000
+    open_ms=2000; rates=2000,10000,30000,100000; open_rounds=5
+else
+    fds=10,100,500,1000,5000; brounds=15; rounds=10; ms=600; warm=150; pp_ms=400
+    open_ms=600; rates=2000,10000,30000; open_rounds=2
 fi
+pinflag=""; [ "$pin" = 1 ] && pinflag=--pin
+pinmode=unpinned; [ "$pin" = 1 ] && pinmode="pinned (server CPU 1, load_gen CPU 0)"
+model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+machine="$(nproc) CPUs ($model), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+    echo "machine: $machine"
+    echo "load average at start: $load"
+    echo "seed: $seed"
+    echo "mode: $pinmode"
+    echo "rounds: $rounds of ${ms} ms after ${warm} ms warm-up (ping-pong ${pp_ms} ms; open loop $open_rounds x ${open_ms} ms)"
+} >"$out/RUN.txt"
+cat "$out/RUN.txt"
+
+echo
+echo "$(at) == 1. lesson 16: backends, thread CPU per round (1 active of N, 100 chained writes)"
+"$L16/backend_bench" --fds "$fds" --rounds "$brounds" --seed "$seed" --csv "$out/backend-1active.csv" | grep -v '^$\|^=='
+echo
+echo "$(at) == 1b. the same with 100 active"
+"$L16/backend_bench" --fds "$fds" --active 100 --rounds "$brounds" --seed "$seed" \
+    --csv "$out/backend-100active.csv" | grep -v '^$\|^=='
+
+# strace -c output: "% time seconds usecs/call calls [errors] syscall"; print "name calls".
+calls() { awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { print $NF, $4 }' "$1"; }
 
 if command -v strace >/dev/null; then
     echo
-    echo "== 2c. epoll_ctl calls for the same ping-pong run, without and with EVENT_EPOLL_USE_CHANGELIST"
-    for cl in "" 1; do
-        EVENT_EPOLL_USE_CHANGELIST=$cl strace -f -qq -c -e trace=epoll_ctl -o "$out/strace.txt" \
-            "$V/bev_variants" --port 0 >"$out/server.out" 2>&1 &
-        spid=$!
-        for _ in $(seq 100); do port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out/server.out"); [ -n "$port" ] && break; sleep 0.05; done
-        msgs=$("$V/load_gen" --port "$port" --conns 10 --pingpong --seconds 1 | grep RESULT | field msgs_per_s)
-        pkill -TERM -P "$spid"; wait "$spid" 2>/dev/null || true
-        calls=$(awk '$NF == "epoll_ctl" { print $4 }' "$out/strace.txt")
-        printf '  changelist %-4s %6s epoll_ctl calls for %6s messages: %s per message\n' "${cl:-off}" \
-            "$calls" "$msgs" "$(awk "BEGIN { printf \"%.2f\", $calls / ($msgs + 0.0001) }")"
+    echo "$(at) == 1c. control: syscalls of the whole run, 100 pairs, 20 rounds (+1 warm-up) per backend"
+    echo "active,syscall,calls" >"$out/backend-syscalls.csv"
+    for a in 1 100; do
+        # (LeakSanitizer cannot run under ptrace: off for an ASan build)
+        ASAN_OPTIONS=detect_leaks=0 strace -f -qq -c -o "$out/strace16.txt" \
+            -e trace=epoll_ctl,epoll_wait,poll,select \
+            "$L16/backend_bench" --fds 100 --active "$a" --rounds 20 --seed "$seed" >/dev/null ||
+            echo "bench: backend_bench under strace failed" >&2
+        calls "$out/strace16.txt" | while read -r name n; do
+            echo "$a,$name,$n" >>"$out/backend-syscalls.csv"
+            printf '  %3s active: %-11s %6s calls\n' "$a" "$name" "$n"
+        done
     done
 fi
 
 echo
-echo "== 3. build and grading speed"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-git ls-files -z | xargs -0 cp --parents -t "$tmp" 2>/dev/null || cp -r . "$tmp"
-t0=$(date +%s.%N); make -s -C "$tmp" -j2 all >/dev/null; t1=$(date +%s.%N)
-make -s -C "$tmp" all >/dev/null; t2=$(date +%s.%N)
-printf 'make -j2 from clean   %6.1f s\nno-op make            %6.2f s\n' "$(awk "BEGIN { print $t1 - $t0 }")" "$(awk "BEGIN { print $t2 - $t1 }")"
-for nn in ${BENCH_CHECK:-04 10}; do
-    [ -x build/evlab ] || break
-    t0=$(date +%s.%N); EVLAB_ROOT=$PWD NO_COLOR=1 ./evlab check "$nn" >/dev/null 2>&1 </dev/null || true; t1=$(date +%s.%N)
-    printf './evlab check %s       %6.1f s\n' "$nn" "$(awk "BEGIN { print $t1 - $t0 }")"
-done
-[ -f build/check-time.txt ] && echo "last make check       $(cat build/check-time.txt)"
+echo "$(at) == 1d. select past FD_SETSIZE (select_wall)"
+"$L16/select_wall" >"$out/select-wall.txt" 2>&1 || true
+grep -E '^(==|=>|child|select served|__fdelt_chk|\*\*\*)' "$out/select-wall.txt" | sed 's/^/  /'
 
-if command -v gnuplot >/dev/null; then
-    for f in 1active 100active; do
-        awk -F, 'NR > 1 { print > "'"$out"'/backend-'"$f"'-" $1 ".dat" }' "$out/backend-$f.csv"
-        plot=""
-        for m in epoll poll select; do
-            [ -s "$out/backend-$f-$m.dat" ] && plot="$plot${plot:+, }'$out/backend-$f-$m.dat' using 2:5 with linespoints title '$m'"
-        done
-        gnuplot -e "set terminal pngcairo size 800,500; set output '$out/backend-$f.png'; set datafile separator ','; \
-          set logscale xy; set xlabel 'socketpairs watched'; set ylabel 'median us per round'; \
-          set title 'libevent backends, $f'; plot $plot" 2>/dev/null || true
+echo
+echo "$(at) == 2. lesson 17: closed loop, 100 connections x 16 x 1 KiB; CPU per message first"
+servers=lesson,bev,evbufdefer,evbuf,epoll4k,epoll,epollchurn,libuv,libev
+pairs=epoll4k/epoll,epollchurn/epoll,evbuf/epoll4k,evbufdefer/evbuf,bev/evbufdefer,bev/evbuf,lesson/bev,lesson/epoll,libuv/epoll,libev/epoll
+[ "$full" = 1 ] && servers=$servers,libuv4k,libev4k,copy,maxread64k &&
+    pairs=$pairs,libuv4k/epoll4k,libev4k/epoll4k,copy/bev,maxread64k/bev
+[ "$quick" = 1 ] && servers=lesson,evbuf,epoll && pairs=evbuf/epoll,lesson/epoll
+# shellcheck disable=SC2086
+"$L17/echo_bench" --build "$B" --mode load --servers "$servers" --baseline epoll --pairs "$pairs" \
+    --rounds "$rounds" --ms "$ms" --warmup-ms "$warm" --seed "$seed" $pinflag \
+    --csv "$out/echo-load-rounds.csv" --summary "$out/echo-load.csv" 2>/dev/null | grep -v '^$\|^=='
+
+echo
+echo "$(at) == 2b. ping-pong: one connection, one 64-byte message in flight"
+ppservers=lesson,evbuf,epoll,libuv,libev
+[ "$quick" = 1 ] && ppservers=lesson,epoll
+# shellcheck disable=SC2086
+"$L17/echo_bench" --build "$B" --mode pingpong --servers "$ppservers" --baseline epoll \
+    --rounds "$rounds" --ms "$pp_ms" --warmup-ms "$warm" --seed "$seed" $pinflag \
+    --csv "$out/echo-pingpong-rounds.csv" --summary "$out/echo-pingpong.csv" 2>/dev/null | grep -v '^$\|^=='
+
+echo
+echo "$(at) == 2c. open loop: 10 connections, 1 KiB messages at fixed rates; latency from the intended send time"
+opservers=lesson,epoll,libuv,libev
+[ "$quick" = 1 ] && opservers=lesson,epoll
+# shellcheck disable=SC2086
+"$L17/echo_bench" --build "$B" --mode open --rates "$rates" --servers "$opservers" --baseline epoll \
+    --rounds "$open_rounds" --ms "$open_ms" --warmup-ms "$warm" --seed "$seed" $pinflag \
+    --csv "$out/echo-open-rounds.csv" --summary "$out/echo-open.csv" 2>/dev/null | grep -v '^$\|^=='
+
+# start_server PROG ARGS...: start it on port 0; sets port and server_pid
+start_server() {
+    "$@" --port 0 >"$out/server.out" 2>&1 &
+    server_pid=$!
+    port=""
+    for _ in $(seq 200); do
+        port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out/server.out")
+        [ -n "$port" ] && return 0
+        sleep 0.05
     done
-    echo "plots: $out/backend-1active.png $out/backend-100active.png"
+    echo "bench: $* did not start: $(cat "$out/server.out")" >&2
+    return 1
+}
+
+if command -v strace >/dev/null; then
+    echo
+    echo "$(at) == 2d. control: syscalls per message, ping-pong (1 connection, 1 message in flight, strace -c)"
+    echo "server,msgs,syscall,calls,per_msg" >"$out/echo-syscalls.csv"
+    printf '  %-18s' server; for s in recv send epoll_wait epoll_ctl ioctl other; do printf ' %10s' "$s"; done; echo
+    for spec in "lesson|$B/lessons/10-echo-server/bufferevent_echo --quiet" \
+                "lesson+changelist|$B/lessons/10-echo-server/bufferevent_echo --quiet" \
+                "bev|$L17/bev_variants" "evbufdefer|$L17/evbuf_echo --defer-write" \
+                "evbuf|$L17/evbuf_echo" "epoll|$L17/epoll_echo" \
+                "epollchurn|$L17/epoll_echo --churn" "libuv|$L17/uv_echo" "libev|$L17/ev_echo"; do
+        name=${spec%%|*}; cmd=${spec#*|}
+        # libevent takes the variable being set at all, even to "", as "on":
+        # set it only for the changelist row.
+        envset=""; [ "$name" = lesson+changelist ] && envset=EVENT_EPOLL_USE_CHANGELIST=1
+        # shellcheck disable=SC2086
+        start_server env $envset ASAN_OPTIONS=detect_leaks=0 strace -qq -c -o "$out/strace17.txt" $cmd || continue
+        msgs=$("$L17/load_gen" --port "$port" --conns 1 --pingpong --size 64 --ms "$pp_ms" | sed -n 's/.*RESULT msgs_per_s=\([0-9]*\).*/\1/p')
+        # stop the traced server (strace's child, which this script started);
+        # strace then writes its count and exits
+        for p in $(pgrep -P "$server_pid" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+        wait "$server_pid" 2>/dev/null || true
+        total=$(awk -v m="$msgs" -v t="$pp_ms" 'BEGIN { printf "%d", m * t / 1000 }')
+        calls "$out/strace17.txt" | awk -v s="$name" -v m="$total" -v f="$out/echo-syscalls.csv" '
+            { g = $1; if (g ~ /^(recvfrom|recvmsg|read|readv)$/) g = "recv"
+              else if (g ~ /^(sendto|sendmsg|write|writev)$/) g = "send"
+              else if (g !~ /^(epoll_wait|epoll_ctl|ioctl)$/) g = "other"
+              c[g] += $2; printf "%s,%d,%s,%d,%.3f\n", s, m, $1, $2, (m ? $2 / m : 0) >> f }
+            END { printf "  %-18s", s
+                  split("recv send epoll_wait epoll_ctl ioctl other", o, " ")
+                  for (i = 1; i <= 6; i++) printf " %10.2f", (m ? c[o[i]] / m : 0); print "" }'
+    done
+    echo "  (calls per message over a ${pp_ms} ms run; the set-up and accept are in 'other' and round to 0)"
 fi
-echo "CSV:   $out/backend-1active.csv $out/backend-100active.csv $out/echo.csv"
+
+echo
+echo "$(at) == 2e. scale: the lesson server with 10,000 idle connections plus the load"
+# shellcheck disable=SC3045 # dash and bash both have ulimit -n
+ulimit -n 25000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+idle=10000
+[ "$quick" = 1 ] && idle=200
+# shellcheck disable=SC3045
+[ "$(ulimit -n)" -gt $((idle + 300)) ] || idle=$(( $(ulimit -n) - 300 ))
+if start_server "$B/lessons/10-echo-server/bufferevent_echo" --quiet; then
+    "$L17/load_gen" --port "$port" --conns 100 --depth 16 --size 1024 --ms "$ms" \
+        --idle "$idle" --server-pid "$server_pid" | grep -E 'RSS|messages/s|server CPU' | tee "$out/scale.txt" | sed 's/^/  /'
+    kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true
+fi
+rm -f "$out/server.out" "$out/strace16.txt" "$out/strace17.txt"
+
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/RUN.txt"
+tools/bench-plots.sh "$out"
+if [ "$publish" = 1 ]; then
+    mkdir -p lessons/16-backend-bench/plots lessons/17-echo-bench/plots
+    cp "$out"/backend-*.svg "$out"/backend-*.png "$out/RUN.txt" "$out/backend-tables.md" lessons/16-backend-bench/plots/
+    cp "$out"/echo-*.svg "$out"/echo-*.png "$out/RUN.txt" "$out/echo-tables.md" lessons/17-echo-bench/plots/
+    echo "plots copied to lessons/16-backend-bench/plots/ and lessons/17-echo-bench/plots/"
+fi
+echo "$(at) CSV and plots: $out/ (seed $seed, $pinmode)"

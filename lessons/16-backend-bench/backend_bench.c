@@ -1,12 +1,21 @@
 /* backend_bench.c -- what a backend costs as the number of watched fds grows.
  *
- * Teaches: the classic libevent bench.c method. N socketpairs each have a
- * persistent read event; A of them get a byte, and every callback passes a
- * byte on until W writes have happened. Only the dispatch is timed, after a
- * warm-up round, and the median of R rounds is reported. epoll's cost stays
- * about flat as N grows; poll and select scan all N fds on every call.
- * select cannot watch an fd >= FD_SETSIZE (1024): glibc aborts inside
- * libevent, so this program says so and skips it instead.
+ * Teaches: measuring one libevent call with care. N socketpairs; each read
+ * end has a persistent read event in an epoll, a poll and a select base at
+ * once (the same fds for all three). A round writes one byte to A of them;
+ * every callback reads its byte and passes one on until W writes have
+ * chained. Only the loop is timed, in this thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID: what other processes do to the machine is not
+ * charged to the round) and also in wall time. One warm-up round per
+ * backend is thrown away; then every round runs the three backends in an
+ * order shuffled from a printed seed, so drift hits all of them alike. The
+ * table gives the median and a bootstrap 95% interval, and the number of
+ * loop passes per round: the control that explains the 100-active result.
+ *
+ * select cannot take an fd >= FD_SETSIZE (1024) on Debian: libevent's
+ * select.c grows its own fd sets, but Debian builds libevent with
+ * _FORTIFY_SOURCE, and glibc's __fdelt_chk aborts. This program skips those
+ * sizes for select; select_wall.c shows both facts.
  *
  * Builds on: 01 (methods), 05 (loop modes: EVLOOP_ONCE|EVLOOP_NONBLOCK).
  *
@@ -21,6 +30,9 @@
 #include <time.h>
 
 #include "../lesson.h"
+
+#define MAX_ROUNDS 1000
+#define MAX_METHODS 3
 
 struct bench {
     int nfds, active, writes;
@@ -42,10 +54,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static double now_us(void)
+static double clock_us(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -55,30 +67,79 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static double median(const double *v, int n)
+{
+    double tmp[MAX_ROUNDS];
+    memcpy(tmp, v, (size_t)n * sizeof *v);
+    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
+    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+static unsigned long long rng_state = 1;
+static int rng_below(int n) /* xorshift64*, seeded from --seed */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (int)((rng_state * 2685821657736338717ULL) % (unsigned long long)n);
+}
+
+/* The median of v, and its bootstrap 95% interval (1000 resamples). */
+static double median_ci(const double *v, int n, double *lo, double *hi)
+{
+    double meds[1000], pick[MAX_ROUNDS];
+    for (int b = 0; b < 1000; b++) {
+        for (int i = 0; i < n; i++)
+            pick[i] = v[rng_below(n)];
+        meds[b] = median(pick, n);
+    }
+    qsort(meds, 1000, sizeof *meds, cmp_double);
+    *lo = meds[25];
+    *hi = meds[974];
+    return median(v, n);
+}
+
+struct round_cost {
+    double cpu_us, wall_us;
+    int loops; /* event_base_loop() calls: each is one epoll_wait/poll/select */
+};
+
 /* One timed round: A bytes in, run the loop until every byte was read. */
 // [round]
-static double run_round(struct event_base *base, struct bench *b)
+static struct round_cost run_round(struct event_base *base, struct bench *b)
 {
+    struct round_cost cost = {0};
     b->fired = 0;
     b->writes_left = b->writes;
     int space = b->nfds / b->active;
     for (int i = 0; i < b->active; i++)
         if (write(b->pairs[i * space][0], "e", 1) != 1)
             die("write: %s", strerror(errno));
-    double start = now_us();
-    while (b->fired < b->active + b->writes)
+    double cpu0 = clock_us(CLOCK_THREAD_CPUTIME_ID), wall0 = clock_us(CLOCK_MONOTONIC);
+    while (b->fired < b->active + b->writes) {
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    return now_us() - start;
+        cost.loops++;
+    }
+    cost.cpu_us = clock_us(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    cost.wall_us = clock_us(CLOCK_MONOTONIC) - wall0;
+    return cost;
 }
 // [/round]
 
-/* Median microseconds per round for one backend at one N; -1 if skipped. */
-static double measure(const char *method, int nfds, int active, int writes, int rounds)
+struct result {
+    bool skipped;
+    double cpu, cpu_lo, cpu_hi, wall, loops, ratio, ratio_lo, ratio_hi;
+};
+
+/* All backends at one N, interleaved round by round. methods[0] is the
+ * baseline of the ratios (epoll where there is one). */
+static void measure(const char **methods, int nm, int nfds, int active, int writes, int rounds,
+                    struct result *res)
 {
     struct bench b = {.nfds = nfds, .active = active < nfds ? active : nfds, .writes = writes};
     b.pairs = calloc((size_t)nfds, sizeof *b.pairs);
-    struct event **evs = calloc((size_t)nfds, sizeof *evs);
-    struct event_base *base = base_for_method(method);
+    struct event_base *bases[MAX_METHODS] = {NULL};
+    struct event **evs = calloc((size_t)nfds * MAX_METHODS, sizeof *evs);
     int maxfd = 0;
     for (int i = 0; i < nfds; i++) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, b.pairs[i]) < 0)
@@ -86,35 +147,73 @@ static double measure(const char *method, int nfds, int active, int writes, int 
         evutil_make_socket_nonblocking(b.pairs[i][1]);
         maxfd = b.pairs[i][1] > maxfd ? b.pairs[i][1] : maxfd;
     }
-    double result = -1;
-    // [fdsetsize]
-    if (strcmp(method, "select") == 0 && maxfd >= FD_SETSIZE) {
-        /* glibc's FD_SET aborts past FD_SETSIZE ("bit out of range"). */
-        goto out;
+    for (int m = 0; m < nm; m++) {
+        res[m] = (struct result){.skipped = true};
+        // [fdsetsize]
+        if (strcmp(methods[m], "select") == 0 && maxfd >= FD_SETSIZE)
+            continue; /* Debian's fortified FD_SET would abort: see select_wall.c */
+        // [/fdsetsize]
+        res[m].skipped = false;
+        bases[m] = base_for_method(methods[m]);
+        for (int i = 0; i < nfds; i++) {
+            struct event *ev =
+                event_new(bases[m], b.pairs[i][1], EV_READ | EV_PERSIST, on_read, &b);
+            if (!ev || event_add(ev, NULL) < 0)
+                die("event_new/event_add (%s, fd %d) failed", methods[m], b.pairs[i][1]);
+            evs[m * nfds + i] = ev;
+        }
+        run_round(bases[m], &b); /* warm-up: first-touch costs are not the backend's */
     }
-    // [/fdsetsize]
-    for (int i = 0; i < nfds; i++) {
-        evs[i] = event_new(base, b.pairs[i][1], EV_READ | EV_PERSIST, on_read, &b);
-        CHECK(evs[i] && event_add(evs[i], NULL) == 0);
+    static double cpu[MAX_METHODS][MAX_ROUNDS], wall[MAX_METHODS][MAX_ROUNDS],
+        loops[MAX_METHODS][MAX_ROUNDS];
+    // [interleave]
+    for (int r = 0; r < rounds; r++) {
+        int order[MAX_METHODS];
+        for (int m = 0; m < nm; m++)
+            order[m] = m;
+        for (int m = nm - 1; m > 0; m--) { /* a new shuffled order every round */
+            int j = rng_below(m + 1), t = order[m];
+            order[m] = order[j];
+            order[j] = t;
+        }
+        for (int k = 0; k < nm; k++) {
+            int m = order[k];
+            if (!bases[m])
+                continue;
+            struct round_cost c = run_round(bases[m], &b);
+            cpu[m][r] = c.cpu_us;
+            wall[m][r] = c.wall_us;
+            loops[m][r] = c.loops;
+        }
     }
-    double *samples = calloc((size_t)rounds, sizeof *samples);
-    run_round(base, &b); /* warm-up: first-touch costs are not the backend's */
-    for (int r = 0; r < rounds; r++)
-        samples[r] = run_round(base, &b);
-    qsort(samples, (size_t)rounds, sizeof *samples, cmp_double);
-    result = samples[rounds / 2];
-    free(samples);
-out:
+    // [/interleave]
+    for (int m = 0; m < nm; m++) {
+        if (res[m].skipped)
+            continue;
+        res[m].cpu = median_ci(cpu[m], rounds, &res[m].cpu_lo, &res[m].cpu_hi);
+        res[m].wall = median(wall[m], rounds);
+        res[m].loops = median(loops[m], rounds);
+        if (m > 0 && bases[0]) { /* ratio to the baseline, round by round */
+            double ratio[MAX_ROUNDS];
+            for (int r = 0; r < rounds; r++)
+                ratio[r] = cpu[m][r] / cpu[0][r];
+            res[m].ratio = median_ci(ratio, rounds, &res[m].ratio_lo, &res[m].ratio_hi);
+        } else {
+            res[m].ratio = res[m].ratio_lo = res[m].ratio_hi = 1;
+        }
+    }
+    for (int m = 0; m < nm; m++) {
+        for (int i = 0; bases[m] && i < nfds; i++)
+            event_free(evs[m * nfds + i]);
+        if (bases[m])
+            event_base_free(bases[m]);
+    }
     for (int i = 0; i < nfds; i++) {
-        if (evs[i])
-            event_free(evs[i]);
         close(b.pairs[i][0]);
         close(b.pairs[i][1]);
     }
-    event_base_free(base);
     free(evs);
     free(b.pairs);
-    return result;
 }
 
 /* Each pair is two fds: raise the soft limit (never lower it) as N grows. */
@@ -134,23 +233,13 @@ static bool raise_fd_limit(rlim_t want)
 static void usage(FILE *to)
 {
     fprintf(to, "usage: backend_bench [--fds N,N,...] [--active A] [--writes W] [--rounds R]\n"
-                "                     [--csv FILE] [--step] [--help]\n"
+                "                     [--seed S] [--csv FILE] [--step] [--help]\n"
                 "  --fds     numbers of socketpairs to watch (default 10,100,1000)\n"
                 "  --active  pairs that get a byte at the start of a round (default 1)\n"
                 "  --writes  chained writes per round (default 100)\n"
-                "  --rounds  timed rounds; the median is reported (default 15)\n"
-                "  --csv     also write method,fds,active,writes,usec rows to FILE\n");
-}
-
-static int positive(const char *s, const char *flag)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 200000) {
-        fprintf(stderr, "backend_bench: %s needs a number from 1 to 200000, not '%s'\n", flag, s);
-        exit(2);
-    }
-    return (int)v;
+                "  --rounds  timed rounds, backends shuffled in each (default 15)\n"
+                "  --seed    the shuffle's seed (default: from the clock; printed)\n"
+                "  --csv     also write one row per backend and size to FILE\n");
 }
 
 /* "10,100,1000" -> sizes; any bad item is an error before anything runs. */
@@ -164,82 +253,99 @@ static int parse_sizes(const char *list, int *sizes, int max)
             fprintf(stderr, "backend_bench: at most %d sizes in --fds\n", max);
             exit(2);
         }
-        sizes[n++] = positive(tok, "--fds");
+        sizes[n++] = (int)lesson_num(tok, 1, 200000, "--fds");
     }
     if (n == 0)
-        positive("", "--fds");
+        lesson_num("", 1, 200000, "--fds");
     return n;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"fds", required_argument, NULL, 'n'},    {"active", required_argument, NULL, 'a'},
-        {"writes", required_argument, NULL, 'w'}, {"rounds", required_argument, NULL, 'r'},
-        {"csv", required_argument, NULL, 'c'},    {"step", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"fds", required_argument, NULL, 'n'},
+                                         {"active", required_argument, NULL, 'a'},
+                                         {"writes", required_argument, NULL, 'w'},
+                                         {"rounds", required_argument, NULL, 'r'},
+                                         {"csv", required_argument, NULL, 'c'},
+                                         {"seed", required_argument, NULL, 'S'},
+                                         {"step", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int sizes[32] = {10, 100, 1000}, nsizes = 3;
     int active = 1, writes = 100, rounds = 15;
+    long seed = 0;
     const char *csv_path = NULL;
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'n': nsizes = parse_sizes(optarg, sizes, 32); break;
-        case 'a': active = positive(optarg, "--active"); break;
-        case 'w': writes = positive(optarg, "--writes"); break;
-        case 'r': rounds = positive(optarg, "--rounds"); break;
+        case 'a': active = (int)lesson_num(optarg, 1, 200000, "--active"); break;
+        case 'w': writes = (int)lesson_num(optarg, 1, 200000, "--writes"); break;
+        case 'r': rounds = (int)lesson_num(optarg, 1, MAX_ROUNDS, "--rounds"); break;
+        case 'S': seed = lesson_num(optarg, 1, 2147483647, "--seed"); break;
         case 'c': csv_path = optarg; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (!seed)
+        seed = (long)(time(NULL) % 2147483647) + 1;
+    rng_state = (unsigned long long)seed * 0x9E3779B97F4A7C15ULL + 1;
     FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
     if (csv_path && !csv)
         die("cannot write %s: %s", csv_path, strerror(errno));
     if (csv)
-        fprintf(csv, "method,fds,active,writes,usec\n");
+        fprintf(csv, "method,fds,active,writes,rounds,seed,cpu_us,cpu_lo,cpu_hi,wall_us,"
+                     "loops_per_round,fds_scanned_per_round,ratio,ratio_lo,ratio_hi\n");
 
-    step("1. median microseconds per round (%d active, %d writes, %d rounds)", active, writes,
-         rounds);
     /* Copy the list: each call of event_get_supported_methods() frees the
      * array it returned before, and base_for_method() calls it again. */
-    const char *methods[8] = {NULL};
+    const char *methods[MAX_METHODS] = {NULL};
+    int nm = 0;
     const char **list = event_get_supported_methods();
-    for (int m = 0; list[m] && m < 7; m++)
-        methods[m] = list[m];
-    printf("%8s", "fds");
-    for (int m = 0; methods[m]; m++)
-        printf(" %10s", methods[m]);
-    printf("   ratios to %s\n", methods[0]);
+    for (int m = 0; list[m] && nm < MAX_METHODS; m++)
+        methods[nm++] = list[m];
+    step("1. thread CPU microseconds per round: median [95%% interval] (%d active, %d writes, "
+         "%d rounds, seed %ld)",
+         active, writes, rounds, seed);
+    printf("%7s %-7s %22s %9s %7s %14s %s\n", "fds", "backend", "CPU us [95% CI]", "wall us",
+           "loops", "fds scanned", "CPU ratio to epoll [95% CI]");
     for (int i = 0; i < nsizes; i++) {
         int n = sizes[i];
         if (!raise_fd_limit((rlim_t)n * 2 + 64)) {
-            printf("%8d   skipped: needs %d open fds, more than 'ulimit -n' allows\n", n,
+            printf("%7d   skipped: needs %d open fds, more than 'ulimit -n' allows\n", n,
                    n * 2 + 64);
             continue;
         }
-        double base_us = 0;
-        printf("%8d", n);
-        char ratios[256] = "";
-        for (int m = 0; methods[m]; m++) {
-            double us = measure(methods[m], n, active, writes, rounds);
-            if (us < 0) {
-                printf(" %10s", "skipped");
+        struct result res[MAX_METHODS];
+        measure(methods, nm, n, active, writes, rounds, res);
+        for (int m = 0; m < nm; m++) {
+            if (res[m].skipped) {
+                printf("%7d %-7s %22s\n", n, methods[m], "skipped (fd >= FD_SETSIZE)");
                 continue;
             }
-            printf(" %10.1f", us);
-            if (m == 0)
-                base_us = us;
-            else
-                snprintf(ratios + strlen(ratios), sizeof ratios - strlen(ratios), "  %s/%s %.2fx",
-                         methods[m], methods[0], us / base_us);
+            /* epoll hands back only ready fds; poll and select pass all N each call */
+            double scanned = strcmp(methods[m], "epoll") == 0 ? 0 : res[m].loops * n;
+            char cpu[48], ratio[48] = "";
+            snprintf(cpu, sizeof cpu, "%.1f [%.1f-%.1f]", res[m].cpu, res[m].cpu_lo, res[m].cpu_hi);
+            if (m > 0)
+                snprintf(ratio, sizeof ratio, "%s/%s %.2fx [%.2f-%.2f]%s", methods[m], methods[0],
+                         res[m].ratio, res[m].ratio_lo, res[m].ratio_hi,
+                         res[m].ratio_lo <= 1 && res[m].ratio_hi >= 1 ? " tie" : "");
+            printf("%7d %-7s %22s %9.1f %7.0f %14.0f %s\n", n, methods[m], cpu, res[m].wall,
+                   res[m].loops, scanned, ratio);
             if (csv)
-                fprintf(csv, "%s,%d,%d,%d,%.1f\n", methods[m], n, active, writes, us);
+                fprintf(csv, "%s,%d,%d,%d,%d,%ld,%.2f,%.2f,%.2f,%.2f,%.0f,%.0f,%.4f,%.4f,%.4f\n",
+                        methods[m], n, active, writes, rounds, seed, res[m].cpu, res[m].cpu_lo,
+                        res[m].cpu_hi, res[m].wall, res[m].loops, scanned, res[m].ratio,
+                        res[m].ratio_lo, res[m].ratio_hi);
         }
-        printf(" %s\n", ratios);
     }
-    printf("skipped: select cannot watch fds >= FD_SETSIZE (%d); glibc would abort.\n", FD_SETSIZE);
+    printf("loops: event_base_loop() passes per round, each one epoll_wait, poll or select call.\n"
+           "skipped: select with an fd >= FD_SETSIZE (%d) aborts in Debian's fortified FD_SET\n"
+           "(__fdelt_chk); libevent itself would grow its sets. See select_wall.\n",
+           FD_SETSIZE);
     if (csv)
         fclose(csv);
     return 0;

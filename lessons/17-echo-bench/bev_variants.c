@@ -41,7 +41,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         size_t n;
         while ((n = bufferevent_read(bev, buf, sizeof buf)) > 0)
             bufferevent_write(bev, buf, n);
-    } else { /* moves the chains: no byte is copied */
+    } else { /* moves the chains: no user-space copy */
         bufferevent_write_buffer(bev, bufferevent_get_input(bev));
     }
     if (high_water && evbuffer_get_length(bufferevent_get_output(bev)) > high_water)

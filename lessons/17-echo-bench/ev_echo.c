@@ -1,15 +1,18 @@
 /* ev_echo.c -- the same echo server on libev, for a side-by-side measurement.
  *
  * Teaches: libev's shape next to libevent's. libev gives you watchers and
- * nothing else: no buffers, so each connection keeps its own queue of bytes
- * the kernel has not taken, and turns its write watcher on only while that
- * queue is not empty (the same design as fixed_echo.c in lesson 10).
+ * nothing else: no buffers. This server uses epoll_echo.c's write strategy
+ * line for line: read once per wake-up (--read-size, default 65536, as
+ * epoll_echo), send at once, queue only what the kernel would not take, and
+ * while anything is queued watch for writability instead of readability.
+ * The watcher is re-set only when that changes; libev itself turns the
+ * change into one epoll_ctl at the next loop turn.
  *
  * Builds on: 10 (fixed_echo.c), 17 (epoll_echo.c).
  *
  * Build and run on its own (Debian ships libev without a pkg-config file):
  *   cc -O2 -Wall -o ev_echo ev_echo.c -lev
- *   ./ev_echo --port 0
+ *   ./ev_echo --port 0 [--read-size 4096]
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -28,6 +31,8 @@ struct conn {
     size_t len, cap;
 };
 
+static size_t read_size = 65536; /* --read-size */
+
 static void drop(struct ev_loop *loop, struct conn *c)
 {
     ev_io_stop(loop, &c->io);
@@ -36,38 +41,52 @@ static void drop(struct ev_loop *loop, struct conn *c)
     free(c);
 }
 
+/* Send from `data`; queue whatever the kernel does not take (as epoll_echo). */
+static int send_or_queue(struct conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(c->io.fd, data + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0)
+            return -1;
+        off += (size_t)n;
+    }
+    if (off < len) {
+        if (c->len + (len - off) > c->cap) {
+            c->cap = (c->len + (len - off)) * 2;
+            c->pending = realloc(c->pending, c->cap);
+            if (!c->pending)
+                return -1;
+        }
+        memmove(c->pending + c->len, data + off, len - off);
+        c->len += len - off;
+    }
+    return 0;
+}
+
 static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = (struct conn *)w;
-    if (revents & EV_READ) {
+    int rc;
+    if (revents & EV_WRITE) {
+        size_t queued = c->len;
+        c->len = 0;
+        rc = send_or_queue(c, c->pending, queued);
+    } else {
         char buf[65536];
-        ssize_t n = recv(w->fd, buf, sizeof buf, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            drop(loop, c);
-            return;
-        }
-        if (n > 0) {
-            if (c->len + (size_t)n > c->cap) {
-                c->cap = (c->len + (size_t)n) * 2;
-                c->pending = realloc(c->pending, c->cap);
-            }
-            memcpy(c->pending + c->len, buf, (size_t)n);
-            c->len += (size_t)n;
-        }
-    }
-    size_t off = 0;
-    while (off < c->len) {
-        ssize_t n = send(w->fd, c->pending + off, c->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = recv(w->fd, buf, read_size, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-        if (n < 0) {
-            drop(loop, c);
             return;
-        }
-        off += (size_t)n;
+        rc = n > 0 ? send_or_queue(c, buf, (size_t)n) : -1;
     }
-    memmove(c->pending, c->pending + off, c->len - off);
-    c->len -= off;
+    if (rc < 0) {
+        drop(loop, c);
+        return;
+    }
     int want = c->len ? EV_WRITE : EV_READ; /* stop reading while the peer is behind */
     if ((w->events & (EV_READ | EV_WRITE)) != want) {
         ev_io_stop(loop, w);
@@ -93,16 +112,37 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+static long number(const char *s, long lo, long hi, const char *flag)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "ev_echo: %s needs %ld to %ld, not '%s'\n", flag, lo, hi, s);
+        exit(2);
+    }
+    return v;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--port") != 0) {
-        fprintf(stderr, "usage: ev_echo --port N   (0 picks a free port and prints it)\n");
+    long port = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+            port = number(argv[++i], 0, 65535, "--port");
+        else if (strcmp(argv[i], "--read-size") == 0 && i + 1 < argc)
+            read_size = (size_t)number(argv[++i], 1, 65536, "--read-size");
+        else
+            port = -2;
+    }
+    if (port < 0) {
+        fprintf(stderr, "usage: ev_echo --port N [--read-size BYTES]   (port 0 picks a free "
+                        "port and prints it)\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof sin;
     if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(lfd, 1024) < 0 ||

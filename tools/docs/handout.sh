@@ -27,7 +27,11 @@ for src in "$lesson"/*.c; do
 done | awk '!seen[$0]++' > "$tmp/snips"
 tail -n +2 slides/handout-setup.md > "$tmp/setup"
 
-tail -n +2 "$lesson/README.md" | unlink |
+# Images relative to the lesson (plots/x.svg) are made relative to the top of
+# evlab, where pandoc runs; a plot's PNG twin replaces its SVG (weasyprint
+# cannot draw gnuplot's SVG).
+tail -n +2 "$lesson/README.md" |
+    sed -e "s#](plots/\([^)]*\)\.svg)#](plots/\1.png)#g" -e "s#](plots/#]($lesson/plots/#g" | unlink |
     awk -v meta="$meta" -v snips="$tmp/snips" -v sdir="$lesson" \
         -v setup_text="$(cat "$tmp/setup")" -f tools/docs/labsheet.awk
 

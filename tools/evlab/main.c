@@ -199,6 +199,7 @@ char *ask_line(const char *prompt)
 /* ---- commands ----------------------------------------------------------------- */
 
 static int cmd_help(int argc, char **argv);
+int cmd_trace(int argc, char **argv); /* trace.c */
 
 static const struct command {
     const char *name;
@@ -211,6 +212,8 @@ static const struct command {
     {"run", cmd_run, "NN [program] [--timeout S] [-- args]", "build a lesson program and run it"},
     {"tour", cmd_tour, "[NN]",
      "lesson by lesson: text, command, output; Enter between steps, q quits"},
+    {"trace", cmd_trace, "[NN [program] | -- PROGRAM ARGS]",
+     "a libevent loop as a timeline; stalls"},
     {"check", cmd_check, "[NN]", "grade your exercise (the next unfinished one by default)"},
     {"watch", cmd_watch, "[NN]", "re-check on every save; Enter re-runs, n moves on, q quits"},
     {"hint", cmd_hint, "NN", "the next hint for an exercise"},
