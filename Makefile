@@ -115,7 +115,7 @@ check-all:
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' lessons solutions tests
 	@for t in check-run check-exercises check-asan check-tsan $(CHECK_EXTRA); do \
-	  $(MAKE) --no-print-directory $$t || echo "$$t(did-not-finish) 0 1" >> $(RESULTS); done
+	  $(MAKE) --no-print-directory $$t || echo "$$t(exit-status) 0 1" >> $(RESULTS); done
 	@tools/strays.sh $(RESULTS)
 	@echo "$$(( $$(date +%s) - $$(cat build/.check-start) )) s" > build/check-time.txt
 	@echo "make check took $$(cat build/check-time.txt)"

@@ -53,7 +53,8 @@ $(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
-# run-suites.sh only records; check-docs itself fails when a suite failed or died.
+# run-suites.sh only records; check-docs exits non-zero when either docs suite
+# (docs.c, labs.c) failed or died.
 check-docs: docs $(DOCS_TEST)
 	@rm -f $(BUILD)/docs-results.txt
 	@tools/run-suites.sh $(BUILD)/docs-results.txt $(BUILD) $(DOCS_TEST) $(LABS_TEST)

@@ -204,7 +204,11 @@
     });
     Array.prototype.forEach.call(s.querySelectorAll("*"), function (el) {
       if (skip(el)) return;
-      var r = el.getBoundingClientRect(), parent = el.parentElement.getBoundingClientRect();
+      /* An inline element that wraps has one box per line: measure each. */
+      var r = {right: -Infinity, width: 0}, parent = el.parentElement.getBoundingClientRect();
+      Array.prototype.forEach.call(el.getClientRects(), function (b) {
+        if (b.width > 0 && b.right > r.right) r = b;
+      });
       if (r.width > 0 && r.right > right && (el.parentElement === s || parent.right <= right))
         problems.push(where + describe(el) + " runs " + Math.ceil(r.right - right) + " px past the right edge");
       var st = getComputedStyle(el);
