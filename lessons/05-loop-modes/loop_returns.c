@@ -24,7 +24,7 @@ static void say(evutil_socket_t fd, short what, void *arg)
     printf("  callback %s ran (%s)\n", (const char *)arg, FLAGS(what));
 }
 
-static void stop_here(evutil_socket_t fd, short what, void *arg)
+static void on_stop_here(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("  callback calls event_base_loopexit(base, NULL)\n");
@@ -33,7 +33,7 @@ static void stop_here(evutil_socket_t fd, short what, void *arg)
 }
 
 // [reentrant]
-static void loop_again(evutil_socket_t fd, short what, void *arg)
+static void on_loop_again(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("  callback calls event_base_dispatch(base) on its own, running base\n");
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     printf("event_base_dispatch returned %d (the last event was used up)\n", rv);
 
     step("3. a callback asks the loop to exit");
-    event_assign(ev, base, -1, 0, stop_here, NULL);
+    event_assign(ev, base, -1, 0, on_stop_here, NULL);
     event_active(ev, EV_TIMEOUT, 0);
     rv = event_base_dispatch(base);
     printf("event_base_dispatch returned %d (got_exit=%d)\n", rv, event_base_got_exit(base));
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     printf("the next EVLOOP_ONCE returned %d\n", rv);
 
     step("5. a callback starts the same loop again: -1");
-    event_assign(ev, base, -1, 0, loop_again, NULL);
+    event_assign(ev, base, -1, 0, on_loop_again, NULL);
     event_active(ev, EV_TIMEOUT, 0);
     rv = event_base_dispatch(base);
     printf("the outer event_base_dispatch returned %d\n", rv);

@@ -46,7 +46,7 @@ static void busy_wait(int ms)
 }
 
 // [cached]
-static void slow_callback(evutil_socket_t fd, short what, void *arg)
+static void on_slow_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     struct timeval cached0, cached1, real0, real1, cached2;
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
            ms_between(&a, &b) >= busy_ms - 1 ? "the full time" : "less (?)");
 
     step("3. inside a callback the time is cached");
-    CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, slow_callback, NULL, NULL));
+    CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, on_slow_timer, NULL, NULL));
     event_base_dispatch(base);
 
     event_base_free(base);

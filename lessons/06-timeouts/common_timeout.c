@@ -38,7 +38,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* Runs inside the loop: the cached time is the same for every event_add
  * below, so all the timers have exactly the same deadline. */
-static void add_all(evutil_socket_t fd, short what, void *arg)
+static void on_add_all(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     // [add]
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < count; i++)
         if ((timers[i] = evtimer_new(base, on_timer, (void *)(intptr_t)i)) == NULL)
             die("evtimer_new failed");
-    CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, add_all, NULL, NULL));
+    CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, on_add_all, NULL, NULL));
     int rv = event_base_dispatch(base);
     if (count <= 16)
         printf("\n");

@@ -18,7 +18,7 @@
 
 #include "../lesson.h"
 
-static void say(evutil_socket_t fd, short what, void *arg)
+static void on_once(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     printf("  once callback '%s' ran with %s\n", (const char *)arg, FLAGS(what));
@@ -57,9 +57,9 @@ int main(int argc, char **argv)
     step("1. a 30 ms once-timer and a once-timer with tv = NULL");
     // [once]
     struct timeval ms30 = {0, 30 * 1000};
-    if (event_base_once(base, -1, EV_TIMEOUT, say, "after 30 ms", &ms30) < 0)
+    if (event_base_once(base, -1, EV_TIMEOUT, on_once, "after 30 ms", &ms30) < 0)
         die("event_base_once failed");
-    if (event_base_once(base, -1, EV_TIMEOUT, say, "tv NULL", NULL) < 0)
+    if (event_base_once(base, -1, EV_TIMEOUT, on_once, "tv NULL", NULL) < 0)
         die("event_base_once failed");
     // [/once]
     int rv = event_base_dispatch(base);
@@ -67,25 +67,25 @@ int main(int argc, char **argv)
 
     step("2. a once-read on a pipe, with a timeout");
     struct timeval ms20 = {0, 20 * 1000}, sec5 = {5, 0};
-    if (event_base_once(base, fds[0], EV_READ, say, "empty pipe", &ms20) < 0)
+    if (event_base_once(base, fds[0], EV_READ, on_once, "empty pipe", &ms20) < 0)
         die("event_base_once failed");
     event_base_dispatch(base);
     CHECK(write(fds[1], "x", 1) == 1);
-    if (event_base_once(base, fds[0], EV_READ, say, "pipe with data", &sec5) < 0)
+    if (event_base_once(base, fds[0], EV_READ, on_once, "pipe with data", &sec5) < 0)
         die("event_base_once failed");
     event_base_dispatch(base);
 
     step("3. what event_base_once refuses");
     // [refuse]
-    rv = event_base_once(base, SIGUSR1, EV_SIGNAL, say, "signal", NULL);
+    rv = event_base_once(base, SIGUSR1, EV_SIGNAL, on_once, "signal", NULL);
     printf("event_base_once(EV_SIGNAL) returned %d\n", rv);
-    rv = event_base_once(base, -1, EV_TIMEOUT | EV_PERSIST, say, "persist", &ms30);
+    rv = event_base_once(base, -1, EV_TIMEOUT | EV_PERSIST, on_once, "persist", &ms30);
     printf("event_base_once(EV_TIMEOUT|EV_PERSIST) returned %d\n", rv);
     // [/refuse]
 
     step("4. a once-event that never runs");
     struct timeval hour = {3600, 0};
-    if (event_base_once(base, -1, EV_TIMEOUT, say, "in an hour", &hour) < 0)
+    if (event_base_once(base, -1, EV_TIMEOUT, on_once, "in an hour", &hour) < 0)
         die("event_base_once failed");
     printf("scheduled for an hour from now; event_base_free() below frees it\n");
     close(fds[0]);

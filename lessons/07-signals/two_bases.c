@@ -31,7 +31,7 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     printf("  base %s: SIGUSR1 callback ran\n", name);
 }
 
-static void send_self(evutil_socket_t fd, short what, void *arg)
+static void on_send_self(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     kill(getpid(), SIGUSR1); /* a real signal, sent from inside the loop */
@@ -39,14 +39,14 @@ static void send_self(evutil_socket_t fd, short what, void *arg)
 
 /* Printed from inside the loop: only a running loop has claimed the signals
  * (before it runs, they still go to whichever base added one last). */
-static void announce(evutil_socket_t fd, short what, void *arg)
+static void on_announce(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     printf("ready: base %s's loop is running; send SIGUSR1 to pid %d\n", (const char *)arg,
            (int)getpid());
 }
 
-static void stop_loop(evutil_socket_t sig, short what, void *arg)
+static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
     if (event_base_loopexit(arg, NULL) < 0)
@@ -65,13 +65,14 @@ static void run(struct event_base *base, const char *name, int ms, bool signal)
         sent++;
         if (external) {
             /* a second SIGUSR1 watcher on the same base ends the wait */
-            stopper = evsignal_new(base, SIGUSR1, stop_loop, base);
+            stopper = evsignal_new(base, SIGUSR1, on_sigusr1, base);
             if (!stopper)
                 die("evsignal_new(SIGUSR1) failed");
-            CHECK_OK(evsignal_add(stopper, NULL));
-            CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, announce, (void *)name, NULL));
+            if (evsignal_add(stopper, NULL) < 0)
+                die("evsignal_add(SIGUSR1) failed");
+            CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, on_announce, (void *)name, NULL));
         } else {
-            CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, send_self, NULL, NULL));
+            CHECK_OK(event_base_once(base, -1, EV_TIMEOUT, on_send_self, NULL, NULL));
         }
     }
     CHECK_OK(event_base_loopexit(base, &limit));

@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/queue.h> /* LIST_*: the list of live connections */
 #include <sys/resource.h>
 #include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
@@ -30,6 +31,11 @@
 
 #include "../lesson.h"
 
+/* Between a "shared:" comment and its "end shared:" comment, the servers'
+ * common parts are the same bytes in the same order (bufferevent_echo.c,
+ * line_echo.c, and fixed_echo.c where it has them): diff two of them and only
+ * what differs is left. `make check-shared` compares them. */
+/* shared: conn */
 #define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
 #define LOW_MARK (256 * 1024)   /* write callback (and resume) at or below this */
 
@@ -38,14 +44,13 @@ struct conn {
     bool closing;            /* EOF seen: free once the output is empty */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next; /* all live connections, for shutdown */
+    LIST_ENTRY(conn) link; /* in conns: all live connections, for shutdown */
 };
 
-static struct conn *conns;
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned next_id = 1, live;
 static bool quiet;
 static struct timeval idle; /* {0,0}: no idle timeout */
-static int pause_ms = 100;  /* --emfile-pause-ms: 0 keeps the listener on (spins) */
 static unsigned long accept_errors;
 static struct evconnlistener *listener;
 static struct event *resume_ev;
@@ -55,15 +60,13 @@ static void conn_free(struct conn *c, const char *why)
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
     bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     live--;
     free(c);
 }
+/* end shared: conn */
+
+static int pause_ms = 100; /* --emfile-pause-ms: 0 keeps the listener on (spins) */
 
 // [echo]
 static void on_read(struct bufferevent *bev, void *arg)
@@ -108,6 +111,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 // [/on_event]
 
+/* shared: accept */
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
@@ -120,10 +124,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     c->id = next_id++;
-    c->next = conns;
-    if (conns)
-        conns->prev = c;
-    conns = c;
+    LIST_INSERT_HEAD(&conns, c, link);
     live++;
     // [bev_setup]
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
@@ -161,7 +162,9 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(listener);
 }
 // [/emfile]
+/* end shared: accept */
 
+/* shared: signal */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -188,6 +191,7 @@ static void cap_fds_for_select(struct event_base *base)
     printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
 // [/select_cap]
+/* end shared: signal */
 
 static void usage(FILE *to)
 {
@@ -247,6 +251,7 @@ int main(int argc, char **argv)
         printf("RLIMIT_NOFILE lowered to %ld\n", max_fds);
     }
 
+    /* shared: listen */
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
     cap_fds_for_select(base);
@@ -271,15 +276,17 @@ int main(int argc, char **argv)
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;
     CHECK_OK(getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&sin, &len));
+    /* end shared: listen */
     printf("method: %s, idle timeout: %ld ms\n", event_base_get_method(base), idle_ms);
+    /* shared: run */
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     step("2. the loop");
     event_base_dispatch(base);
 
     // [shutdown]
-    while (conns)
-        conn_free(conns, "server shutting down");
+    while (!LIST_EMPTY(&conns))
+        conn_free(LIST_FIRST(&conns), "server shutting down");
     evconnlistener_free(listener);
     event_free(resume_ev);
     event_free(sigint);
@@ -289,4 +296,5 @@ int main(int argc, char **argv)
     printf("accept errors: %lu\n", accept_errors);
     printf("all freed, bye\n");
     return 0;
+    /* end shared: run */
 }

@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/queue.h> /* LIST_*: the list of live connections */
 #include <sys/resource.h>
 #include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
@@ -35,6 +36,11 @@
 #define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
 #define LOW_MARK (256 * 1024)   /* ... and resume once it drains below this */
 
+/* Between a "shared:" comment and its "end shared:" comment, the servers'
+ * common parts are the same bytes in the same order (bufferevent_echo.c,
+ * line_echo.c, and fixed_echo.c where it has them): diff two of them and only
+ * what differs is left. `make check-shared` compares them. */
+
 // [conn]
 struct conn { /* everything one client owns, freed in one place */
     evutil_socket_t fd;
@@ -45,11 +51,11 @@ struct conn { /* everything one client owns, freed in one place */
     bool paused;            /* reading stopped for back-pressure */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next; /* all live connections, for shutdown */
+    LIST_ENTRY(conn) link; /* in conns: all live connections, for shutdown */
 };
 // [/conn]
 
-static struct conn *conns;
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned next_id = 1, live;
 static bool quiet;
 static int largest_read; /* shown at exit: evbuffer_read's cap, not READ_CHUNK */
@@ -65,12 +71,7 @@ static void conn_free(struct conn *c, const char *why)
         event_free(c->write_ev);
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     live--;
     free(c);
 }
@@ -181,10 +182,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         c->id = next_id++;
         c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
         c->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-        c->next = conns;
-        if (conns)
-            conns->prev = c;
-        conns = c;
+        LIST_INSERT_HEAD(&conns, c, link);
         live++;
         if (!c->read_ev || !c->write_ev) {
             conn_free(c, "out of memory");
@@ -198,6 +196,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 // [/new_conn]
 
+/* shared: signal */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -222,6 +221,7 @@ static void cap_fds_for_select(struct event_base *base)
     CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
     printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
+/* end shared: signal */
 
 static void usage(FILE *to)
 {
@@ -295,8 +295,8 @@ int main(int argc, char **argv)
     event_base_dispatch(base);
 
     // [shutdown]
-    while (conns)
-        conn_free(conns, "server shutting down");
+    while (!LIST_EMPTY(&conns))
+        conn_free(LIST_FIRST(&conns), "server shutting down");
     event_free(listen_ev);
     event_free(resume_ev);
     event_free(sigint);

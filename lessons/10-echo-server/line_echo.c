@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/queue.h> /* LIST_*: the list of live connections */
 #include <sys/resource.h>
 #include <sys/select.h> /* FD_SETSIZE */
 #include <sys/socket.h>
@@ -30,6 +31,11 @@
 
 #include "../lesson.h"
 
+/* Between a "shared:" comment and its "end shared:" comment, the servers'
+ * common parts are the same bytes in the same order (bufferevent_echo.c,
+ * line_echo.c, and fixed_echo.c where it has them): diff two of them and only
+ * what differs is left. `make check-shared` compares them. */
+/* shared: conn */
 #define HIGH_MARK (1024 * 1024) /* stop reading above this much queued output */
 #define LOW_MARK (256 * 1024)   /* write callback (and resume) at or below this */
 
@@ -38,10 +44,10 @@ struct conn {
     bool closing;            /* EOF seen: free once the output is empty */
     unsigned id;
     unsigned long long echoed;
-    struct conn *prev, *next; /* all live connections, for shutdown */
+    LIST_ENTRY(conn) link; /* in conns: all live connections, for shutdown */
 };
 
-static struct conn *conns;
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned next_id = 1, live;
 static bool quiet;
 static struct timeval idle; /* {0,0}: no idle timeout */
@@ -54,18 +60,17 @@ static void conn_free(struct conn *c, const char *why)
     if (!quiet)
         printf("conn #%u: closed (%s), echoed %llu bytes\n", c->id, why, c->echoed);
     bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: closes the fd too */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     live--;
     free(c);
 }
+/* end shared: conn */
 
 static size_t max_line = 4096; /* --max-line */
 static bool rot13;
+/* Pause accepting for this long when out of fds (bufferevent_echo.c makes it
+ * --emfile-pause-ms). */
+static const int pause_ms = 100;
 
 static void transform(char *p, size_t n)
 {
@@ -170,6 +175,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 // [/on_event]
 
+/* shared: accept */
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
@@ -182,10 +188,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     c->id = next_id++;
-    c->next = conns;
-    if (conns)
-        conns->prev = c;
-    conns = c;
+    LIST_INSERT_HEAD(&conns, c, link);
     live++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, LOW_MARK, 0);
@@ -202,10 +205,16 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     (void)arg;
     int err = EVUTIL_SOCKET_ERROR();
-    accept_errors++;
-    fprintf(stderr, "accept: %s: pausing accepts\n", evutil_socket_error_to_string(err));
-    if (event_add(resume_ev, &(struct timeval){0, 100 * 1000}) == 0)
-        evconnlistener_disable(l); /* see bufferevent_echo.c: no spinning */
+    if (accept_errors++ == 0 || pause_ms > 0)
+        fprintf(stderr, "accept: %s%s\n", evutil_socket_error_to_string(err),
+                pause_ms > 0 ? ": pausing accepts" : ": listener left on (it will spin)");
+    if (pause_ms > 0 && (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)) {
+        /* The pending connection keeps the listening fd readable: a listener
+         * left enabled would call us again at once, forever. Stop listening
+         * for a while; connections wait in the kernel's backlog. */
+        if (event_add(resume_ev, &(struct timeval){pause_ms / 1000, (pause_ms % 1000) * 1000}) == 0)
+            evconnlistener_disable(l); /* only pause if the timer will resume it */
+    }
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -213,7 +222,9 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what, (void)arg;
     evconnlistener_enable(listener);
 }
+/* end shared: accept */
 
+/* shared: signal */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -238,6 +249,7 @@ static void cap_fds_for_select(struct event_base *base)
     CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
     printf("select: RLIMIT_NOFILE lowered to %d (FD_SETSIZE)\n", FD_SETSIZE);
 }
+/* end shared: signal */
 
 static void usage(FILE *to)
 {
@@ -289,6 +301,7 @@ int main(int argc, char **argv)
     idle.tv_usec = (idle_ms % 1000) * 1000;
     signal(SIGPIPE, SIG_IGN); /* libevent does not: a reset peer would kill us */
 
+    /* shared: listen */
     step("1. a base and a listener on 127.0.0.1");
     struct event_base *base = base_for_method(method);
     cap_fds_for_select(base);
@@ -311,15 +324,17 @@ int main(int argc, char **argv)
     CHECK_OK(event_add(sigterm, NULL));
     socklen_t len = sizeof sin;
     CHECK_OK(getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&sin, &len));
+    /* end shared: listen */
     printf("method: %s, idle timeout: %ld ms, max line: %zu bytes, %s\n",
            event_base_get_method(base), idle_ms, max_line, rot13 ? "rot13" : "upper-case");
+    /* shared: run */
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     step("2. the loop");
     event_base_dispatch(base);
 
-    while (conns)
-        conn_free(conns, "server shutting down");
+    while (!LIST_EMPTY(&conns))
+        conn_free(LIST_FIRST(&conns), "server shutting down");
     evconnlistener_free(listener);
     event_free(resume_ev);
     event_free(sigint);
@@ -328,4 +343,5 @@ int main(int argc, char **argv)
     printf("accept errors: %lu\n", accept_errors);
     printf("all freed, bye\n");
     return 0;
+    /* end shared: run */
 }

@@ -1,11 +1,15 @@
-/* blocking_accept.c -- seed 003's server: a sleep() in the accept callback stalls everyone.
+/* blocking_accept.c -- the blog post's accept callback: a sleep() in it stalls everyone.
  *
  * Teaches: a callback runs on the loop's only thread, so while it blocks
  * (here: a sleep standing for slow work) no other callback can run. A second
  * client waits for the first one's sleep, then for its own, and the heartbeat
- * timer stops ticking. This, not "one thread cannot serve two clients", is
- * what seed 003 saw. Diff this file with fixed_server.c: the only change is
- * that the wait becomes a timer event.
+ * timer stops ticking. The accept callback posted in "libevent demo" (an
+ * anonymous blog post) starts with sleep(10), and then only accepts: it
+ * never reads what it accepted. This server greets and echoes, so you can
+ * see who is served when. (The post's conclusion that one thread cannot
+ * serve two clients came from another experiment, a loop nested in the
+ * accept callback: nested_accept.c.) Diff this file with fixed_server.c:
+ * the only change is that the wait becomes a timer event.
  *
  * Builds on: lesson 06 (timers), lesson 10 (echo with bufferevents).
  *
@@ -92,17 +96,32 @@ static void greet(struct conn *c)
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what, (void)arg;
-    printf("accept callback: a client is waiting, now sleeping %ld ms (the seed's sleep(10))\n",
-           sleep_ms);
+    printf(
+        "accept callback: a client is waiting, now sleeping %ld ms (the blog post's sleep(10))\n",
+        sleep_ms);
     usleep(sleep_ms * 1000); /* the bug: the whole loop stops here */
     event_base_update_cache_time(base);
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
         return; /* e.g. the client already left */
-    evutil_make_socket_nonblocking(fd);
+    if (evutil_make_socket_nonblocking(fd) < 0) {
+        evutil_closesocket(fd);
+        return;
+    }
     struct conn *c = calloc(1, sizeof *c);
-    c->id = next_client++;
+    if (!c) {
+        fprintf(stderr, "calloc() failed: dropping a client\n");
+        evutil_closesocket(fd);
+        return;
+    }
     c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        fprintf(stderr, "bufferevent_socket_new() failed: dropping a client\n");
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    c->id = next_client++;
     printf("client %d: accepted at +%ld ms\n", c->id, now_ms());
     LIST_INSERT_HEAD(&conns, c, link);
     bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
@@ -114,7 +133,8 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what, (void)arg;
     printf("signal %d: leaving the loop\n", (int)sig);
-    event_base_loopexit(base, NULL);
+    if (event_base_loopexit(base, NULL) != 0)
+        die("event_base_loopexit() failed");
 }
 
 static int listen_on(int port)
@@ -145,18 +165,6 @@ static void usage(FILE *to)
         "  --help            show this text\n");
 }
 
-static long parse_num(const char *s, const char *what)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 600000) {
-        fprintf(stderr, "blocking_accept: bad value for %s: '%s'\n", what, s);
-        usage(stderr);
-        exit(2);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -169,15 +177,15 @@ int main(int argc, char **argv)
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "p:S:H:sh", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p': port = parse_num(optarg, "--port"); break;
-        case 'S': sleep_ms = parse_num(optarg, "--sleep-ms"); break;
-        case 'H': heartbeat_ms = parse_num(optarg, "--heartbeat-ms"); break;
+        case 'p': port = lesson_num(optarg, 0, 65535, "--port"); break;
+        case 'S': sleep_ms = lesson_num(optarg, 0, 600000, "--sleep-ms"); break;
+        case 'H': heartbeat_ms = lesson_num(optarg, 0, 600000, "--heartbeat-ms"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || port > 65535) {
+    if (optind < argc) {
         fprintf(stderr, "blocking_accept: bad arguments\n");
         usage(stderr);
         return 2;
@@ -185,20 +193,28 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     step("1. a base, a heartbeat, and a listening socket");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct event *hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
     struct timeval period = {heartbeat_ms / 1000, heartbeat_ms % 1000 * 1000};
-    if (heartbeat_ms)
-        CHECK_OK(event_add(hb, &period));
+    if (!hb)
+        die("event_new() failed for the heartbeat");
     struct event *sigint = evsignal_new(base, SIGINT, stop_cb, NULL);
     struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, NULL);
-    CHECK_OK(event_add(sigint, NULL));
-    CHECK_OK(event_add(sigterm, NULL));
+    if (!sigint || !sigterm || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0)
+        die("evsignal_new()/event_add() failed for SIGINT/SIGTERM");
     int lfd = listen_on((int)port);
     struct event *lev = event_new(base, lfd, EV_READ | EV_PERSIST, accept_cb, NULL);
-    CHECK_OK(event_add(lev, NULL));
+    if (!lev)
+        die("event_new() failed for the listener");
+    if (event_add(lev, NULL) != 0)
+        die("event_add() failed for the listener");
 
     step("2. the loop: connect two clients at once and watch the heartbeat");
+    /* Armed only now, so that time spent at a --step prompt does not count. */
+    if (heartbeat_ms && event_add(hb, &period) != 0)
+        die("event_add() failed for the heartbeat");
     gettimeofday(&t0, NULL);
     event_base_dispatch(base);
 

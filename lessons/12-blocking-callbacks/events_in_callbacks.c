@@ -1,12 +1,13 @@
 /* events_in_callbacks.c -- adding, deleting and freeing events from callbacks while the loop runs.
  *
- * Teaches: seed 003 concluded that adding events after event_base_loop()
- * starts crashes. It does not: a callback may add new events, delete pending
- * ones and free its own event, and the running loop picks the changes up.
- * What crashes is an event whose memory dies while it is still pending (the
- * seed's `struct event read_ev` on the callback's stack, gone when the
- * callback returns) -- so events made in callbacks live on the heap
- * (event_new). The legacy event_set() without a base is refused by 2.1
+ * Teaches: the blog post "libevent demo" concluded that adding events after
+ * event_base_loop() starts crashes. It does not: a callback may add new
+ * events, delete pending ones and free its own event, and the running loop
+ * picks the changes up. The post does not show the code that crashed; its
+ * commented-out lines suggest the most likely cause, an event whose memory
+ * dies while it is still pending (`struct event read_ev` on the callback's
+ * stack, gone when the callback returns) -- so events made in callbacks
+ * live on the heap (event_new). The legacy event_set() without a base is refused by 2.1
  * (event_add returns -1 and warns), not a crash.
  *
  * Builds on: lesson 03 (event lifecycle), lesson 06 (timers).
@@ -50,7 +51,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     printf("tick %d: the loop is running; adding a new event from this callback\n", ++n);
     struct event *child = event_new(base, -1, 0, child_cb, event_self_cbarg());
     struct timeval soon = {0, 10000};
-    printf("  event_add(new child) = %d\n", event_add(child, &soon));
+    if (!child)
+        die("event_new() failed in a callback");
+    int rc = event_add(child, &soon);
+    printf("  event_add(new child) = %d\n", rc);
+    if (rc != 0)
+        die("event_add() failed in a callback");
     if (n == 2) {
         printf("  event_del(victim) = %d: it will not run\n", event_del(victim));
     }
@@ -77,12 +83,16 @@ int main(int argc, char **argv)
     }
 
     step("1. a ticking timer and a victim timer; then the loop");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, event_self_cbarg());
     victim = evtimer_new(base, victim_cb, NULL);
     struct timeval every = {0, 50000}, late = {0, 400000};
-    event_add(tick, &every);
-    event_add(victim, &late);
+    if (!tick || !victim)
+        die("event_new()/evtimer_new() failed");
+    if (event_add(tick, &every) != 0 || event_add(victim, &late) != 0)
+        die("event_add() failed");
     int rc = event_base_dispatch(base);
     printf("loop returned %d: no events left (%d children ran, victim deleted, all freed)\n", rc,
            children_fired);

@@ -64,12 +64,14 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
     slices++;
     if (done_ms < work_ms) {
         struct timeval now = {0, 0};
-        event_add(job, &now); /* next slice after the loop had its turn */
+        if (event_add(job, &now) != 0) /* next slice after the loop had its turn */
+            die("event_add() failed for the next slice");
         return;
     }
     printf("job: %ld ms of work done in %ld slice(s), at +%ld ms\n", work_ms, slices, mono_ms());
     struct timeval beats = {0, 250000};
-    event_base_loopexit(base, &beats); /* a few more heartbeats, then stop */
+    if (event_base_loopexit(base, &beats) != 0) /* a few more heartbeats, then stop */
+        die("event_base_loopexit() failed");
 }
 // [/slice]
 
@@ -91,18 +93,9 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "w:l:nsh", opts, NULL)) != -1;) {
-        char *end;
-        long *target = c == 'w' ? &work_ms : &slice_ms;
         switch (c) {
-        case 'w':
-        case 'l':
-            *target = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || *target < 1 || *target > 60000) {
-                fprintf(stderr, "sliced_work: bad value '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 'w': work_ms = lesson_num(optarg, 1, 60000, "--work-ms"); break;
+        case 'l': slice_ms = lesson_num(optarg, 1, 60000, "--slice-ms"); break;
         case 'n': sliced = false; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
@@ -117,13 +110,17 @@ int main(int argc, char **argv)
 
     step("1. a heartbeat and a %ld ms job, %s", work_ms,
          sliced ? "in slices" : "in one callback (--no-slice)");
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     t0 = mono_ms();
     hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
     job = evtimer_new(base, job_cb, NULL);
     struct timeval beat = {0, 100000}, start = {0, 150000};
-    event_add(hb, &beat);
-    event_add(job, &start);
+    if (!hb || !job)
+        die("event_new()/evtimer_new() failed");
+    if (event_add(hb, &beat) != 0 || event_add(job, &start) != 0)
+        die("event_add() failed");
     event_base_dispatch(base);
 
     step("2. free everything");

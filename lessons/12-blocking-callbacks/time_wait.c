@@ -10,7 +10,7 @@
  * and does not let two sockets listen on one port. evconnlistener sets it
  * only when asked with LEV_OPT_REUSEABLE.
  *
- * Builds on: seed 003's note 5; lesson 10 (evconnlistener).
+ * Builds on: note 5 of the blog post "libevent demo"; lesson 10 (evconnlistener).
  *
  * Build and run on its own:
  *   cc -Wall -o time_wait time_wait.c $(pkg-config --cflags --libs libevent)
@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <event2/listener.h>
@@ -37,7 +38,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)sa, (void)len, (void)arg;
     accepted[naccepted++] = fd;
     if (naccepted == nconns)
-        event_base_loopbreak(evconnlistener_get_base(l));
+        if (event_base_loopbreak(evconnlistener_get_base(l)) != 0)
+            die("event_base_loopbreak() failed");
 }
 
 static int connect_to(int port)
@@ -50,13 +52,25 @@ static int connect_to(int port)
     return fd;
 }
 
-/* Close `first` (active close), then let `second` see EOF and close (passive). */
+/* Close `first` (active close), then let `second` see EOF and close (passive).
+ * `second` may be non-blocking (evconnlistener's sockets are): read() < 0
+ * with EAGAIN is "not yet", not EOF, so wait for the FIN with poll(). */
 static void close_pair(int first, int second)
 {
     char c;
     close(first);
-    while (read(second, &c, 1) > 0)
-        ;
+    for (;;) {
+        ssize_t n = read(second, &c, 1);
+        if (n == 0)
+            break; /* EOF: the peer's FIN arrived */
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = second, .events = POLLIN};
+            if (poll(&pfd, 1, 5000) == 0)
+                die("no EOF within 5 s after the other side closed");
+        } else if (n < 0 && errno != EINTR) {
+            die("read() failed while waiting for EOF: %s", strerror(errno));
+        }
+    }
     close(second);
 }
 
@@ -124,14 +138,7 @@ int main(int argc, char **argv)
             server_closes = strcmp(optarg, "server") == 0;
             break;
         case 'r': reuse = true; break;
-        case 'n':
-            nconns = atoi(optarg);
-            if (nconns < 1 || nconns > MAX_CONNS) {
-                fprintf(stderr, "time_wait: bad value for --conns: '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 'n': nconns = (int)lesson_num(optarg, 1, MAX_CONNS, "--conns"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -145,14 +152,18 @@ int main(int argc, char **argv)
 
     step("1. an evconnlistener on a free port, %s LEV_OPT_REUSEABLE", reuse ? "with" : "without");
     struct event_base *base;
-    CHECK(base = event_base_new());
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // [listener]
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | (reuse ? LEV_OPT_REUSEABLE : 0);
     struct evconnlistener *l;
-    CHECK(l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
-                                      sizeof sin));
+    l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
+                                sizeof sin);
+    if (!l)
+        die("evconnlistener_new_bind() failed");
     // [/listener]
     socklen_t len = sizeof sin;
     int on = 0, port;

@@ -1,14 +1,15 @@
 /* two_bases.c -- one thread, two event_bases: both work; a nested loop blocks like sleep().
  *
- * Teaches: seed 003 concluded that a thread can have only one event_base and
- * that "later bases stack up". Neither is a libevent rule. A base is plain
- * data; it does something only while some thread runs its loop. Part 1
+ * Teaches: the blog post "libevent demo" concluded that a thread can have
+ * only one event_base and that "later bases stack up". Neither is a
+ * libevent rule. A base is plain data; it does something only while some
+ * thread runs its loop. Part 1
  * drives a second base from a callback of the first with EVLOOP_NONBLOCK:
- * both bases deliver their events in one thread. Part 2 repeats the seed's
+ * both bases deliver their events in one thread. Part 2 repeats the post's
  * experiment: a callback calls event_base_dispatch() on another base. That
  * inner loop runs until its own events are done, and meanwhile the outer
  * loop is stuck inside the callback -- exactly like the sleep() in
- * blocking_accept.c. The "stack" the seed saw is just the call stack.
+ * blocking_accept.c. The "stack" the post saw is just the call stack.
  *
  * Builds on: blocking_accept.c (the heartbeat), lesson 05 (loop modes).
  *
@@ -53,12 +54,13 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
         /* Give the inner base a turn without waiting: both bases make progress. */
         event_base_loop(inner, EVLOOP_NONBLOCK);
     } else if (n == 2) {
-        printf("  outer callback: event_base_dispatch(inner) -- the seed's nested loop\n");
+        printf("  outer callback: event_base_dispatch(inner) -- the post's nested loop\n");
         event_base_dispatch(inner); /* returns when inner has no events left */
         printf("  outer callback: inner loop returned at +%ld ms\n", now_ms());
     }
     if (n % 6 == 0) {
-        event_del(self); /* six beats per part */
+        if (event_del(self) != 0) /* six beats per part */
+            die("event_del() failed");
         n = 0;
     }
 }
@@ -74,8 +76,10 @@ static void run_part(int which)
     if (which == 1)
         when = (struct timeval){0, 250000};
     gettimeofday(&t0, NULL);
-    event_add(hb, &beat);
-    evtimer_add(t, &when);
+    if (!hb || !t)
+        die("event_new()/evtimer_new() failed");
+    if (event_add(hb, &beat) != 0 || evtimer_add(t, &when) != 0)
+        die("event_add()/evtimer_add() failed");
     printf("inner base: timer added for +%ld ms\n",
            (long)(when.tv_sec * 1000 + when.tv_usec / 1000));
     event_base_dispatch(outer);
@@ -99,16 +103,8 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "n:sh", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
-        case 'n':
-            nested_ms = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || nested_ms < 0 || nested_ms > 60000) {
-                fprintf(stderr, "two_bases: bad value for --nested-ms: '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 'n': nested_ms = lesson_num(optarg, 0, 60000, "--nested-ms"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -121,14 +117,18 @@ int main(int argc, char **argv)
     }
 
     step("1. two bases in one thread");
-    CHECK(outer = event_base_new());
-    CHECK(inner = event_base_new());
+    outer = event_base_new();
+    if (!outer)
+        die("event_base_new() failed");
+    inner = event_base_new();
+    if (!inner)
+        die("event_base_new() failed");
     printf("outer base %p, inner base %p, same thread\n", (void *)outer, (void *)inner);
 
     step("2. part 1: the outer heartbeat gives the inner base a non-blocking turn");
     run_part(1);
 
-    step("3. part 2: the seed's experiment, a nested event_base_dispatch() in a callback");
+    step("3. part 2: the post's experiment, a nested event_base_dispatch() in a callback");
     run_part(2);
 
     step("4. free both bases");

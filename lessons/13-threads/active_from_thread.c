@@ -85,7 +85,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         printf("=> the loop slept through event_active() until its own timeout:\n"
                "   without evthread_use_pthreads() the base has no lock and no\n"
                "   notification fd, so another thread cannot wake it.\n");
-    event_base_loopexit(base, NULL);
+    if (event_base_loopexit(base, NULL) != 0)
+        die("event_base_loopexit() failed");
 }
 // [/done]
 
@@ -97,26 +98,14 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: active_from_thread [--no-evthread] [--job-ms N] [--timeout-ms N] [--step] "
-            "[--help]\n"
-            "  --no-evthread   skip evthread_use_pthreads() (watch the loop oversleep)\n"
-            "  --job-ms N      how long the worker's job takes (default 100)\n"
-            "  --timeout-ms N  the loop's own timer, its only other reason to wake (default 2000)\n"
-            "  --step          pause before each step (also EVLAB_STEP=1)\n"
-            "  --help          show this text\n");
-}
-
-static long parse_num(const char *s, const char *what)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 600000) {
-        fprintf(stderr, "active_from_thread: bad value for %s: '%s'\n", what, s);
-        usage(stderr);
-        exit(2);
-    }
-    return v;
+    fprintf(to, "usage: active_from_thread [--no-evthread] [--job-ms N] [--timeout-ms N] [--step] "
+                "[--help]\n"
+                "  --no-evthread   skip evthread_use_pthreads() (watch the loop oversleep)\n"
+                "  --job-ms N      how long the worker's job takes (1-600000, default 100)\n"
+                "  --timeout-ms N  the loop's own timer, its only other reason to wake\n"
+                "                  (1-600000, default 2000)\n"
+                "  --step          pause before each step (also EVLAB_STEP=1)\n"
+                "  --help          show this text\n");
 }
 
 int main(int argc, char **argv)
@@ -132,8 +121,8 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "nj:t:sh", opts, NULL)) != -1;) {
         switch (c) {
         case 'n': locking = false; break;
-        case 'j': job_ms = parse_num(optarg, "--job-ms"); break;
-        case 't': timeout_ms = parse_num(optarg, "--timeout-ms"); break;
+        case 'j': job_ms = lesson_num(optarg, 1, 600000, "--job-ms"); break;
+        case 't': timeout_ms = lesson_num(optarg, 1, 600000, "--timeout-ms"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -148,17 +137,26 @@ int main(int argc, char **argv)
     step("1. %s", locking ? "evthread_use_pthreads() before any base"
                           : "no evthread_use_pthreads() (--no-evthread)");
     // [setup]
-    if (locking)
-        CHECK_OK(evthread_use_pthreads());
-    CHECK(base = event_base_new());
+    if (locking && evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     done_ev = event_new(base, -1, 0, done_cb, &locking); /* never added: only activated */
+    if (!done_ev)
+        die("event_new() failed");
     // [/setup]
     struct event *tmo = evtimer_new(base, timeout_cb, NULL);
     struct timeval tv = {timeout_ms / 1000, timeout_ms % 1000 * 1000}, zero = {0, 0};
-    evtimer_add(tmo, &tv);
-    event_base_once(base, -1, EV_TIMEOUT, loop_started_cb, NULL, &zero);
+    if (!tmo)
+        die("evtimer_new() failed");
 
     step("2. a worker thread does the job and calls event_active()");
+    /* Armed only now, so that time spent at a --step prompt does not count. */
+    if (evtimer_add(tmo, &tv) != 0)
+        die("evtimer_add() failed");
+    if (event_base_once(base, -1, EV_TIMEOUT, loop_started_cb, NULL, &zero) != 0)
+        die("event_base_once() failed");
     pthread_t th;
     CHECK_OK(-pthread_create(&th, NULL, worker_main, NULL));
     event_base_dispatch(base);

@@ -6,18 +6,26 @@
  * bytes as one piece under the bufferevent's lock, and the loop thread sends
  * them. Here T producer threads each write K lines into one end of a
  * socketpair; the loop thread reads the other end and checks that every line
- * arrived whole and that each thread's lines kept their order. (Without the
- * option the same program would race inside libevent; we do not run that.)
+ * arrived whole and that each thread's lines kept their order.
+ *
+ * --no-threadsafe makes the writer without the option and runs the same
+ * program in a forked child: the threads then race inside libevent's
+ * evbuffer code, and the child usually crashes, hangs or loses lines (the
+ * parent says which; a 10 s alarm ends a hang). It is a race, so a single
+ * run may get lucky -- run it a few times.
  *
  * Builds on: active_from_thread.c, lesson 09 (evbuffer_readln).
  *
  * Build and run on its own:
  *   cc -Wall -o threadsafe_bev threadsafe_bev.c $(pkg-config --cflags --libs libevent libevent_pthreads)
  *   ./threadsafe_bev --threads 4 --lines 1000
+ *   ./threadsafe_bev --no-threadsafe
  */
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -30,6 +38,7 @@
 static struct bufferevent *writer, *reader;
 static int nthreads = 4, nlines = 1000, received, bad;
 static int last_seen[MAX_THREADS];
+static bool threadsafe = true;
 
 // [producer]
 static void *producer_main(void *arg)
@@ -60,52 +69,41 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         free(line);
         if (++received == nthreads * nlines)
-            event_base_loopexit(bufferevent_get_base(bev), NULL);
+            if (event_base_loopexit(bufferevent_get_base(bev), NULL) != 0)
+                die("event_base_loopexit() failed");
     }
 }
 
-int main(int argc, char **argv)
+static struct bufferevent *new_bev(struct event_base *base, evutil_socket_t fd, int options)
 {
-    static const struct option opts[] = {{"threads", required_argument, NULL, 't'},
-                                         {"lines", required_argument, NULL, 'l'},
-                                         {"step", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *use = "usage: threadsafe_bev [--threads N] [--lines N] [--step] [--help]\n"
-                      "  --threads N  producer threads (1-16, default 4)\n"
-                      "  --lines N    lines per thread (default 1000)\n";
-    lesson_init();
-    for (int c; (c = getopt_long(argc, argv, "t:l:sh", opts, NULL)) != -1;) {
-        switch (c) {
-        case 't': nthreads = atoi(optarg); break;
-        case 'l': nlines = atoi(optarg); break;
-        case 's': lesson_stepping = true; break;
-        case 'h': fputs(use, stdout); return 0;
-        default: fputs(use, stderr); return 2;
-        }
-    }
-    if (optind < argc || nthreads < 1 || nthreads > MAX_THREADS || nlines < 1 || nlines > 1000000) {
-        fprintf(stderr, "threadsafe_bev: bad arguments\n");
-        fputs(use, stderr);
-        return 2;
-    }
+    struct bufferevent *bev = bufferevent_socket_new(base, fd, options);
+    if (!bev)
+        die("bufferevent_socket_new() failed");
+    return bev;
+}
 
+static int demo(void)
+{
     step("1. evthread_use_pthreads(), a base, a socketpair, two bufferevents");
-    CHECK_OK(evthread_use_pthreads());
-    struct event_base *base;
-    CHECK(base = event_base_new());
+    if (evthread_use_pthreads() != 0)
+        die("evthread_use_pthreads() failed");
+    struct event_base *base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
     evutil_socket_t sv[2];
     CHECK_OK(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-    evutil_make_socket_nonblocking(sv[0]);
-    evutil_make_socket_nonblocking(sv[1]);
+    CHECK_OK(evutil_make_socket_nonblocking(sv[0]));
+    CHECK_OK(evutil_make_socket_nonblocking(sv[1]));
     // [threadsafe]
-    writer = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+    writer = new_bev(base, sv[0], BEV_OPT_CLOSE_ON_FREE | (threadsafe ? BEV_OPT_THREADSAFE : 0));
     // [/threadsafe]
-    reader = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    reader = new_bev(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(reader, read_cb, NULL, NULL, NULL);
-    bufferevent_enable(reader, EV_READ);
+    if (bufferevent_enable(reader, EV_READ) != 0)
+        die("bufferevent_enable() failed");
 
-    step("2. %d threads write %d lines each into the writer; the loop reads", nthreads, nlines);
+    step("2. %d threads write %d lines each into the writer (%s); the loop reads", nthreads, nlines,
+         threadsafe ? "BEV_OPT_THREADSAFE" : "no lock");
     pthread_t th[MAX_THREADS];
     for (int i = 0; i < nthreads; i++)
         CHECK_OK(-pthread_create(&th[i], NULL, producer_main, (void *)(intptr_t)(i + 1)));
@@ -121,4 +119,61 @@ int main(int argc, char **argv)
     event_base_free(base);
     libevent_global_shutdown();
     return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"threads", required_argument, NULL, 't'}, {"lines", required_argument, NULL, 'l'},
+        {"no-threadsafe", no_argument, NULL, 'n'}, {"step", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    const char *use = "usage: threadsafe_bev [--threads N] [--lines N] [--step] [--help]\n"
+                      "  --threads N  producer threads (1-16, default 4)\n"
+                      "  --lines N    lines per thread (1-1000000, default 1000)\n"
+                      "  --no-threadsafe  no BEV_OPT_THREADSAFE, in a forked child: a race\n";
+    lesson_init();
+    for (int c; (c = getopt_long(argc, argv, "t:l:nsh", opts, NULL)) != -1;) {
+        switch (c) {
+        case 't': nthreads = (int)lesson_num(optarg, 1, MAX_THREADS, "--threads"); break;
+        case 'l': nlines = (int)lesson_num(optarg, 1, 1000000, "--lines"); break;
+        case 'n': threadsafe = false; break;
+        case 's': lesson_stepping = true; break;
+        case 'h': fputs(use, stdout); return 0;
+        default: fputs(use, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "threadsafe_bev: bad arguments\n");
+        fputs(use, stderr);
+        return 2;
+    }
+
+    if (threadsafe)
+        return demo();
+
+    /* Without the lock the threads race inside libevent: in a child, which
+     * the parent watches. Forked before any thread exists. */
+    printf("without BEV_OPT_THREADSAFE: the same program in a child process\n");
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork() failed: %s", strerror(errno));
+    if (pid == 0) {
+        alarm(10); /* a hang ends as SIGALRM */
+        _exit(demo());
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        die("waitpid() failed: %s", strerror(errno));
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        printf("parent: the child hung and was ended by its 10 s alarm\n");
+    else if (WIFSIGNALED(st))
+        printf("parent: the child crashed: signal %d (%s)\n", WTERMSIG(st),
+               strsignal(WTERMSIG(st)));
+    else if (WEXITSTATUS(st) != 0)
+        printf("parent: the child exited with status %d: lines were lost or torn, or a sanitizer "
+               "saw the race\n",
+               WEXITSTATUS(st));
+    else
+        printf("parent: the child got lucky this time: no crash, every line whole\n");
+    return 0;
 }

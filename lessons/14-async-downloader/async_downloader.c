@@ -1,12 +1,18 @@
-/* async_downloader.c -- fetch many URLs at once with bufferevents (seed 004's Reactor, in C).
+/* async_downloader.c -- fetch many URLs at once with bufferevents (the forum thread's Reactor, in C).
  *
  * Teaches: one thread, one loop, N connections in flight. Each URL gets a
  * bufferevent; when its connection is up (writable) the "writer" queues the
  * GET request, when the request has left the output buffer the write
  * callback chains into the "reader", and the reader parses the status line
  * and headers and counts body bytes until EOF. A failure (refused, reset,
- * timeout) ends only that URL. The whole run takes about as long as the
- * slowest URL, not the sum; --sequential shows the sum.
+ * timeout, a body shorter than its Content-Length) ends only that URL. The
+ * whole run takes about as long as the slowest URL, not the sum;
+ * --sequential shows the sum.
+ *
+ * It speaks HTTP/1.0 on purpose: a 1.0 request cannot get a chunked reply
+ * (chunked encoding is HTTP/1.1), and the server closes the connection
+ * after the reply. So the body is everything up to EOF, and when the reply
+ * has a Content-Length, EOF before that many bytes is an error, not success.
  *
  * Builds on: lesson 08 (connect), lesson 09 (evbuffer_readln), lesson 06
  * (timeouts). Fetch from slow_http_server, which is in this folder.
@@ -19,6 +25,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -36,8 +43,10 @@ struct job {
     double start_ms, end_ms;
     int status; /* HTTP status, 0 until the status line came */
     bool headers_done;
-    size_t body;     /* body bytes received */
-    char error[160]; /* empty if the fetch worked */
+    long content_length; /* -1: the reply has none */
+    bool chunked;        /* Transfer-Encoding: chunked (never, for HTTP/1.0) */
+    size_t body;         /* body bytes received */
+    char error[160];     /* empty if the fetch worked */
 };
 
 static struct event_base *base;
@@ -82,10 +91,16 @@ static void reader(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     char *line;
     while (!j->headers_done && (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF))) {
+        long n;
         if (!j->status && sscanf(line, "HTTP/%*d.%*d %d", &j->status) != 1)
             j->status = -1; /* not HTTP */
         else if (!*line)
             j->headers_done = true; /* the empty line ends the headers */
+        else if (strncasecmp(line, "Content-Length:", 15) == 0 &&
+                 (n = strtol(line + 15, NULL, 10)) >= 0)
+            j->content_length = n;
+        else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 && strstr(line + 18, "chunked"))
+            j->chunked = true;
         free(line);
     }
     if (j->headers_done) {
@@ -101,7 +116,8 @@ static void request_sent(struct bufferevent *bev, void *arg)
 {
     struct job *j = arg;
     printf("[%d] request sent, reading\n", j->n);
-    bufferevent_enable(bev, EV_READ);
+    if (bufferevent_enable(bev, EV_READ) != 0)
+        finish(j, "bufferevent_enable(EV_READ) failed");
 }
 
 static void on_event(struct bufferevent *bev, short events, void *arg)
@@ -109,13 +125,13 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
     struct job *j = arg;
     char msg[160];
     if (events & BEV_EVENT_CONNECTED) {
-        /* Writable: queue the request. "\r\n", not seed 004's "rn". */
+        /* Writable: queue the request. "\r\n", not the forum post's "rn".
+         * HTTP/1.0: no chunked reply, and the server closes when done. */
         const char *path = evhttp_uri_get_path(j->uri), *query = evhttp_uri_get_query(j->uri);
-        evbuffer_add_printf(
-            bufferevent_get_output(bev),
-            "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-            path && *path ? path : "/", query ? "?" : "", query ? query : "",
-            evhttp_uri_get_port(j->uri));
+        evbuffer_add_printf(bufferevent_get_output(bev),
+                            "GET %s%s%s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n",
+                            path && *path ? path : "/", query ? "?" : "", query ? query : "",
+                            evhttp_uri_get_port(j->uri));
         printf("[%d] connected, sending GET %s\n", j->n, path && *path ? path : "/");
         return;
     }
@@ -130,7 +146,16 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
         finish(j, msg);
     } else if (events & BEV_EVENT_EOF) {
         reader(bev, j); /* anything still in the input buffer */
-        finish(j, j->headers_done ? NULL : "connection closed before a complete response");
+        if (!j->headers_done)
+            finish(j, "connection closed before a complete response");
+        else if (j->chunked)
+            finish(j, "chunked reply: this HTTP/1.0 client cannot decode it");
+        else if (j->content_length >= 0 && j->body != (size_t)j->content_length) {
+            snprintf(msg, sizeof msg, "body cut short: %zu of %ld bytes (Content-Length)", j->body,
+                     j->content_length);
+            finish(j, msg);
+        } else
+            finish(j, NULL);
     }
 }
 // [/failures]
@@ -141,7 +166,9 @@ static void start(struct job *j)
                               .sin_port = htons((uint16_t)evhttp_uri_get_port(j->uri)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     j->start_ms = now_ms();
-    CHECK(j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+    j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!j->bev)
+        die("bufferevent_socket_new() failed");
     bufferevent_setcb(j->bev, reader, request_sent, on_event, j);
     if (timeout_ms > 0) {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -191,20 +218,9 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     lesson_init();
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
-        char *end;
         switch (c) {
         case 'S': sequential = true; break;
-        case 't':
-            timeout_ms = strtol(optarg, &end, 10);
-            if (*end || end == optarg || timeout_ms < 1 || timeout_ms > 3600000) {
-                fprintf(stderr,
-                        "async_downloader: --timeout-ms needs milliseconds from 1 to 3600000, not "
-                        "'%s'\n",
-                        optarg);
-                usage(stderr);
-                return 2;
-            }
-            break;
+        case 't': timeout_ms = lesson_num(optarg, 1, 3600000, "--timeout-ms"); break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -216,22 +232,30 @@ int main(int argc, char **argv)
         return 2;
     }
     njobs = argc - optind;
-    CHECK(jobs = calloc((size_t)njobs, sizeof *jobs));
+    jobs = calloc((size_t)njobs, sizeof *jobs);
+    if (!jobs)
+        die("calloc() failed");
     for (int i = 0; i < njobs; i++)
-        jobs[i] =
-            (struct job){.n = i + 1, .url = argv[optind + i], .uri = parse_url(argv[optind + i])};
-    CHECK(base = event_base_new());
+        jobs[i] = (struct job){.n = i + 1,
+                               .url = argv[optind + i],
+                               .uri = parse_url(argv[optind + i]),
+                               .content_length = -1};
+    base = event_base_new();
+    if (!base)
+        die("event_base_new() failed");
 
-    step("1. %s", sequential ? "start the first fetch (--sequential: the next starts when it ends)"
-                             : "start every fetch at once");
+    step("1. %d URL(s), all http://127.0.0.1:PORT/...; %s", njobs,
+         sequential ? "--sequential: one fetch at a time" : "all fetches at once");
+
+    /* Nothing starts before this pause, so time at a --step prompt is not counted. */
+    step("2. %s, then run the loop: each connection goes connect -> write -> read -> EOF",
+         sequential ? "start the first fetch (the next starts when it ends)" : "start every fetch");
     double t0 = now_ms();
     // [start]
     next_job = sequential ? 1 : njobs;
     for (int i = 0; i < next_job; i++)
         start(&jobs[i]);
     // [/start]
-
-    step("2. run the loop: each connection goes connect -> write -> read -> EOF");
     event_base_dispatch(base);
     double total = now_ms() - t0;
 

@@ -80,13 +80,15 @@ int main(int argc, char **argv)
     step("1. debug mode, a base, four kinds of event");
     event_enable_debug_mode();
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (!base)
+        die("event_base_new() failed");
     CHECK_OK(pipe(fds));
     CHECK_OK(evutil_make_socket_nonblocking(fds[0])); /* debug mode insists */
     struct event *rd = event_new(base, fds[0], EV_READ, on_read, NULL);
     struct event *tm = evtimer_new(base, on_timer, NULL);
     struct event *sg = evsignal_new(base, SIGUSR2, on_signal, NULL);
-    CHECK(rd && tm && sg);
+    if (!rd || !tm || !sg)
+        die("event_new()/evtimer_new()/evsignal_new() failed");
     struct timeval ms10 = {0, 10 * 1000};
     CHECK_OK(event_add(rd, NULL));
     CHECK_OK(evtimer_add(tm, &ms10));
@@ -95,7 +97,8 @@ int main(int argc, char **argv)
 
     step("2. run until the pipe has been read");
     struct timeval limit = {2, 0};
-    event_base_loopexit(base, &limit);
+    if (event_base_loopexit(base, &limit) != 0)
+        die("event_base_loopexit() failed");
     while (event_pending(rd, EV_READ, NULL) && !event_base_got_exit(base))
         event_base_loop(base, EVLOOP_ONCE);
 

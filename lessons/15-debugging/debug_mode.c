@@ -8,6 +8,13 @@
  * its own child process (fork), so this program shows the diagnostic and goes
  * on. With --no-debug the same mistakes pass silently or go wrong later.
  *
+ * Debug mode is not a memory checker, though: it keys its table by the
+ * event's address (event.c, the event_debug_map hash table). The mistake
+ * "reused" frees an event, makes a new one that malloc places at the same
+ * address, and adds the stale pointer: debug mode sees a set-up event there
+ * and says nothing. (AddressSanitizer, which does not reuse freed memory at
+ * once, catches it.)
+ *
  * Builds on: lesson 03 (event lifecycle).
  *
  * Build and run on its own:
@@ -73,6 +80,19 @@ static void use_after_free(struct event_base *base)
     printf("    child: event_add after event_free returned %d\n", rv);
 }
 
+static void reused(struct event_base *base)
+{
+    // [reused]
+    struct event *ev = event_new(base, -1, 0, nothing, NULL);
+    event_free(ev);
+    struct event *other = event_new(base, -1, 0, nothing, NULL); /* often the same address */
+    int rv = event_add(ev, &one_sec); /* ev is stale: it points at `other` now, or at nothing */
+    // [/reused]
+    printf("    child: the new event is %s the freed one's address\n",
+           (void *)other == (void *)ev ? "at" : "NOT at");
+    printf("    child: event_add through the stale pointer returned %d\n", rv);
+}
+
 static void blocking_fd(struct event_base *base)
 {
     // [blocking]
@@ -93,6 +113,7 @@ static const struct mistake {
     {"copied", "event_add on a copy of an event (never set up by libevent)", copied},
     {"reassign", "event_assign on an event that is still pending", reassign},
     {"use-after-free", "event_add on an event after event_free", use_after_free},
+    {"reused", "event_add after event_free, when a new event took the same address", reused},
     {"blocking-fd", "event_add of a read event on a blocking fd", blocking_fd},
 };
 
@@ -132,7 +153,7 @@ static void usage(FILE *to)
     fprintf(to, "usage: debug_mode [--no-debug] [--mistake NAME] [--step] [--help]\n"
                 "  --no-debug      commit the mistakes without event_enable_debug_mode()\n"
                 "  --mistake NAME  only one: zeroed, copied, reassign, use-after-free,\n"
-                "                  blocking-fd\n"
+                "                  reused, blocking-fd\n"
                 "  --step          pause before each step (also EVLAB_STEP=1)\n"
                 "  --help          show this text\n");
 }

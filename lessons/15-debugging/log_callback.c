@@ -5,8 +5,12 @@
  * to your function with a severity, for your own log. Debug-level messages
  * (every event_add, every loop pass) appear only after
  * event_enable_debug_logging(EVENT_DBG_ALL). event_set_fatal_callback() is
- * called on a fatal error instead of abort(); libevent still ends the
- * process when it returns. A log callback must not call libevent itself.
+ * called on a fatal error; libevent still ends the process when it returns
+ * (exit with the error code). Without a fatal callback a fatal error does
+ * not necessarily abort either: event_exit() in log.c calls exit(errcode),
+ * and abort() only for a failed internal assertion (EVENT_ERR_ABORT_). So
+ * the "too late" error of step 4 exits with status 1 either way
+ * (--no-fatal-callback). A log callback must not call libevent itself.
  *
  * Builds on: debug_mode.c.
  *
@@ -15,6 +19,7 @@
  *   ./log_callback
  *   ./log_callback --debug-log
  *   ./log_callback --no-callback
+ *   ./log_callback --no-fatal-callback
  */
 #include <getopt.h>
 #include <sys/wait.h>
@@ -49,26 +54,30 @@ static void nothing(evutil_socket_t fd, short what, void *arg) { (void)fd, (void
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: log_callback [--no-callback] [--debug-log] [--step] [--help]\n"
-                "  --no-callback  leave libevent's default logging (stderr) in place\n"
-                "  --debug-log    event_enable_debug_logging(EVENT_DBG_ALL)\n"
-                "  --step         pause before each step (also EVLAB_STEP=1)\n"
-                "  --help         show this text\n");
+    fprintf(to, "usage: log_callback [--no-callback] [--debug-log] [--no-fatal-callback] [--step]\n"
+                "                    [--help]\n"
+                "  --no-callback        leave libevent's default logging (stderr) in place\n"
+                "  --debug-log          event_enable_debug_logging(EVENT_DBG_ALL)\n"
+                "  --no-fatal-callback  step 4 without event_set_fatal_callback()\n"
+                "  --step               pause before each step (also EVLAB_STEP=1)\n"
+                "  --help               show this text\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"no-callback", no_argument, NULL, 'n'},
                                          {"debug-log", no_argument, NULL, 'd'},
+                                         {"no-fatal-callback", no_argument, NULL, 'F'},
                                          {"step", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    bool callback = true, debug_log = false;
+    bool callback = true, debug_log = false, fatal_callback = true;
     lesson_init();
-    for (int c; (c = getopt_long(argc, argv, "ndsh", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "ndFsh", opts, NULL)) != -1;) {
         switch (c) {
         case 'n': callback = false; break;
         case 'd': debug_log = true; break;
+        case 'F': fatal_callback = false; break;
         case 's': lesson_stepping = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -91,24 +100,29 @@ int main(int argc, char **argv)
 
     step("2. provoke a warning: event_add on a zeroed event");
     struct event_base *base = event_base_new();
-    CHECK(base);
+    if (!base)
+        die("event_base_new() failed");
     struct event *zero = calloc(1, event_get_struct_event_size());
-    CHECK(zero);
+    if (!zero)
+        die("calloc() failed");
     printf("event_add returned %d\n", event_add(zero, NULL));
     free(zero);
 
     step("3. run a 10 ms timer");
     struct event *t = evtimer_new(base, nothing, NULL);
-    CHECK(t);
+    if (!t)
+        die("evtimer_new() failed");
     struct timeval ms10 = {0, 10 * 1000};
-    CHECK_OK(evtimer_add(t, &ms10));
+    if (evtimer_add(t, &ms10) != 0)
+        die("evtimer_add() failed");
     event_base_dispatch(base);
     event_free(t);
     event_base_free(base);
     printf("messages seen by my callback: debug=%d msg=%d warn=%d err=%d\n", counts[0], counts[1],
            counts[2], counts[3]);
 
-    step("4. a fatal error in a child: event_enable_debug_mode() after a base existed");
+    step("4. a fatal error in a child: event_enable_debug_mode() after a base existed (%s)",
+         fatal_callback ? "with a fatal callback" : "no fatal callback");
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -116,7 +130,8 @@ int main(int argc, char **argv)
         die("fork failed: %s", strerror(errno));
     if (pid == 0) {
         // [too-late]
-        event_set_fatal_callback(my_fatal);
+        if (fatal_callback)
+            event_set_fatal_callback(my_fatal);
         /* A base was created (and freed) above, before the fork: too late. */
         event_enable_debug_mode();
         // [/too-late]
@@ -127,7 +142,8 @@ int main(int argc, char **argv)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     if (WIFEXITED(st))
-        printf("child exited with status %d\n", WEXITSTATUS(st));
+        printf("child exited with status %d%s\n", WEXITSTATUS(st),
+               fatal_callback ? "" : " (no abort: libevent's event_exit() calls exit(1))");
     else
         printf("child killed by signal %d (%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));
     return 0;

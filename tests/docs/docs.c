@@ -265,8 +265,8 @@ static void check_list_numbers(const char *slug)
             continue;
         char probe[32];
         snprintf(probe, sizeof probe, "%d.", n);
-        cr_assert(strstr(r.out, probe), "%s: README item '%d.' is not numbered %d in the PDF",
-                  pdf, n, n);
+        cr_assert(strstr(r.out, probe), "%s: README item '%d.' is not numbered %d in the PDF", pdf,
+                  n, n);
     }
     evt_run_free(&r);
     free(md);

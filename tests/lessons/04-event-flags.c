@@ -397,16 +397,8 @@ Test(lesson04, help_and_bad_flags)
 {
     const char *progs[] = {CB_FUNC, PERSIST, EDGE, CLOSED, SIGNAL, READ_WRITE};
     for (int i = 0; i < 6; i++) {
+        evt_assert_usage(progs[i], EVT_ARGV("--method", "--step"));
         struct evt_run r;
-        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--help"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--method") && strstr(r.out, "--step"),
-                  "%s", r.out);
-        evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--bogus"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
-        cr_assert(strstr(r.err, "usage:"));
-        evt_run_free(&r);
         cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--method", "kqueue"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 2, "%s --method kqueue", progs[i]);
         evt_run_free(&r);

@@ -119,14 +119,10 @@ Test(lesson05, loopexit_is_never_called_internal)
                            "lessons/05-loop-modes/early_stop.c",
                            "lessons/05-loop-modes/exit_vs_break.c"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        FILE *f = fopen(files[i], "r");
-        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
+        char *buf = evt_read_file(files[i]);
         cr_assert_null(strstr(buf, "internal event"),
                        "%s: lesson 03 uses \"internal event\" for libevent's own events", files[i]);
+        free(buf);
     }
 }
 
@@ -281,14 +277,7 @@ Test(loop_modes, help_bad_flags_and_bad_values)
     char path[256];
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
-        struct evt_run r = run(path, "--help", NULL, NULL, 10);
-        cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--step"), "%s", r.out);
-        evt_run_free(&r);
-        r = run(path, "--bogus", NULL, NULL, 10);
-        cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
-        cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-        evt_run_free(&r);
+        evt_assert_usage(evt_prog(path), EVT_ARGV("--step"));
     }
     struct evt_run r = run(DIR "loop_modes", "--mode", "sometimes", NULL, 10);
     cr_assert_eq(r.exit_code, 2);

@@ -253,13 +253,9 @@ Test(common_timeout, no_unshown_speed_claim)
     const char *files[] = {"lessons/06-timeouts/README.md", "lessons/06-timeouts/common_timeout.c",
                            "slides/06-timeouts.md"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        FILE *f = fopen(files[i], "r");
-        cr_assert_not_null(f, "%s (run from the top of the tree)", files[i]);
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
+        char *buf = evt_read_file(files[i]);
         cr_assert_null(strstr(buf, "O(1)"), "%s claims O(1) adds", files[i]);
+        free(buf);
     }
 }
 
@@ -270,15 +266,7 @@ Test(timeouts, help_bad_flags_and_bad_values)
     char path[256];
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
-        struct evt_run r;
-        cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(path), "--help"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--step"), "%s", r.out);
-        evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(path), "--bogus"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
-        cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-        evt_run_free(&r);
+        evt_assert_usage(evt_prog(path), EVT_ARGV("--step"));
     }
     struct evt_run r;
     cr_assert_eq(

@@ -159,15 +159,7 @@ Test(signals, help_bad_flags_and_step_mode)
     char path[256];
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
-        struct evt_run r;
-        cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(path), "--help"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--step"), "%s", r.out);
-        evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(path), "--bogus"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
-        cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-        evt_run_free(&r);
+        evt_assert_usage(evt_prog(path), EVT_ARGV("--step"));
     }
     struct evt_run r;
     cr_assert_eq(

@@ -24,19 +24,6 @@ static struct evt_run run(const char *const argv[])
     return r;
 }
 
-/* The text of step n: from "== n." up to the next step heading (malloc'd). */
-static char *section(const char *out, int n)
-{
-    char head[16];
-    snprintf(head, sizeof head, "== %d.", n);
-    const char *s = strstr(out, head);
-    cr_assert(s, "no step %d in:\n%s", n, out);
-    const char *e = strstr(s + 1, "\n== ");
-    size_t len = e ? (size_t)(e - s) : strlen(s);
-    char *copy = strndup(s, len);
-    return copy;
-}
-
 static int int_after(const char *s, const char *key)
 {
     const char *p = strstr(s, key);
@@ -60,7 +47,7 @@ Test(bev_connect, no_socket_until_connect_then_connected_event)
 {
     struct evt_run r = run(EVT_ARGV(PROG));
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
-    char *s2 = section(r.out, 2);
+    char *s2 = evt_step_section(r.out, 2);
     cr_assert(strstr(s2, "fd is -1"), "%s", s2);
     cr_assert(strstr(s2, "returned 0; the socket now exists: fd set"), "%s", s2);
     cr_assert_eq(BEV_EVENT_CONNECTED, 0x80);
@@ -72,7 +59,7 @@ Test(bev_connect, no_socket_until_connect_then_connected_event)
 Test(bev_connect, refused_port_returns_0_then_error_event)
 {
     struct evt_run r = run(EVT_ARGV(PROG));
-    char *s3 = section(r.out, 3);
+    char *s3 = evt_step_section(r.out, 3);
     cr_assert_eq(BEV_EVENT_ERROR, 0x20);
     const char *ret = strstr(s3, "bufferevent_socket_connect() returned 0");
     const char *ev = strstr(s3, "event callback: 0x20 = BEV_EVENT_ERROR");
@@ -89,7 +76,7 @@ Test(bev_connect, port_knob_reaches_a_real_listener_or_is_refused)
     char arg[16];
     snprintf(arg, sizeof arg, "%d", port);
     struct evt_run r = run(EVT_ARGV(PROG, "--port", arg));
-    char *s2 = section(r.out, 2);
+    char *s2 = evt_step_section(r.out, 2);
     cr_assert(strstr(s2, "BEV_EVENT_CONNECTED"), "%s", s2);
     free(s2);
     /* Our listener really got the connections (steps 2, 4 and 5). */
@@ -105,7 +92,7 @@ Test(bev_connect, port_knob_reaches_a_real_listener_or_is_refused)
     snprintf(arg, sizeof arg, "%d", cport);
     r = run(EVT_ARGV(PROG, "--port", arg));
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
-    s2 = section(r.out, 2);
+    s2 = evt_step_section(r.out, 2);
     cr_assert(strstr(s2, "BEV_EVENT_ERROR") && strstr(s2, "Connection refused"), "%s", s2);
     free(s2);
     close(cfd);
@@ -115,7 +102,7 @@ Test(bev_connect, port_knob_reaches_a_real_listener_or_is_refused)
 Test(bev_connect, hostname_resolves_from_hosts_and_bad_name_reports_dns_error)
 {
     struct evt_run r = run(EVT_ARGV(PROG));
-    char *s4 = section(r.out, 4);
+    char *s4 = evt_step_section(r.out, 4);
     const char *bad = strstr(s4, "connect_hostname('no-such-host.invalid'");
     cr_assert(bad, "%s", s4);
     const char *good = strstr(s4, "connect_hostname('localhost'");
@@ -131,7 +118,7 @@ Test(bev_connect, hostname_resolves_from_hosts_and_bad_name_reports_dns_error)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(PROG, "--host", "no-such-host.invalid"));
-    s4 = section(r.out, 4);
+    s4 = evt_step_section(r.out, 4);
     cr_assert_eq(evt_count(s4, "name lookup failed"), 2, "%s", s4);
     free(s4);
     evt_run_free(&r);
@@ -141,7 +128,7 @@ Test(bev_connect, without_a_nameserver_a_lookup_just_waits)
 {
     struct evt_run r = run(EVT_ARGV(PROG, "--no-dns-server"));
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
-    char *s4 = section(r.out, 4);
+    char *s4 = evt_step_section(r.out, 4);
     const char *bad = strstr(s4, "connect_hostname('no-such-host.invalid'");
     cr_assert(bad, "%s", s4);
     cr_assert(strstr(s4, "BEV_EVENT_CONNECTED") < bad, "localhost comes from /etc/hosts:\n%s", s4);
@@ -156,7 +143,7 @@ Test(bev_connect, without_a_nameserver_a_lookup_just_waits)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(PROG, "--no-dns-server", "--host", "127.0.0.1"));
-    s4 = section(r.out, 4);
+    s4 = evt_step_section(r.out, 4);
     bad = strstr(s4, "connect_hostname('no-such-host.invalid'");
     const char *ok = strstr(s4, "BEV_EVENT_CONNECTED");
     cr_assert(ok && ok < bad, "a numeric address needs no lookup:\n%s", s4);
@@ -167,7 +154,7 @@ Test(bev_connect, without_a_nameserver_a_lookup_just_waits)
 Test(bev_connect, close_on_free_closes_the_socket_on_the_next_loop_pass)
 {
     struct evt_run r = run(EVT_ARGV(PROG));
-    char *s5 = section(r.out, 5);
+    char *s5 = evt_step_section(r.out, 5);
     int before = int_after(s5, "open fds: "), right = int_after(s5, "before bufferevent_free, "),
         after = int_after(s5, "right after it, ");
     cr_assert_eq(right, before, "the close is deferred to the loop:\n%s", s5);
@@ -177,7 +164,7 @@ Test(bev_connect, close_on_free_closes_the_socket_on_the_next_loop_pass)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(PROG, "--no-close-on-free"));
-    s5 = section(r.out, 5);
+    s5 = evt_step_section(r.out, 5);
     cr_assert(strstr(s5, "without BEV_OPT_CLOSE_ON_FREE"), "%s", s5);
     before = int_after(s5, "open fds: ");
     after = int_after(s5, "right after it, ");
@@ -189,16 +176,8 @@ Test(bev_connect, close_on_free_closes_the_socket_on_the_next_loop_pass)
 
 Test(bev_connect, help_and_bad_arguments)
 {
-    struct evt_run r = run(EVT_ARGV(PROG, "--help"));
-    cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "--host") && strstr(r.out, "--port") &&
-                  strstr(r.out, "--no-close-on-free") && strstr(r.out, "--step"),
-              "%s", r.out);
-    evt_run_free(&r);
-    r = run(EVT_ARGV(PROG, "--bogus"));
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-    evt_run_free(&r);
+    evt_assert_usage(PROG, EVT_ARGV("--host", "--port", "--no-close-on-free", "--step"));
+    struct evt_run r;
     const char *bad[] = {"http", "0", "65536", "4294967297", "-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = run(EVT_ARGV(PROG, "--port", bad[i]));
@@ -279,13 +258,5 @@ Test(bev_talk, without_enable_read_no_read_callback_runs)
 
 Test(bev_talk, help_and_bad_arguments)
 {
-    struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK, "--help"), NULL, NULL, 10), 0);
-    cr_assert_eq(r.exit_code, 0);
-    cr_assert(strstr(r.out, "--no-enable-read") && strstr(r.out, "--step"), "%s", r.out);
-    evt_run_free(&r);
-    cr_assert_eq(evt_run(&r, EVT_ARGV(TALK, "--bogus"), NULL, NULL, 10), 0);
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-    evt_run_free(&r);
+    evt_assert_usage(TALK, EVT_ARGV("--no-enable-read", "--step"));
 }

@@ -20,16 +20,6 @@ static struct evt_run run(const char *const argv[])
     return r;
 }
 
-static char *section(const char *out, int n)
-{
-    char head[16];
-    snprintf(head, sizeof head, "== %d.", n);
-    const char *s = strstr(out, head);
-    cr_assert(s, "no step %d in:\n%s", n, out);
-    const char *e = strstr(s + 1, "\n== ");
-    return strndup(s, e ? (size_t)(e - s) : strlen(s));
-}
-
 static long num_after(const char *s, const char *key)
 {
     const char *p = strstr(s, key);
@@ -52,7 +42,7 @@ static int callback_sizes(const char *s, long *sizes, int max)
 Test(read_watermarks, low_mark_delays_the_read_callback)
 {
     struct evt_run r = run(EVT_ARGV(READ_WM));
-    char *s = section(r.out, 2);
+    char *s = evt_step_section(r.out, 2);
     long sizes[32];
     int n = callback_sizes(s, sizes, 32);
     cr_assert_eq(n, 3, "low mark 25, 10-byte writes: 3 callbacks expected:\n%s", s);
@@ -63,7 +53,7 @@ Test(read_watermarks, low_mark_delays_the_read_callback)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(READ_WM, "--read-low", "0"));
-    s = section(r.out, 2);
+    s = evt_step_section(r.out, 2);
     n = callback_sizes(s, sizes, 32);
     cr_assert_eq(n, 10, "%s", s);
     for (int i = 0; i < n; i++)
@@ -72,7 +62,7 @@ Test(read_watermarks, low_mark_delays_the_read_callback)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(READ_WM, "--read-low", "100"));
-    s = section(r.out, 2);
+    s = evt_step_section(r.out, 2);
     n = callback_sizes(s, sizes, 32);
     cr_assert(n == 1 && sizes[0] == 100, "one callback with all 100 bytes:\n%s", s);
     free(s);
@@ -82,7 +72,7 @@ Test(read_watermarks, low_mark_delays_the_read_callback)
 Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
 {
     struct evt_run r = run(EVT_ARGV(READ_WM));
-    char *s = section(r.out, 3);
+    char *s = evt_step_section(r.out, 3);
     long sent = num_after(s, "sender: wrote "), held = num_after(s, "input buffer: "),
          kernel = num_after(s, "still in the kernel: "), more = num_after(s, "tries again: ");
     cr_assert_eq(held, 4096, "the input buffer stops at the mark:\n%s", s);
@@ -91,13 +81,13 @@ Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
     cr_assert(more > 0 && more <= held,
               "the sender gets back no more room than the reader took:\n%s", s);
     free(s);
-    s = section(r.out, 4);
+    s = evt_step_section(r.out, 4);
     cr_assert_eq(num_after(s, "input buffer has "), 4096, "draining restarts reading:\n%s", s);
     free(s);
     evt_run_free(&r);
 
     r = run(EVT_ARGV(READ_WM, "--read-high", "0"));
-    s = section(r.out, 3);
+    s = evt_step_section(r.out, 3);
     sent = num_after(s, "sender: wrote ");
     cr_assert_eq(num_after(s, "input buffer: "), sent, "no limit: the buffer takes everything:\n%s",
                  s);
@@ -106,7 +96,7 @@ Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(READ_WM, "--read-high", "100"));
-    s = section(r.out, 3);
+    s = evt_step_section(r.out, 3);
     cr_assert_eq(num_after(s, "input buffer: "), 100, "%s", s);
     free(s);
     evt_run_free(&r);
@@ -115,7 +105,7 @@ Test(read_watermarks, high_mark_stops_reading_and_the_kernel_fills)
 Test(read_watermarks, callback_that_keeps_the_buffer_full_spins)
 {
     struct evt_run r = run(EVT_ARGV(READ_WM));
-    char *s = section(r.out, 5);
+    char *s = evt_step_section(r.out, 5);
     cr_assert_eq(num_after(s, "ran the read callback "), 1000, "%s", s);
     cr_assert(strstr(s, "bufferevent_disable(EV_READ) stops the spin"), "%s", s);
     /* Not one pass: the re-triggers are deferred callbacks, and event.c
@@ -131,7 +121,7 @@ Test(read_watermarks, callback_that_keeps_the_buffer_full_spins)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(READ_WM, "--read-high", "0"));
-    s = section(r.out, 5);
+    s = evt_step_section(r.out, 5);
     cr_assert_eq(num_after(s, "ran the read callback "), 1, "no high mark, no spin:\n%s", s);
     cr_assert_eq(num_after(s, "at most "), 1, "%s", s);
     free(s);
@@ -151,7 +141,7 @@ static int write_sizes(const char *s, long *sizes, int max)
 Test(write_watermarks, low_mark_decides_when_the_write_callback_runs)
 {
     struct evt_run r = run(EVT_ARGV(WRITE_WM, "--write-low", "0"));
-    char *s = section(r.out, 2);
+    char *s = evt_step_section(r.out, 2);
     long sizes[256];
     int n = write_sizes(s, sizes, 256);
     cr_assert(n == 1 && sizes[0] == 0, "mark 0: once, when empty:\n%s", s);
@@ -159,7 +149,7 @@ Test(write_watermarks, low_mark_decides_when_the_write_callback_runs)
     evt_run_free(&r);
 
     r = run(EVT_ARGV(WRITE_WM));
-    s = section(r.out, 2);
+    s = evt_step_section(r.out, 2);
     n = write_sizes(s, sizes, 256);
     cr_assert_gt(n, 1, "mark 65536: several callbacks:\n%s", s);
     for (int i = 0; i < n; i++)
@@ -173,7 +163,7 @@ Test(write_watermarks, low_mark_decides_when_the_write_callback_runs)
 Test(write_watermarks, write_high_mark_limits_nothing)
 {
     struct evt_run r = run(EVT_ARGV(WRITE_WM));
-    char *s = section(r.out, 3);
+    char *s = evt_step_section(r.out, 3);
     cr_assert_eq(num_after(s, "after bufferevent_write(100000 bytes): "), 100000, "%s", s);
     cr_assert(strstr(s, "all 100000 bytes arrived"), "%s", s);
     free(s);
@@ -230,15 +220,7 @@ Test(watermarks, help_and_bad_arguments)
 {
     const char *progs[] = {READ_WM, WRITE_WM, READLN};
     for (int i = 0; i < 3; i++) {
-        struct evt_run r;
-        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--help"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 0);
-        cr_assert(strstr(r.out, "usage:") && strstr(r.out, "--step"), "%s", r.out);
-        evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(progs[i], "--bogus"), NULL, NULL, 10), 0);
-        cr_assert_eq(r.exit_code, 2);
-        cr_assert(strstr(r.err, "usage:"), "%s", r.err);
-        evt_run_free(&r);
+        evt_assert_usage(progs[i], EVT_ARGV("--step"));
     }
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(READ_WM, "--read-low", "-3"), NULL, NULL, 10), 0);

@@ -8,19 +8,19 @@
 #define LINE "line_echo"
 
 /* 64 MiB in the normal build, 8 MiB under ASan (slower, more memory). */
-static size_t big_size(void) { return asan_build() ? (8u << 20) : (64u << 20); }
+static size_t big_size(void) { return echo_sanitized() ? (8u << 20) : (64u << 20); }
 
 /* ---- byte-exact echo of a big random payload while the client reads slowly ---- */
 
 static void t_big_slow(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet"), NULL);
-    big_echo(s.port, big_size(), true, true, 42);
-    cr_assert(srv_alive(&s));
-    int st = srv_stop(&s, SIGTERM, 10);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet"), NULL);
+    echo_big(s.port, big_size(), true, true, 42);
+    cr_assert(evs_alive(&s));
+    int st = evs_stop(&s, SIGTERM, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM must exit 0; stderr: %s", s.p.err);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 60) { t_big_slow(FIXED); }
 Test(bufferevent_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 60)
@@ -35,9 +35,9 @@ Test(bufferevent_echo, big_binary_echo_byte_exact_with_slow_reader, .timeout = 6
 
 static void t_thousand(const char *prog)
 {
-    raise_nofile(4096);
-    struct srv s;
-    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet"), NULL);
+    evs_raise_nofile(4096);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet"), NULL);
     int base_fds = evt_count_fds(s.p.pid);
     static int fd[NCLIENTS];
     static size_t sent[NCLIENTS], got[NCLIENTS];
@@ -87,10 +87,10 @@ static void t_thousand(const char *prog)
                   during, NCLIENTS);
     for (int i = 0; i < NCLIENTS; i++)
         close(fd[i]);
-    int after = wait_fds_at_most(s.p.pid, base_fds, 10);
+    int after = evs_wait_fds(s.p.pid, base_fds, 10);
     cr_assert_eq(after, base_fds, "fds: %d before, %d after 1000 clients left", base_fds, after);
     free(pf);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, serves_1000_concurrent_clients, .timeout = 60) { t_thousand(FIXED); }
 Test(bufferevent_echo, serves_1000_concurrent_clients, .timeout = 60) { t_thousand(BEV); }
@@ -107,9 +107,10 @@ Test(bufferevent_echo, serves_1000_concurrent_clients, .timeout = 60) { t_thousa
 
 static void t_select_1100(const char *prog, const char *msg, const char *reply)
 {
-    raise_nofile(4096); /* the server inherits 4096: the cap, not the test, must keep it below */
-    struct srv s;
-    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet", "--method", "select"), NULL);
+    evs_raise_nofile(
+        4096); /* the server inherits 4096: the cap, not the test, must keep it below */
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet", "--method", "select"), NULL);
     size_t mlen = strlen(msg), rlen = strlen(reply);
     static int fd[NSELECT];
     static size_t got[NSELECT];
@@ -149,7 +150,7 @@ static void t_select_1100(const char *prog, const char *msg, const char *reply)
             ssize_t r = recv(fd[i], back[i] + got[i], rlen - got[i], 0);
             cr_assert(r > 0 || (r < 0 && errno == EAGAIN),
                       "client %d: closed or reset after %zu bytes (server alive: %d)", i, got[i],
-                      srv_alive(&s));
+                      evs_alive(&s));
             if (r > 0 && (got[i] += (size_t)r) == rlen) {
                 cr_assert_eq(memcmp(back[i], reply, rlen), 0, "client %d", i);
                 served[i] = true;
@@ -164,18 +165,18 @@ static void t_select_1100(const char *prog, const char *msg, const char *reply)
         cr_assert(closing || done < NSELECT, "all %d served at once: the fd cap is missing", done);
     }
     free(pf);
-    cr_assert(srv_alive(&s), "the server died on select:\n%s", s.p.err);
+    cr_assert(evs_alive(&s), "the server died on select:\n%s", s.p.err);
     cr_assert_eq(done, NSELECT, "only %d of %d clients got their echo", done, NSELECT);
     for (int i = 0; i < NSELECT; i++)
         if (fd[i] >= 0)
             close(fd[i]);
-    int st = srv_stop(&s, SIGTERM, 10);
+    int st = evs_stop(&s, SIGTERM, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x\n%s", st, s.p.err);
     cr_assert(strstr(s.p.out, "select: RLIMIT_NOFILE lowered to 1024 (FD_SETSIZE)"), "%s", s.p.out);
     cr_assert(strstr(s.p.err, "Too many open files"),
               "1000 held, 100 waiting: EMFILE expected:\n%s", s.p.err);
     cr_assert_null(strstr(s.p.err, "bit out of range"), "%s", s.p.err);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, serves_1100_clients_on_select, .timeout = 90)
 {
@@ -196,21 +197,21 @@ Test(line_echo, serves_1100_clients_on_select, .timeout = 90)
  * every read at EVBUFFER_MAX_READ (4096): 1 MiB arrives 4096 bytes at a time. */
 Test(fixed_echo, evbuffer_read_takes_at_most_4096_bytes_per_call)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(FIXED), EVT_ARGV("--quiet"), NULL);
-    big_echo(s.port, 1u << 20, false, false, 9);
-    int st = srv_stop(&s, SIGTERM, 10);
+    struct evs_server s;
+    echo_start(&s, echo_prog(FIXED), EVT_ARGV("--quiet"), NULL);
+    echo_big(s.port, 1u << 20, false, false, 9);
+    int st = evs_stop(&s, SIGTERM, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
     cr_assert(strstr(s.p.out, "largest single read: 4096 bytes (asked for 65536)"), "%s", s.p.out);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* ---- one byte at a time -------------------------------------------------------------- */
 
 static void t_one_byte(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), NULL, NULL);
     int fd = evt_connect(s.port, 5);
     cr_assert_geq(fd, 0);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -224,7 +225,7 @@ static void t_one_byte(const char *prog)
         cr_assert_eq(b, data[i], "byte %zu: sent 0x%02x, got 0x%02x", i, data[i], b);
     }
     close(fd);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, one_byte_at_a_time) { t_one_byte(FIXED); }
 Test(bufferevent_echo, one_byte_at_a_time) { t_one_byte(BEV); }
@@ -233,19 +234,19 @@ Test(bufferevent_echo, one_byte_at_a_time) { t_one_byte(BEV); }
 
 static void t_half_close(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), NULL, NULL);
     /* Data then FIN: everything comes back, then the server closes. */
-    big_echo(s.port, 3u << 20, false, true, 3);
+    echo_big(s.port, 3u << 20, false, true, 3);
     /* FIN with nothing sent: just a close. */
     int fd = evt_connect(s.port, 5);
     shutdown(fd, SHUT_WR);
     cr_assert(evt_wait_eof(fd, 5), "an immediate FIN must be answered by a close");
     close(fd);
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     evt_drain(&s.p, 0.2);
     cr_assert_geq(evt_count(s.p.out, "closed (EOF, all echoed)"), 2, "%s", s.p.out);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, half_close_finishes_the_echo_then_closes) { t_half_close(FIXED); }
 Test(bufferevent_echo, half_close_finishes_the_echo_then_closes) { t_half_close(BEV); }
@@ -254,8 +255,8 @@ Test(bufferevent_echo, half_close_finishes_the_echo_then_closes) { t_half_close(
 
 static void t_reset(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), NULL, NULL);
     int base_fds = evt_count_fds(s.p.pid);
     /* 1 MiB of short lines of digits: every server echoes them unchanged, and
      * line_echo gets lines well under its --max-line, so it keeps replying. */
@@ -270,11 +271,11 @@ static void t_reset(const char *prog)
         cr_assert_eq(evt_read_n(fd, &b, 1, 5), 1); /* the reply has started */
         evt_reset_close(fd);                       /* RST while it is still sending */
     }
-    cr_assert(srv_alive(&s), "the server died (SIGPIPE?): %s", s.p.err);
+    cr_assert(evs_alive(&s), "the server died (SIGPIPE?): %s", s.p.err);
     echo_once(s.port, "12345\n", 6); /* no letters: line_echo echoes it as is */
-    int after = wait_fds_at_most(s.p.pid, base_fds, 10);
+    int after = evs_wait_fds(s.p.pid, base_fds, 10);
     cr_assert_eq(after, base_fds, "fds: %d before, %d after 20 resets", base_fds, after);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, survives_reset_mid_reply) { t_reset(FIXED); }
 Test(bufferevent_echo, survives_reset_mid_reply) { t_reset(BEV); }
@@ -284,12 +285,12 @@ Test(line_echo, survives_reset_mid_reply) { t_reset(LINE); }
 
 static void t_never_read(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet"), NULL);
     int fd = evt_connect(s.port, 5);
     cr_assert_geq(fd, 0);
     size_t limit = 64u << 20;
-    size_t pushed = push_until_stall(fd, limit);
+    size_t pushed = echo_push_until_stall(fd, limit);
     /* Without back-pressure the server would read (and buffer) all 64 MiB.
      * With it, it stops at its high mark plus what the kernel buffers hold. */
     cr_assert_lt(pushed, 32u << 20,
@@ -301,10 +302,10 @@ static void t_never_read(const char *prog)
     size_t got = evt_read_n(fd, back, pushed, 30);
     cr_assert_eq(got, pushed, "pushed %zu, got %zu back", pushed, got);
     for (size_t k = 0; k < got; k++)
-        cr_assert_eq(back[k], push_byte(k), "echo differs at offset %zu", k);
+        cr_assert_eq(back[k], echo_push_byte(k), "echo differs at offset %zu", k);
     free(back);
     close(fd);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, never_reading_client_is_throttled_others_served, .timeout = 60)
 {
@@ -323,8 +324,8 @@ Test(line_echo, never_reading_client_is_throttled_others_served, .timeout = 60)
 
 Test(bufferevent_echo, idle_client_is_closed_after_idle_ms_active_one_is_not)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(BEV), EVT_ARGV("--idle-ms", "300"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(BEV), EVT_ARGV("--idle-ms", "300"), NULL);
     int idle = evt_connect(s.port, 5), busy = evt_connect(s.port, 5);
     double t0 = evt_now();
     /* busy talks every 100 ms for 600 ms: each read restarts its timer */
@@ -339,35 +340,35 @@ Test(bufferevent_echo, idle_client_is_closed_after_idle_ms_active_one_is_not)
     double waited = evt_now() - t0;
     cr_assert_geq(waited, 0.25, "closed after %.3f s, before the 300 ms timeout", waited);
     echo_once(s.port, "x", 1);
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     evt_drain(&s.p, 0.2);
     cr_assert(strstr(s.p.out, "idle: nothing read"), "%s", s.p.out);
     close(idle);
     close(busy);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(bufferevent_echo, client_that_never_reads_is_closed_by_the_write_timeout, .timeout = 30)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(BEV), EVT_ARGV("--idle-ms", "300"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(BEV), EVT_ARGV("--idle-ms", "300"), NULL);
     int fd = evt_connect(s.port, 5);
-    push_until_stall(fd, 64u << 20);
+    echo_push_until_stall(fd, 64u << 20);
     /* The server holds queued output it cannot send: after 300 ms without
      * progress the write timeout fires and it drops the client. */
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     cr_assert(evt_wait_line(&s.p, "idle: peer not reading", 10), "%s", s.p.out);
-    srv_drain_on(&s);
+    evs_drain_on(&s);
     close(fd);
     echo_once(s.port, "x", 1);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(fixed_echo, idle_client_does_not_disturb_anyone)
 {
     /* fixed_echo has no idle timeout: an idle client costs one fd, nothing more. */
-    struct srv s;
-    srv_start(&s, LESSON10(FIXED), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(FIXED), NULL, NULL);
     int idle = evt_connect(s.port, 5);
     for (int i = 0; i < 5; i++) {
         echo_once(s.port, "hello", 5);
@@ -377,15 +378,15 @@ Test(fixed_echo, idle_client_does_not_disturb_anyone)
     char b[4];
     cr_assert_eq(evt_read_n(idle, b, 4, 5), 4, "the idle client must still be served");
     close(idle);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* ---- no fd leak -------------------------------------------------------------------------- */
 
 static void t_fd_leak(const char *prog)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet"), NULL);
     int before = evt_count_fds(s.p.pid);
     for (int i = 0; i < 200; i++) {
         int fd = evt_connect(s.port, 5);
@@ -400,7 +401,7 @@ static void t_fd_leak(const char *prog)
     }
     int after = evt_count_fds(s.p.pid);
     cr_assert_eq(after, before, "fds: %d before, %d after 200 connections", before, after);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, no_fd_leak_over_200_connections) { t_fd_leak(FIXED); }
 Test(bufferevent_echo, no_fd_leak_over_200_connections) { t_fd_leak(BEV); }
@@ -410,15 +411,15 @@ Test(line_echo, no_fd_leak_over_200_connections) { t_fd_leak(LINE); }
 
 static void t_shutdown(const char *prog, int sig)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(prog), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(prog), NULL, NULL);
     int a = evt_connect(s.port, 5), b = evt_connect(s.port, 5);
     echo_once(s.port, "42\n", 3);
-    push_until_stall(b, 8u << 20); /* one connection with queued output */
+    echo_push_until_stall(b, 8u << 20); /* one connection with queued output */
     cr_assert_eq(evt_write_all(a, "7\n", 2, 5), 2);
     char c[2];
     cr_assert_eq(evt_read_n(a, c, 2, 5), 2);
-    int st = srv_stop(&s, sig, 10);
+    int st = evs_stop(&s, sig, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "signal %d must give exit 0; status %#x\n%s",
               sig, st, s.p.err);
     cr_assert(strstr(s.p.out, "closing 2 connection(s)"), "%s", s.p.out);
@@ -429,7 +430,7 @@ static void t_shutdown(const char *prog, int sig)
     cr_assert(evt_wait_eof(a, 5), "clients are closed on shutdown");
     close(a);
     close(b);
-    srv_free(&s);
+    evs_free(&s);
 }
 Test(fixed_echo, sigterm_frees_everything_exit_0) { t_shutdown(FIXED, SIGTERM); }
 Test(bufferevent_echo, sigint_frees_everything_exit_0) { t_shutdown(BEV, SIGINT); }
@@ -437,18 +438,18 @@ Test(line_echo, sigterm_frees_everything_exit_0) { t_shutdown(LINE, SIGTERM); }
 
 Test(bufferevent_echo, valgrind_finds_no_leak, .timeout = 90)
 {
-    if (asan_build())
+    if (echo_sanitized())
         cr_skip_test(
             "the ASan build checks leaks with LeakSanitizer (sigint_frees_everything_exit_0)");
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed (Debian: apt-get install valgrind)");
-    struct srv s;
+    struct evs_server s;
     const char *argv[] = {"/usr/bin/valgrind",
                           "-q",
                           "--leak-check=full",
                           "--errors-for-leak-kinds=definite,indirect",
                           "--error-exitcode=99",
-                          LESSON10(BEV),
+                          echo_prog(BEV),
                           "--port",
                           "0",
                           "--idle-ms",
@@ -458,9 +459,9 @@ Test(bufferevent_echo, valgrind_finds_no_leak, .timeout = 90)
     cr_assert_eq(evt_spawn(&s.p, argv, NULL), 0);
     s.port = evt_wait_port(&s.p, 60);
     cr_assert_gt(s.port, 0, "%s", s.p.err);
-    srv_drain_on(&s);
+    evs_drain_on(&s);
     echo_once(s.port, "under valgrind\n", 15);
-    big_echo(s.port, 1u << 20, false, true, 5); /* half-close */
+    echo_big(s.port, 1u << 20, false, true, 5); /* half-close */
     int r = evt_connect(s.port, 5);             /* reset mid-reply */
     static unsigned char data[256 << 10];
     evt_write_all(r, data, sizeof data, 10);
@@ -468,11 +469,11 @@ Test(bufferevent_echo, valgrind_finds_no_leak, .timeout = 90)
     evt_reset_close(r);
     int open_one = evt_connect(s.port, 5); /* still open at shutdown */
     echo_once(s.port, "last\n", 5);
-    int st = srv_stop(&s, SIGTERM, 60);
+    int st = evs_stop(&s, SIGTERM, 60);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "valgrind reported errors or leaks (exit %d):\n%s", WEXITSTATUS(st), s.p.err);
     close(open_one);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* ---- the same on every backend -------------------------------------------------------------- */
@@ -491,13 +492,13 @@ static const struct {
 static void t_backends(const char *prog)
 {
     for (size_t b = 0; b < 3; b++) {
-        struct srv s;
-        srv_start(&s, LESSON10(prog), EVT_ARGV("--quiet"), backends[b].env);
-        srv_drain_off(&s);
+        struct evs_server s;
+        echo_start(&s, echo_prog(prog), EVT_ARGV("--quiet"), backends[b].env);
+        evs_drain_off(&s);
         char want[64];
         snprintf(want, sizeof want, "method: %s", backends[b].name);
         cr_assert(strstr(s.p.out, want), "expected '%s' in:\n%s", want, s.p.out);
-        srv_drain_on(&s);
+        evs_drain_on(&s);
         enum { N = 20, SZ = 256 << 10 };
         int fd[N];
         static unsigned char data[N][SZ], back[N][SZ];
@@ -547,10 +548,10 @@ static void t_backends(const char *prog)
         evt_read_n(r, back[0], 1, 5);
         evt_reset_close(r);
         echo_once(s.port, "after a reset\n", 14);
-        int st = srv_stop(&s, SIGTERM, 10);
+        int st = evs_stop(&s, SIGTERM, 10);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "[%s] exit status %#x", backends[b].name,
                   st);
-        srv_free(&s);
+        evs_free(&s);
     }
 }
 Test(fixed_echo, same_results_on_epoll_poll_select, .timeout = 60) { t_backends(FIXED); }

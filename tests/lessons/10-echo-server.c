@@ -20,18 +20,18 @@ Test(seed_echo, built_on_the_1_4_compat_api_and_echoes_short_text)
     cr_assert_geq(atoi(r.out), 4, "seed_echo.c must use <event.h>, event_set, event_base_set");
     evt_run_free(&r);
 
-    struct srv s;
-    srv_start(&s, LESSON10(SEED), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(SEED), NULL, NULL);
     echo_once(s.port, "hello\n", 6); /* typed by hand, it "works" */
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     cr_assert(evt_wait_line(&s.p, "receive data:hello", 5), "%s", s.p.out);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(seed_echo, binary_data_is_cut_at_the_first_nul)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(SEED), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(SEED), NULL, NULL);
     int fd = evt_connect(s.port, 5);
     cr_assert_eq(evt_write_all(fd, "ab\0cd", 5, 5), 5);
     char back[8] = {0};
@@ -43,7 +43,7 @@ Test(seed_echo, binary_data_is_cut_at_the_first_nul)
     cr_assert_eq(memcmp(back, "next", 4), 0, "got '%.4s': the bytes after the NUL must be lost",
                  back);
     close(fd);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* The ASan build of seed_echo: build/asan's if this suite runs there, else a
@@ -52,8 +52,8 @@ Test(seed_echo, binary_data_is_cut_at_the_first_nul)
  * here, no shell is involved. */
 static const char *asan_seed(char *tmpdir)
 {
-    if (asan_build())
-        return LESSON10(SEED);
+    if (echo_sanitized())
+        return echo_prog(SEED);
     strcpy(tmpdir, "/tmp/evlab-seed-asan-XXXXXX");
     cr_assert_not_null(mkdtemp(tmpdir));
     static char exe[256];
@@ -103,12 +103,12 @@ static void rm_tmpdir(const char *tmpdir)
  * trips it as surely as exactly 1024 bytes. */
 static void seed_over_reads(const char *prog, size_t len)
 {
-    struct srv s;
-    srv_start(&s, prog, NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, prog, NULL, NULL);
     static char msg[1024];
     memset(msg, 'A', sizeof msg);
     echo_once(s.port, msg, 1023); /* 1023 bytes: the bzero'd last byte ends it */
-    cr_assert(srv_alive(&s), "1023 bytes must be fine");
+    cr_assert(evs_alive(&s), "1023 bytes must be fine");
     int fd = evt_connect(s.port, 5);
     for (size_t sent = 0; sent < len;) { /* len bytes of 'A', no NUL anywhere */
         size_t n = len - sent < sizeof msg ? len - sent : sizeof msg;
@@ -116,7 +116,7 @@ static void seed_over_reads(const char *prog, size_t len)
             break; /* the server may already be gone */
         sent += n;
     }
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     int st = evt_wait_exit(&s.p, 20);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%zu bytes: ASan must stop the server (%#x)",
               len, st);
@@ -128,7 +128,7 @@ static void seed_over_reads(const char *prog, size_t len)
     const char *pf = strstr(s.p.err, "printf"), *rd = strstr(s.p.err, "in on_read");
     cr_assert(pf && rd && pf < rd, "printf, called from on_read, does the reading:\n%s", s.p.err);
     close(fd);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(seed_echo, asan_over_read_whenever_recv_fills_the_buffer, .timeout = 120)
@@ -142,12 +142,12 @@ Test(seed_echo, asan_over_read_whenever_recv_fills_the_buffer, .timeout = 120)
 
 Test(seed_echo, a_reset_mid_reply_kills_it_with_sigpipe)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(SEED), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(SEED), NULL, NULL);
     static char data[200000];
     for (size_t i = 0; i < sizeof data; i++) /* a NUL in every 1024 bytes: no overflow */
         data[i] = (i % 512 == 511) ? 0 : 'C';
-    for (int i = 0; i < 10 && srv_alive(&s); i++) {
+    for (int i = 0; i < 10 && evs_alive(&s); i++) {
         int fd = evt_connect(s.port, 5);
         if (fd < 0)
             break;
@@ -163,18 +163,18 @@ Test(seed_echo, a_reset_mid_reply_kills_it_with_sigpipe)
             close(probe);
         }
     }
-    srv_drain_off(&s);
+    evs_drain_off(&s);
     int st = evt_wait_exit(&s.p, 5);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE,
               "expected death by SIGPIPE (send to a reset peer, SIGPIPE not ignored); status %#x",
               st);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30)
 {
-    struct srv s;
-    srv_start(&s, LESSON10(SEED), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog(SEED), NULL, NULL);
     int slow = evt_connect(s.port, 5);
     /* A big upload, not read yet, until 1 s without progress; then a ping
      * from another client. On a loaded machine the server may merely be
@@ -183,7 +183,7 @@ Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30
     bool hung = false;
     int other = -1;
     for (int round = 0; round < 4 && !hung; round++) {
-        pushed += push_until_stall_for(slow, 64u << 20, 1.0);
+        pushed += echo_push_until_stall_for(slow, 64u << 20, 1.0);
         if (other >= 0)
             close(other);
         other = evt_connect(s.port, 5);
@@ -199,7 +199,7 @@ Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30
     char path[64], sc[128] = "";
     snprintf(path, sizeof path, "/proc/%d/syscall", (int)s.p.pid);
     int running = 0, sending = 0;
-    double c0 = proc_cpu_seconds(s.p.pid), t0 = evt_now();
+    double c0 = evs_cpu_seconds(s.p.pid), t0 = evt_now();
     for (int i = 0; i < 10; i++) {
         poll(NULL, 0, 50);
         FILE *f = fopen(path, "r");
@@ -212,7 +212,7 @@ Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30
         else if (atoi(sc) == SYS_sendto)
             sending++;
     }
-    double cpu = proc_cpu_seconds(s.p.pid) - c0, wall = evt_now() - t0;
+    double cpu = evs_cpu_seconds(s.p.pid) - c0, wall = evt_now() - t0;
     bool spinning = running >= 5 || cpu > 0.2 * wall;
     bool in_send = sending >= 5;
     cr_assert(spinning || in_send,
@@ -238,32 +238,38 @@ Test(seed_echo, a_client_that_reads_slowly_hangs_the_whole_server, .timeout = 30
     free(back);
     close(slow);
     close(other);
-    srv_free(&s);
+    evs_free(&s);
 }
 
-static void valgrind_seed_args(struct srv *s, const char *extra)
+static void valgrind_seed_args(struct evs_server *s, const char *extra)
 {
-    if (asan_build())
+    if (echo_sanitized())
         cr_skip_test("runs in the normal build (valgrind and ASan do not mix)");
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed (Debian: apt-get install valgrind)");
     memset(s, 0, sizeof *s);
-    const char *argv[] = {
-        "/usr/bin/valgrind", "-q", "--leak-check=full", LESSON10(SEED), "--port", "0", extra, NULL};
+    const char *argv[] = {"/usr/bin/valgrind",
+                          "-q",
+                          "--leak-check=full",
+                          echo_prog(SEED),
+                          "--port",
+                          "0",
+                          extra,
+                          NULL};
     cr_assert_eq(evt_spawn(&s->p, argv, NULL), 0);
     s->port = evt_wait_port(&s->p, 60);
     cr_assert_gt(s->port, 0, "%s", s->p.err);
-    srv_drain_on(s);
+    evs_drain_on(s);
 }
 
-static void valgrind_seed(struct srv *s) { valgrind_seed_args(s, NULL); }
+static void valgrind_seed(struct evs_server *s) { valgrind_seed_args(s, NULL); }
 
 /* The post says its FIRST version leaks on every call of on_read, and it
  * does: 50 polite round trips lose 50 struct events (write_ev). The final
  * version, below, loses nothing on the same client. */
 Test(seed_echo, valgrind_first_version_leaks_one_event_per_message, .timeout = 60)
 {
-    struct srv s;
+    struct evs_server s;
     valgrind_seed_args(&s, "--first-version");
     int fd = evt_connect(s.port, 5);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -273,16 +279,16 @@ Test(seed_echo, valgrind_first_version_leaks_one_event_per_message, .timeout = 6
         cr_assert_eq(evt_read_n(fd, b, 6, 10), 6);
     }
     close(fd);
-    srv_stop(&s, SIGTERM, 30);
+    evs_stop(&s, SIGTERM, 30);
     cr_assert(strstr(s.p.err, "in 50 blocks are definitely lost"),
               "one lost write_ev per message:\n%s", s.p.err);
     cr_assert(strstr(s.p.err, "on_read_v1"), "%s", s.p.err);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(seed_echo, valgrind_ping_pong_leaks_nothing_but_1024_bytes_over_read, .timeout = 60)
 {
-    struct srv s;
+    struct evs_server s;
     valgrind_seed(&s);
     /* A client that waits for each echo: no buffer is lost. */
     int fd = evt_connect(s.port, 5);
@@ -299,12 +305,12 @@ Test(seed_echo, valgrind_ping_pong_leaks_nothing_but_1024_bytes_over_read, .time
     shutdown(fd, SHUT_WR);
     cr_assert(evt_wait_eof(fd, 10));
     close(fd);
-    srv_stop(&s, SIGTERM, 30);
+    evs_stop(&s, SIGTERM, 30);
     cr_assert(strstr(s.p.err, "Invalid read"), "the reads past the 1024-byte buffer:\n%s", s.p.err);
     cr_assert(strstr(s.p.err, "printf") && strstr(s.p.err, "on_write"),
               "printf in on_read and strlen in on_write read past it:\n%s", s.p.err);
     cr_assert_null(strstr(s.p.err, "definitely lost"), "%s", s.p.err);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(seed_echo, valgrind_a_read_while_a_write_is_pending_leaks_the_buffer, .timeout = 120)
@@ -314,12 +320,12 @@ Test(seed_echo, valgrind_a_read_while_a_write_is_pending_leaks_the_buffer, .time
     bool leaked = false;
     char *last = NULL;
     for (int attempt = 0; attempt < 3 && !leaked; attempt++) {
-        struct srv s;
+        struct evs_server s;
         valgrind_seed(&s);
         int fd = evt_connect(s.port, 5);
         /* push until the server answers nobody (valgrind makes it slow) */
         for (int round = 0; round < 4; round++) {
-            push_until_stall_for(fd, 64u << 20, 1.0);
+            echo_push_until_stall_for(fd, 64u << 20, 1.0);
             int other = evt_connect(s.port, 5);
             char b[4];
             bool hung = other >= 0 && evt_write_all(other, "ping", 4, 2) == 4 &&
@@ -329,12 +335,12 @@ Test(seed_echo, valgrind_a_read_while_a_write_is_pending_leaks_the_buffer, .time
             if (hung)
                 break;
         }
-        srv_stop(&s, SIGTERM, 30);
+        evs_stop(&s, SIGTERM, 30);
         leaked = strstr(s.p.err, "definitely lost") && strstr(s.p.err, "on_read");
         free(last);
         last = strdup(s.p.err);
         close(fd);
-        srv_free(&s);
+        evs_free(&s);
     }
     cr_assert(leaked, "valgrind reported no buffer lost in on_read:\n%s", last);
     free(last);
@@ -346,9 +352,9 @@ Test(seed_echo, valgrind_a_read_while_a_write_is_pending_leaks_the_buffer, .time
  * "accept errors: N" after a 500 ms window and a shutdown. */
 static unsigned long emfile_run(const char *pause_ms, char **err_out)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("bufferevent_echo"),
-              EVT_ARGV("--max-fds", "32", "--emfile-pause-ms", pause_ms), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("bufferevent_echo"),
+               EVT_ARGV("--max-fds", "32", "--emfile-pause-ms", pause_ms), NULL);
     enum { N = 60 };
     int fd[N];
     for (int i = 0; i < N; i++) {
@@ -356,18 +362,18 @@ static unsigned long emfile_run(const char *pause_ms, char **err_out)
         cr_assert_geq(fd[i], 0);
     }
     poll(NULL, 0, 500); /* the window we observe */
-    cr_assert(srv_alive(&s));
+    cr_assert(evs_alive(&s));
     for (int i = 0; i < N; i++)
         close(fd[i]);
     /* fds free again: the server accepts new clients */
     echo_once(s.port, "back\n", 5);
-    int st = srv_stop(&s, SIGTERM, 10);
+    int st = evs_stop(&s, SIGTERM, 10);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
     const char *line = strstr(s.p.out, "accept errors: ");
     cr_assert_not_null(line, "%s", s.p.out);
     unsigned long n = strtoul(line + strlen("accept errors: "), NULL, 10);
     *err_out = strdup(s.p.err);
-    srv_free(&s);
+    evs_free(&s);
     return n;
 }
 
@@ -407,30 +413,30 @@ static char *converse(int port, const char *send_, bool half_close, size_t *len)
 
 Test(line_echo, upper_cases_each_line_crlf_or_lf)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), NULL, NULL);
     size_t n;
     char *r = converse(s.port, "hello World\r\nsecond line\n", true, &n);
     cr_assert_str_eq(r, "HELLO WORLD\nSECOND LINE\n");
     free(r);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(line_echo, rot13_knob)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), EVT_ARGV("--rot13"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), EVT_ARGV("--rot13"), NULL);
     size_t n;
     char *r = converse(s.port, "Hello, World!\n", true, &n);
     cr_assert_str_eq(r, "Uryyb, Jbeyq!\n");
     free(r);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(line_echo, a_line_split_into_single_bytes_is_answered_once_whole)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), NULL, NULL);
     int fd = evt_connect(s.port, 5);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     const char *line = "abc def\n";
@@ -445,13 +451,13 @@ Test(line_echo, a_line_split_into_single_bytes_is_answered_once_whole)
     cr_assert_eq(evt_read_n(fd, back, 8, 5), 8);
     cr_assert_str_eq(back, "ABC DEF\n");
     close(fd);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(line_echo, too_long_line_gets_a_clear_error_then_close)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), EVT_ARGV("--max-line", "16"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), EVT_ARGV("--max-line", "16"), NULL);
     size_t n;
     char *r;
     int fd = evt_connect(s.port, 5);
@@ -469,7 +475,7 @@ Test(line_echo, too_long_line_gets_a_clear_error_then_close)
     cr_assert_str_eq(r, "OK\nerror: line longer than 16 bytes; closing\n");
     free(r);
     echo_once(s.port, "123\n", 4);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* --max-line 8 accepts an 8-byte line even when its "\r" and "\n" arrive in
@@ -493,26 +499,26 @@ static void split_crlf(int port, const char *first, const char *second, const ch
 
 Test(line_echo, max_line_allows_crlf_split_across_packets)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), EVT_ARGV("--max-line", "8"), NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), EVT_ARGV("--max-line", "8"), NULL);
     const char *too_long = "error: line longer than 8 bytes; closing\n";
     split_crlf(s.port, "abcdefgh\r", "\nbye\n", "ABCDEFGH\nBYE\n");
     split_crlf(s.port, "abcdefgh", "\r\nbye\n", "ABCDEFGH\nBYE\n");
     split_crlf(s.port, "abcdefghi\r", "\n", too_long);
     split_crlf(s.port, "abcdefgh\r", "X\n", too_long);
-    cr_assert(srv_alive(&s));
-    srv_free(&s);
+    cr_assert(evs_alive(&s));
+    evs_free(&s);
 }
 
 Test(line_echo, half_close_answers_the_last_unterminated_line)
 {
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), NULL, NULL);
     size_t n;
     char *r = converse(s.port, "abc\ndef", true, &n);
     cr_assert_str_eq(r, "ABC\nDEF");
     free(r);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 Test(line_echo, same_results_on_epoll_poll_select)
@@ -521,16 +527,16 @@ Test(line_echo, same_results_on_epoll_poll_select)
                                  EVT_ENV("EVENT_NOEPOLL=1", "EVENT_NOPOLL=1")};
     const char *names[] = {"method: epoll", "method: poll", "method: select"};
     for (int b = 0; b < 3; b++) {
-        struct srv s;
-        srv_start(&s, LESSON10("line_echo"), EVT_ARGV("--rot13"), envs[b]);
-        srv_drain_off(&s);
+        struct evs_server s;
+        echo_start(&s, echo_prog("line_echo"), EVT_ARGV("--rot13"), envs[b]);
+        evs_drain_off(&s);
         cr_assert(strstr(s.p.out, names[b]), "%s", s.p.out);
-        srv_drain_on(&s);
+        evs_drain_on(&s);
         size_t n;
         char *r = converse(s.port, "Uryyb\r\nabc\nxyz", true, &n);
         cr_assert_str_eq(r, "Hello\nnop\nklm", "[%s]", names[b]);
         free(r);
-        srv_free(&s);
+        evs_free(&s);
     }
 }
 
@@ -546,8 +552,8 @@ static void socat_or_skip(void)
 Test(socat, talks_to_line_echo_and_bufferevent_echo)
 {
     socat_or_skip();
-    struct srv s;
-    srv_start(&s, LESSON10("line_echo"), NULL, NULL);
+    struct evs_server s;
+    echo_start(&s, echo_prog("line_echo"), NULL, NULL);
     char addr[64];
     snprintf(addr, sizeof addr, "TCP:127.0.0.1:%d", s.port);
     struct evt_run r;
@@ -556,9 +562,9 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "HELLO FROM SOCAT\nBYE\n");
     evt_run_free(&r);
-    srv_free(&s);
+    evs_free(&s);
 
-    srv_start(&s, LESSON10("bufferevent_echo"), NULL, NULL);
+    echo_start(&s, echo_prog("bufferevent_echo"), NULL, NULL);
     snprintf(addr, sizeof addr, "TCP:127.0.0.1:%d", s.port);
     static char big[200001];
     for (size_t i = 0; i < sizeof big - 1; i++)
@@ -569,7 +575,7 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
                  sizeof big - 1);
     cr_assert_eq(memcmp(r.out, big, sizeof big - 1), 0);
     evt_run_free(&r);
-    srv_free(&s);
+    evs_free(&s);
 }
 
 /* ---- legacy_api: event_init/event_dispatch beside the 2.x calls ----------------------- */
@@ -577,7 +583,7 @@ Test(socat, talks_to_line_echo_and_bufferevent_echo)
 Test(legacy_api, event_dispatch_runs_the_hidden_current_base)
 {
     struct evt_run r;
-    cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10("legacy_api")), NULL, NULL, 10), 0);
+    cr_assert_eq(evt_run(&r, EVT_ARGV(echo_prog("legacy_api")), NULL, NULL, 10), 0);
     cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
     const char *order[] = {
         "1.4 event: callback ran (EV_READ)",
@@ -603,24 +609,24 @@ Test(legacy_api, event_dispatch_runs_the_hidden_current_base)
 Test(cli, help_bad_flags_and_method_for_all_four)
 {
     struct evt_run lr;
-    cr_assert_eq(evt_run(&lr, EVT_ARGV(LESSON10("legacy_api"), "--bogus"), NULL, NULL, 10), 0);
+    cr_assert_eq(evt_run(&lr, EVT_ARGV(echo_prog("legacy_api"), "--bogus"), NULL, NULL, 10), 0);
     cr_assert_eq(lr.exit_code, 2);
     evt_run_free(&lr);
     const char *progs[] = {SEED, "fixed_echo", "bufferevent_echo", "line_echo"};
     for (int i = 0; i < 4; i++) {
         struct evt_run r;
-        cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--help"), NULL, NULL, 10), 0);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(echo_prog(progs[i]), "--help"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
         cr_assert(strstr(r.out, "--port"), "%s", r.out);
         evt_run_free(&r);
-        cr_assert_eq(evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--bogus"), NULL, NULL, 10), 0);
+        cr_assert_eq(evt_run(&r, EVT_ARGV(echo_prog(progs[i]), "--bogus"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 2, "%s --bogus", progs[i]);
         cr_assert(strstr(r.err, "usage:"), "%s", r.err);
         evt_run_free(&r);
         const char *bad_ports[] = {"http", "4294967297", "65536", "-1"};
         for (int k = 0; k < 4; k++) { /* rejected before any cast: 4294967297 is not port 1 */
             cr_assert_eq(
-                evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--port", bad_ports[k]), NULL, NULL, 10),
+                evt_run(&r, EVT_ARGV(echo_prog(progs[i]), "--port", bad_ports[k]), NULL, NULL, 10),
                 0);
             cr_assert_eq(r.exit_code, 2, "%s --port %s", progs[i], bad_ports[k]);
             cr_assert(strstr(r.err, "--port wants a whole number from 0 to 65535"), "%s", r.err);
@@ -630,14 +636,14 @@ Test(cli, help_bad_flags_and_method_for_all_four)
         if (i == 0)
             continue; /* the seed keeps its event_base_new() */
         cr_assert_eq(
-            evt_run(&r, EVT_ARGV(LESSON10(progs[i]), "--method", "kqueue"), NULL, NULL, 10), 0);
+            evt_run(&r, EVT_ARGV(echo_prog(progs[i]), "--method", "kqueue"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 2, "%s --method kqueue", progs[i]);
         cr_assert(strstr(r.err, "--method 'kqueue' is not a backend"), "%s", r.err);
         evt_run_free(&r);
-        struct srv s;
-        srv_start(&s, LESSON10(progs[i]), EVT_ARGV("--method", "select"), NULL);
-        srv_drain_off(&s);
+        struct evs_server s;
+        echo_start(&s, echo_prog(progs[i]), EVT_ARGV("--method", "select"), NULL);
+        evs_drain_off(&s);
         cr_assert(strstr(s.p.out, "method: select"), "%s", s.p.out);
-        srv_free(&s);
+        evs_free(&s);
     }
 }

@@ -138,8 +138,8 @@ Test(active_from_thread, without_evthread_the_loop_sleeps_until_its_timeout, .ti
 Test(threads, help_and_bad_flags)
 {
     const char *progs[] = {DIR "dispatcher", DIR "active_from_thread", DIR "del_from_thread",
-                           DIR "threadsafe_bev"};
-    for (int i = 0; i < 4; i++) {
+                           DIR "threadsafe_bev", DIR "one_loop_per_base"};
+    for (int i = 0; i < 5; i++) {
         struct evt_run r;
         cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(progs[i]), "--help"), NULL, NULL, 10), 0);
         cr_assert_eq(r.exit_code, 0);
@@ -181,6 +181,8 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
     cr_assert_not_null(s, "%s", r.out);
     long waited = atol(s + strlen("event_free_finalize() returned after "));
     cr_assert_lt(waited, 150, "event_free_finalize must not block (%ld ms)", waited);
+    /* ... and not because of EV_FINALIZE: this event was made without it. */
+    cr_assert(strstr(r.out, "timer without EV_FINALIZE"), "%s", r.out);
     const char *ret = strstr(r.out, "loop thread: callback returns");
     const char *fin =
         strstr(r.out, "finalizer: in the loop thread: yes; callback still running: no; runs: 1;");
@@ -189,6 +191,32 @@ Test(del_from_thread, event_free_finalize_returns_at_once_finalizer_runs_after, 
         "returns at once, then the callback ends, then the finalizer runs in the loop thread:\n%s",
         r.out);
     cr_assert(strstr(r.out, "loop returned 1"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+/* EV_FINALIZE changes event_del(): it returns while the callback still runs,
+ * so freeing the callback's argument right after it is a use-after-free. The
+ * program runs that in a child and says how the child ended. */
+Test(del_from_thread, ev_finalize_makes_event_del_return_early_and_free_is_use_after_free,
+     .timeout = 30)
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(evt_prog(DIR "del_from_thread"), "--ev-finalize"),
+                         EVT_ENV(TSAN_ENV), NULL, 20),
+                 0);
+    cr_assert_eq(r.exit_code, 0, "the parent reports and exits 0; stderr: %s", r.err);
+    cr_assert(strstr(r.out, "timer with EV_FINALIZE"), "%s", r.out);
+    const char *s = strstr(r.out, "event_del() returned after ");
+    cr_assert_not_null(s, "%s", r.out);
+    long waited = atol(s + strlen("event_del() returned after "));
+    cr_assert_lt(waited, 150, "with EV_FINALIZE event_del() does not wait (%ld ms)", waited);
+    cr_assert(strstr(r.out, "callback still running: yes"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "loop thread: callback returns"),
+                   "the callback must not survive touching the freed job:\n%s", r.out);
+    cr_assert(strstr(r.out, "parent: the child was killed by signal") ||
+                  (strstr(r.out, "parent: the child exited with status ") &&
+                   !strstr(r.out, "parent: the child exited with status 0")),
+              "the child must die of the use-after-free:\n%s", r.out);
     evt_run_free(&r);
 }
 
@@ -206,7 +234,55 @@ Test(threadsafe_bev, many_threads_write_one_bufferevent, .timeout = 30)
     evt_run_free(&r);
 }
 
-/* Seed 003 note 4: a busy worker does not lose a hand-over; the byte waits in
+/* Without BEV_OPT_THREADSAFE the same writers race inside libevent. It is a
+ * race, so try up to five times; here 8 threads x 10000 lines crashed 8 runs
+ * of 8. The same sizes with the option are clean. */
+Test(threadsafe_bev, without_the_option_the_writers_break_it, .timeout = 120)
+{
+    int failed = 0;
+    char last[512] = "";
+    for (int i = 0; i < 5 && !failed; i++) {
+        struct evt_run r;
+        cr_assert_eq(evt_run(&r,
+                             EVT_ARGV(evt_prog(DIR "threadsafe_bev"), "--no-threadsafe",
+                                      "--threads", "8", "--lines", "10000"),
+                             EVT_ENV(TSAN_ENV), NULL, 30),
+                     0);
+        cr_assert_eq(r.exit_code, 0, "the parent reports and exits 0; stderr: %s", r.err);
+        const char *s = strstr(r.out, "parent: the child ");
+        cr_assert_not_null(s, "%s", r.out);
+        snprintf(last, sizeof last, "%s", s);
+        failed = !strstr(s, "got lucky");
+        evt_run_free(&r);
+    }
+    cr_assert(failed, "five unlocked runs all came out clean; last: %s", last);
+
+    struct evt_run r;
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "threadsafe_bev"), "--threads", "8", "--lines", "10000"),
+                EVT_ENV(TSAN_ENV), NULL, 60),
+        0);
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "received 80000 lines, 0 bad"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+/* Only one thread may run a base's loop: a second event_base_dispatch() on
+ * the same base, from another thread, is refused with -1. */
+Test(one_loop_per_base, a_second_thread_cannot_dispatch_a_running_base, .timeout = 30)
+{
+    struct evt_run r;
+    cr_assert_eq(
+        evt_run(&r, EVT_ARGV(evt_prog(DIR "one_loop_per_base")), EVT_ENV(TSAN_ENV), NULL, 20), 0);
+    cr_assert_eq(r.exit_code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+    cr_assert(strstr(r.out, "main thread: event_base_dispatch() on the same base returned -1"),
+              "%s", r.out);
+    cr_assert(strstr(r.err, "reentrant invocation"), "libevent's warning: %s", r.err);
+    cr_assert(strstr(r.out, "thread L: its event_base_dispatch() returned 0"), "%s", r.out);
+    evt_run_free(&r);
+}
+
+/* "libevent demo", note 4: a busy worker does not lose a hand-over; the byte waits in
  * the pipe and the worker takes the client when it is back in its loop. */
 Test(dispatcher, a_busy_worker_takes_the_next_client_when_back_in_its_loop, .timeout = 60)
 {
@@ -238,4 +314,83 @@ Test(dispatcher, a_busy_worker_takes_the_next_client_when_back_in_its_loop, .tim
     close(b);
     stop_clean(&p);
     evt_proc_free(&p);
+}
+
+/* event_active() is not a drop-in for the notify pipe: activations of an
+ * event that is already active merge into one callback. Clients 2 and 3
+ * arrive while the only worker is busy: two pipe bytes give two callbacks,
+ * two event_active() calls give one, and a worker that takes one client per
+ * wake-up strands client 3. --drain (take all per wake-up) fixes it. */
+static bool third_client_served(const char *notify, bool drain)
+{
+    struct evt_proc p;
+    const char *const with[] = {evt_prog(DIR "dispatcher"),
+                                "--port",
+                                "0",
+                                "--workers",
+                                "1",
+                                "--busy-ms",
+                                "1500",
+                                "--notify",
+                                notify,
+                                "--drain",
+                                NULL};
+    const char *const without[] = {evt_prog(DIR "dispatcher"),
+                                   "--port",
+                                   "0",
+                                   "--workers",
+                                   "1",
+                                   "--busy-ms",
+                                   "1500",
+                                   "--notify",
+                                   notify,
+                                   NULL};
+    cr_assert_eq(evt_spawn(&p, drain ? with : without, EVT_ENV(TSAN_ENV)), 0);
+    int port = evt_wait_port(&p, 20);
+    cr_assert_gt(port, 0, "stderr: %s", p.err);
+    int a = evt_connect(port, 5);
+    cr_assert_not_null(evt_wait_line(&p, "worker 1: busy", 10), "%s", p.out);
+    int b = evt_connect(port, 5), c = evt_connect(port, 5);
+    cr_assert(a >= 0 && b >= 0 && c >= 0);
+    cr_assert_not_null(evt_wait_line(&p, "accept thread: client 3 -> worker 1", 10), "%s", p.out);
+    cr_assert_not_null(evt_wait_line(&p, "worker 1 took client 1", 1), "%s", p.out);
+    /* Both hand-overs happened while the worker was still busy with client 1. */
+    cr_assert_null(strstr(p.out, "worker 1 took client 2"), "too slow to overlap:\n%s", p.out);
+    char line[128];
+    cr_assert_gt(read_line(b, line, sizeof line), 0, "client 2 is served");
+    cr_assert_str_eq(line, "worker 1 serves client 2");
+    /* Client 2 was taken and its busy time is over; is client 3 served? */
+    char byte;
+    bool served = evt_read_n(c, &byte, 1, drain ? 10 : 2) == 1;
+    close(a);
+    close(b);
+    close(c);
+    stop_clean(&p);
+    if (!served)
+        cr_assert(strstr(p.out, "worker 1: client 3 was never taken off the queue"), "%s", p.out);
+    evt_proc_free(&p);
+    return served;
+}
+
+Test(dispatcher, event_active_wakeups_merge_and_strand_a_client, .timeout = 60)
+{
+    cr_assert_not(third_client_served("active", false),
+                  "two event_active() calls while the worker was busy should run one callback");
+}
+
+Test(dispatcher, pipe_bytes_or_draining_serve_every_client, .timeout = 90)
+{
+    cr_assert(third_client_served("pipe", false), "one pipe byte per client: all are taken");
+    cr_assert(third_client_served("active", true), "draining the queue per wake-up takes all");
+}
+
+/* Step mode must not change the lesson: active_from_thread arms its 2 s
+ * timeout only after the last pause (armed before it, a 2 s pause would let
+ * the timeout fire first). */
+Test(step_mode, active_from_thread_and_del_from_thread_show_the_same_at_a_slow_pace, .timeout = 120)
+{
+    static const char *const numbers[] = {"-?[0-9]+", NULL};
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "active_from_thread")), NULL, numbers, 2.0, 60);
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "del_from_thread"), "--finalize"), NULL, numbers,
+                         2.0, 60);
 }

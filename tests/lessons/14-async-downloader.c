@@ -69,6 +69,8 @@ static char *row(const char *out, int n)
     return strndup(s, strcspn(s, "\n"));
 }
 
+static char *get(const char *path, int *err);
+
 static long num_after(const char *s, const char *key)
 {
     const char *p = strstr(s, key);
@@ -191,9 +193,7 @@ Test(async_downloader, sends_crlf_lines_not_rn)
     cr_assert_eq(poll(&pf, 1, 5000), 1, "the downloader never connected");
     int c = accept(lfd, NULL, NULL);
     char want[128], got[256] = {0};
-    int n =
-        snprintf(want, sizeof want,
-                 "GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", lport);
+    int n = snprintf(want, sizeof want, "GET /x?y=1 HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", lport);
     size_t have = evt_read_n(c, got, (size_t)n, 5);
     cr_assert_eq(have, (size_t)n, "request: got %zu bytes: '%s'", have, got);
     cr_assert_str_eq(got, want);
@@ -203,6 +203,63 @@ Test(async_downloader, sends_crlf_lines_not_rn)
     int st = evt_wait_exit(&p, 5);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s\n%s", p.out, p.err);
     cr_assert(strstr(p.out, "status 200, 5 body bytes"), "%s", p.out);
+    evt_proc_free(&p);
+    close(lfd);
+}
+
+/* A reply that promises Content-Length: 1000 and closes after 10 bytes is
+ * an error, not a 10-byte success. */
+Test(async_downloader, a_body_cut_short_is_an_error)
+{
+    struct evt_run r = run(EVT_ARGV(DOWNLOADER, url(0, "/truncate"), url(1, "/bytes/1000")));
+    cr_assert_eq(r.exit_code, 1, "a short body is a failure:\n%s", r.out);
+    char *a = row(r.out, 1), *b = row(r.out, 2);
+    cr_assert(strstr(a, "FAILED") && strstr(a, "body cut short: 10 of 1000 bytes"), "%s", a);
+    cr_assert(strstr(b, " 200 ") && strstr(b, " 1000 bytes"), "a full body is fine: %s", b);
+    free(a), free(b);
+    evt_run_free(&r);
+}
+
+/* /stream/N has no Content-Length. Asked with HTTP/1.1 the server sends it
+ * chunked (a client that counts raw bytes would count the chunk framing);
+ * the downloader asks with HTTP/1.0 and gets exactly N plain bytes. */
+Test(async_downloader, http_1_0_gets_no_chunked_reply)
+{
+    int err;
+    char *raw = get("/stream/2500", &err); /* HTTP/1.1 */
+    cr_assert(strstr(raw, "Transfer-Encoding: chunked"), "HTTP/1.1 gets chunks:\n%.300s", raw);
+    free(raw);
+    struct evt_run r = run(EVT_ARGV(DOWNLOADER, url(0, "/stream/2500")));
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    char *a = row(r.out, 1);
+    cr_assert(strstr(a, " 200 ") && strstr(a, " 2500 bytes"), "exactly the body: %s", a);
+    free(a);
+    evt_run_free(&r);
+}
+
+/* If a chunked reply comes anyway, the downloader says it cannot decode it
+ * instead of counting the framing as body bytes. */
+Test(async_downloader, a_chunked_reply_is_refused_not_miscounted)
+{
+    int lport, lfd = evt_listen(&lport);
+    cr_assert_geq(lfd, 0);
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", lport);
+    struct evt_proc p;
+    cr_assert_eq(evt_spawn(&p, EVT_ARGV(DOWNLOADER, u), NULL), 0);
+    struct pollfd pf = {lfd, POLLIN, 0};
+    cr_assert_eq(poll(&pf, 1, 5000), 1, "the downloader never connected");
+    int c = accept(lfd, NULL, NULL);
+    char got[256] = {0}, want[128];
+    int n = snprintf(want, sizeof want, "GET / HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", lport);
+    cr_assert_eq(evt_read_n(c, got, (size_t)n, 5), (size_t)n, "%s", got);
+    const char *reply =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    evt_write_all(c, reply, strlen(reply), 5);
+    close(c);
+    int st = evt_wait_exit(&p, 5);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s\n%s", p.out, p.err);
+    cr_assert(strstr(p.out, "chunked reply: this HTTP/1.0 client cannot decode it"), "%s", p.out);
     evt_proc_free(&p);
     close(lfd);
 }
@@ -233,7 +290,11 @@ Test(async_downloader, bad_urls_and_flags_exit_2)
     evt_run_free(&r);
     r = run(EVT_ARGV(DOWNLOADER, "--timeout-ms", "0", url(0, "/")));
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "--timeout-ms needs"), "%s", r.err);
+    cr_assert(strstr(r.err, "--timeout-ms wants a whole number"), "%s", r.err);
+    evt_run_free(&r);
+    /* too big for an int: rejected, never cast first */
+    r = run(EVT_ARGV(DOWNLOADER, "--timeout-ms", "4294967596", url(0, "/")));
+    cr_assert_eq(r.exit_code, 2, "%s", r.out);
     evt_run_free(&r);
     r = run(EVT_ARGV(DOWNLOADER, "--bogus"));
     cr_assert_eq(r.exit_code, 2);
@@ -256,6 +317,24 @@ Test(async_downloader, step_mode_waits_for_enter_on_a_tty)
     cr_assert(strstr(r.out, "== 2."), "%s", r.out);
     cr_assert_null(strstr(r.out, "connected, sending"), "q must stop before the loop runs:\n%s",
                    r.out);
+    evt_run_free(&r);
+}
+
+/* Time spent at a --step prompt is not counted: nothing starts before the
+ * last pause. With 2 s at each prompt, two 300 ms fetches still report a
+ * total near 300 ms. */
+Test(async_downloader, time_at_a_step_prompt_is_not_counted, .timeout = 60)
+{
+    struct evt_run r;
+    cr_assert_eq(
+        evt_run_step(&r, EVT_ARGV(DOWNLOADER, "--step", url(0, "/delay/300"), url(1, "/delay/300")),
+                     NULL, 2.0, 40),
+        0);
+    cr_assert_eq(evt_step_prompts(r.out), 3, "it paused at every step:\n%s", r.out);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    long total = num_after(r.out, "total ~");
+    cr_assert_lt(total, 1500, "the 2 s pauses leaked into the total (%ld ms):\n%s", total, r.out);
+    cr_assert_lt(num_after(r.out, "[1] done after ~"), 1500, "%s", r.out);
     evt_run_free(&r);
 }
 
@@ -334,7 +413,7 @@ Test(slow_http_server, without_connection_close_the_server_keeps_the_connection)
     close(fd);
 }
 
-Test(slow_http_server, seed_004_rn_request_gets_no_answer)
+Test(slow_http_server, the_forum_posts_rn_request_gets_no_answer)
 {
     int fd = evt_connect(port, 5);
     const char *req = "GET /delay/0 HTTP/1.1rnHost: xrnConnection: closernrn";
@@ -371,6 +450,65 @@ Test(slow_http_server, client_leaving_during_a_delay_is_harmless)
     close(fd2);
 }
 
+/* TCP connections to `port` in CLOSE-WAIT (state 08) on the server's side. */
+static int close_wait_count(int server_port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    unsigned lport, st;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x", &lport, &st) == 2 && st == 0x08 &&
+            lport == (unsigned)server_port)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* The client leaves during a 3 s /delay. evhttp has stopped reading the
+ * socket (http.c, evhttp_handle_request), so by itself it notices nothing:
+ * with --no-watch the server's socket sits in CLOSE-WAIT. The lesson's
+ * server watches the fd itself and frees the connection at once. */
+static void leave_during_delay(bool watch)
+{
+    struct evt_proc srv;
+    const char *const with[] = {SERVER, "--port", "0", NULL};
+    const char *const without[] = {SERVER, "--port", "0", "--no-watch", NULL};
+    cr_assert_eq(evt_spawn(&srv, watch ? with : without, NULL), 0);
+    int sport = evt_wait_port(&srv, 10);
+    cr_assert_gt(sport, 0, "%s", srv.err);
+    int fd = evt_connect(sport, 5);
+    const char *req = "GET /delay/3000 HTTP/1.1\r\nHost: x\r\n\r\n";
+    evt_write_all(fd, req, strlen(req), 5);
+    cr_assert(evt_wait_line(&srv, "request /delay/3000", 5), "%s", srv.out);
+    double t0 = evt_now();
+    close(fd);
+    if (watch) {
+        cr_assert(evt_wait_line(&srv, "client left during /delay/3000", 5), "%s", srv.out);
+        cr_assert_lt(evt_now() - t0, 2.0, "noticed at once, not when the 3 s timer fired");
+        cr_assert_eq(close_wait_count(sport), 0, "no socket left in CLOSE-WAIT");
+    } else {
+        int n = 0;
+        for (int i = 0; i < 40 && !n; i++) { /* the FIN needs a moment to arrive */
+            n = close_wait_count(sport);
+            if (!n)
+                evt_wait_line(&srv, "never printed", 0.05);
+        }
+        cr_assert_eq(n, 1, "without the watch the server's socket sits in CLOSE-WAIT");
+        cr_assert_null(strstr(srv.out, "client left"), "%s", srv.out);
+    }
+    int st = evt_stop(&srv, SIGTERM, 5);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", srv.err);
+    evt_proc_free(&srv);
+}
+
+Test(slow_http_server_args, evhttp_does_not_notice_a_client_leaving_the_server_watches)
+{
+    leave_during_delay(false);
+    leave_during_delay(true);
+}
+
 Test(slow_http_server_args, help_and_bad_flags)
 {
     struct evt_run r;
@@ -380,7 +518,7 @@ Test(slow_http_server_args, help_and_bad_flags)
     evt_run_free(&r);
     cr_assert_eq(evt_run(&r, EVT_ARGV(SERVER, "--port", "70000"), NULL, NULL, 10), 0);
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "--port needs a number"), "%s", r.err);
+    cr_assert(strstr(r.err, "--port wants a whole number from 0 to 65535"), "%s", r.err);
     evt_run_free(&r);
     cr_assert_eq(evt_run(&r, EVT_ARGV(SERVER, "--bogus"), NULL, NULL, 10), 0);
     cr_assert_eq(r.exit_code, 2);

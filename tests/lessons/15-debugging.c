@@ -103,6 +103,27 @@ Test(debug_mode, use_after_free)
     evt_run_free(&r);
 }
 
+/* Debug mode keys its table by address: a stale pointer to a freed event
+ * whose address a new event took passes every check. */
+Test(debug_mode, a_freed_event_whose_address_was_reused_goes_unnoticed)
+{
+    struct evt_run r = one("reused", true);
+    cr_assert_eq(r.exit_code, 0, "the parent must survive: %s", r.err);
+    if (is_asan()) { /* ASan quarantines freed memory: no reuse, so the bug is caught */
+        cr_assert(strstr(r.err, "AddressSanitizer") ||
+                      strstr(r.err, "event_debug_assert_is_setup_ called on a non-initialized"),
+                  "%s", r.err);
+        evt_run_free(&r);
+        return;
+    }
+    cr_assert(strstr(r.out, "the new event is at the freed one's address"),
+              "malloc did not reuse the address; the demonstration needs it:\n%s", r.out);
+    cr_assert(strstr(r.out, "event_add through the stale pointer returned 0"), "%s", r.out);
+    cr_assert(strstr(r.out, "child exited 0: libevent let the program go on"), "%s", r.out);
+    cr_assert_eq(evt_count(r.err, "[err]"), 0, "debug mode says nothing: %s", r.err);
+    evt_run_free(&r);
+}
+
 Test(debug_mode, blocking_fd)
 {
     struct evt_run r = one("blocking-fd", true);
@@ -120,7 +141,7 @@ Test(debug_mode, all_mistakes_in_one_run_parent_exits_0)
 {
     struct evt_run r = run(DIR "debug_mode", NULL, NULL, NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_assert_eq(evt_count(r.out, "  -> child "), 5, "%s", r.out);
+    cr_assert_eq(evt_count(r.out, "  -> child "), 6, "%s", r.out);
     cr_assert_geq(evt_count(r.out, "killed by signal 6 (Aborted)"), is_asan() ? 3 : 4, "%s", r.out);
     cr_assert(strstr(r.out, "the parent made no mistake and exits 0"));
     evt_run_free(&r);
@@ -165,6 +186,46 @@ Test(log_callback, fatal_callback_runs_then_libevent_exits)
     cr_assert_null(strstr(s, "child: still running?"), "%s", s);
     cr_assert(strstr(s, "child exited with status 1"), "%s", s);
     free(s);
+    evt_run_free(&r);
+}
+
+/* Without a fatal callback the same fatal error exits 1: libevent aborts only
+ * for its internal assertions (log.c, event_exit). */
+Test(log_callback, without_a_fatal_callback_the_error_exits_1_not_abort)
+{
+    struct evt_run r = run(DIR "log_callback", "--no-fatal-callback", NULL, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char *s = section(r.out, "== 4.");
+    cr_assert(strstr(s, "must be called *before* creating any events"), "%s", s);
+    cr_assert_null(strstr(s, "my fatal callback"), "%s", s);
+    cr_assert_null(strstr(s, "child: still running?"), "%s", s);
+    cr_assert(strstr(s, "child exited with status 1"), "exit(1), not abort():\n%s", s);
+    cr_assert_null(strstr(s, "killed by signal"), "%s", s);
+    free(s);
+    evt_run_free(&r);
+}
+
+/* event_set_mem_functions: libevent's allocations go through our counters,
+ * and all of them come back -- unless an event_free() is skipped. */
+Test(mem_functions, every_block_comes_back_and_a_skipped_free_shows)
+{
+    struct evt_run r = run(DIR "mem_functions", NULL, NULL, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    const char *s = strstr(r.out, "after event_base_new():");
+    cr_assert_not_null(s, "%s", r.out);
+    long blocks = -1;
+    cr_assert_eq(sscanf(s, "after event_base_new(): live: %ld blocks", &blocks), 1, "%s", s);
+    cr_assert_gt(blocks, 0, "the base was allocated through count_malloc:\n%s", r.out);
+    cr_assert(strstr(r.out, "after libevent_global_shutdown():            live:   0 blocks,      0 "
+                            "bytes"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "nothing left"), "%s", r.out);
+    evt_run_free(&r);
+
+    r = run(DIR "mem_functions", "--leak", NULL, NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "after libevent_global_shutdown():            live:   1 blocks"),
+              "the skipped event_free leaves one block:\n%s", r.out);
     evt_run_free(&r);
 }
 
@@ -219,9 +280,9 @@ Test(clean_run, runs_cleanly_in_this_build)
 
 Test(debugging, help_bad_flags_and_step_mode)
 {
-    const char *progs[] = {"debug_mode", "log_callback", "clean_run"};
+    const char *progs[] = {"debug_mode", "log_callback", "clean_run", "mem_functions"};
     char path[256];
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, DIR "%s", progs[i]);
         struct evt_run r = run(path, "--help", NULL, NULL);
         cr_assert_eq(r.exit_code, 0, "%s --help", progs[i]);
@@ -244,4 +305,15 @@ Test(debugging, help_bad_flags_and_step_mode)
     cr_assert_eq(evt_count(r.out, "-> child"), 1, "%s", r.out);
     cr_assert_geq(evt_count(r.out, "[Enter: run this step"), 2);
     evt_run_free(&r);
+}
+
+/* Step mode must not change the lesson: the same narration with 2 s at every
+ * prompt (numbers and addresses masked). */
+Test(step_mode, clean_run_mem_functions_and_log_callback_show_the_same_at_a_slow_pace,
+     .timeout = 150)
+{
+    static const char *const numbers[] = {"-?[0-9]+", NULL};
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "clean_run")), NULL, numbers, 2.0, 60);
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "mem_functions")), NULL, numbers, 2.0, 60);
+    evt_assert_step_same(EVT_ARGV(evt_prog(DIR "log_callback")), NULL, numbers, 2.0, 60);
 }

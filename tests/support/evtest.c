@@ -148,14 +148,13 @@ static int reap(pid_t pid, double deadline, bool *timed_out)
 
 /* ---- run to completion -------------------------------------------------------- */
 
-int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
-            double timeout_s)
+/* Start argv in its own process group with pipes on stdin, stdout and stderr:
+ * in[1], out[0] and err[0] are ours. Returns the pid, or -1. */
+static pid_t spawn_piped(const char *const argv[], const char *const env[], int in[2], int out[2],
+                         int err[2])
 {
-    memset(r, 0, sizeof *r);
-    int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
         return -1;
-    double start = evt_now(), deadline = start + timeout_s;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -169,6 +168,18 @@ int evt_run(struct evt_run *r, const char *const argv[], const char *const env[]
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    return pid;
+}
+
+int evt_run(struct evt_run *r, const char *const argv[], const char *const env[], const char *input,
+            double timeout_s)
+{
+    memset(r, 0, sizeof *r);
+    int in[2], out[2], err[2];
+    double start = evt_now(), deadline = start + timeout_s;
+    pid_t pid = spawn_piped(argv, env, in, out, err);
+    if (pid < 0)
+        return -1;
     size_t in_len = input ? strlen(input) : 0, in_off = 0;
     if (!in_len) {
         close(in[1]);
@@ -234,15 +245,10 @@ void evt_run_free(struct evt_run *r)
     r->out = r->err = NULL;
 }
 
-int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
-                const char *keys, double timeout_s)
+/* Start argv on a new pseudo-terminal (*master is our side). Returns the pid, or -1. */
+static pid_t spawn_pty(const char *const argv[], const char *const env[], int *master)
 {
-    memset(r, 0, sizeof *r);
-    int master;
-    double start = evt_now(), deadline = start + timeout_s;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    if (pid < 0)
-        return -1;
+    pid_t pid = forkpty(master, NULL, NULL, NULL);
     if (pid == 0) {
         /* forkpty made us a session leader; keep that (a pty needs it). */
         die_with_parent();
@@ -251,6 +257,36 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Append what the pty has to r->out; false once the child has gone (EIO). */
+static bool pty_read(int master, struct evt_run *r, size_t *cap)
+{
+    char buf[4096];
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    append(&r->out, &r->out_len, cap, buf, (size_t)n);
+    return true;
+}
+
+static void pty_finish(struct evt_run *r, int master, pid_t pid, double start, double deadline)
+{
+    close(master);
+    fill_status(r, reap(pid, deadline, &r->timed_out));
+    r->seconds = evt_now() - start;
+}
+
+int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const env[],
+                const char *keys, double timeout_s)
+{
+    memset(r, 0, sizeof *r);
+    int master;
+    double start = evt_now(), deadline = start + timeout_s;
+    pid_t pid = spawn_pty(argv, env, &master);
+    if (pid < 0)
+        return -1;
     size_t cap = 0, key_off = 0, key_len = keys ? strlen(keys) : 0;
     append(&r->err, &r->err_len, &cap, "", 0);
     cap = 0;
@@ -269,15 +305,10 @@ int evt_run_pty(struct evt_run *r, const char *const argv[], const char *const e
             }
             continue;
         }
-        char buf[4096];
-        ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0)
-            break; /* EIO once the child has gone */
-        append(&r->out, &r->out_len, &cap, buf, (size_t)n);
+        if (!pty_read(master, r, &cap))
+            break;
     }
-    close(master);
-    fill_status(r, reap(pid, deadline, &r->timed_out));
-    r->seconds = evt_now() - start;
+    pty_finish(r, master, pid, start, deadline);
     return 0;
 }
 
@@ -287,21 +318,9 @@ int evt_spawn(struct evt_proc *p, const char *const argv[], const char *const en
 {
     memset(p, 0, sizeof *p);
     int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-        return -1;
-    pid_t pid = fork();
+    pid_t pid = spawn_piped(argv, env, in, out, err);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        exec_child(argv, env);
-    }
-    setpgid(pid, pid);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
     p->pid = pid;
     p->in_fd = in[1];
     p->out_fd = out[0];
@@ -673,16 +692,9 @@ int evt_run_step(struct evt_run *r, const char *const argv[], const char *const 
     memset(r, 0, sizeof *r);
     int master;
     double start = evt_now(), deadline = start + timeout_s;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    pid_t pid = spawn_pty(argv, env, &master);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        die_with_parent();
-        signal(SIGPIPE, SIG_DFL);
-        apply_env(env);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
     size_t cap = 0;
     append(&r->err, &r->err_len, &cap, "", 0);
     cap = 0;
@@ -703,17 +715,12 @@ int evt_run_step(struct evt_run *r, const char *const argv[], const char *const 
         int rc = poll(&pf, 1, (int)((until - now) * 1000) + 1);
         if (rc == 0)
             continue;
-        char buf[4096];
-        ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0)
-            break; /* EIO once the child has gone */
-        append(&r->out, &r->out_len, &cap, buf, (size_t)n);
+        if (!pty_read(master, r, &cap))
+            break;
         if (enter_at == 0 && evt_step_prompts(r->out) > answered)
             enter_at = evt_now() + wait_s;
     }
-    close(master);
-    fill_status(r, reap(pid, deadline, &r->timed_out));
-    r->seconds = evt_now() - start;
+    pty_finish(r, master, pid, start, deadline);
     return 0;
 }
 
@@ -805,4 +812,51 @@ void evt_assert_step_same(const char *const argv[], const char *const env[],
     free(mb);
     evt_run_free(&a);
     evt_run_free(&b);
+}
+
+char *evt_step_section(const char *out, int n)
+{
+    char head[16];
+    snprintf(head, sizeof head, "== %d.", n);
+    const char *s = strstr(out, head);
+    cr_assert(s, "no step %d in:\n%s", n, out);
+    const char *e = strstr(s + 1, "\n== ");
+    char *copy = strndup(s, e ? (size_t)(e - s) : strlen(s));
+    cr_assert_not_null(copy);
+    return copy;
+}
+
+void evt_assert_usage(const char *prog, const char *const words[])
+{
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, EVT_ARGV(prog, "--help"), NULL, NULL, 10), 0, "cannot run %s", prog);
+    cr_assert_eq(r.exit_code, 0, "%s --help: exit %d\n%s", prog, r.exit_code, r.err);
+    cr_assert(strstr(r.out, "usage:"), "%s --help prints no 'usage:':\n%s", prog, r.out);
+    for (int i = 0; words && words[i]; i++)
+        cr_assert(strstr(r.out, words[i]), "%s --help does not mention %s:\n%s", prog, words[i],
+                  r.out);
+    evt_run_free(&r);
+    cr_assert_eq(evt_run(&r, EVT_ARGV(prog, "--bogus"), NULL, NULL, 10), 0, "cannot run %s", prog);
+    cr_assert_eq(r.exit_code, 2, "%s --bogus: exit %d", prog, r.exit_code);
+    cr_assert(strstr(r.err, "usage:"), "%s --bogus: no usage on stderr:\n%s", prog, r.err);
+    evt_run_free(&r);
+}
+
+char *evt_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s (run from the top of the tree)", path, strerror(errno));
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (size_t n; (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            buf = realloc(buf, cap *= 2);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
 }

@@ -121,6 +121,17 @@ char *evt_mask_re(const char *s, const char *re, const char *with);
 void evt_assert_step_same(const char *const argv[], const char *const env[],
                           const char *const masks[], double wait_s, double timeout_s);
 
+/* ---- what every lesson program shares ------------------------------------------ */
+/* The text of step n in a program's output: from "== n." up to the next
+ * "\n== " heading. malloc'd; fails the test if there is no step n. */
+char *evt_step_section(const char *out, int n);
+/* prog --help exits 0 and prints "usage:" and each of `words` (NULL-terminated
+ * list, or NULL); prog --bogus exits 2 with "usage:" on stderr. */
+void evt_assert_usage(const char *prog, const char *const words[]);
+/* The whole text file at `path` (relative to the top of the tree), malloc'd and
+ * NUL-terminated; fails the test if it cannot be read. */
+char *evt_read_file(const char *path);
+
 #define EVT_ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define EVT_ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
 

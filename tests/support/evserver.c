@@ -1,0 +1,195 @@
+/* evserver.c -- see evserver.h. */
+#define _GNU_SOURCE
+#include "evserver.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *drain_main(void *arg)
+{
+    struct evs_server *s = arg;
+    while (s->draining && (s->p.out_fd >= 0 || s->p.err_fd >= 0))
+        evt_drain(&s->p, 0.02);
+    return NULL;
+}
+
+void evs_drain_on(struct evs_server *s)
+{
+    if (s->thread_on)
+        return;
+    s->draining = 1;
+    cr_assert_eq(pthread_create(&s->th, NULL, drain_main, s), 0, "pthread_create failed");
+    s->thread_on = true;
+}
+
+void evs_drain_off(struct evs_server *s)
+{
+    if (!s->thread_on)
+        return;
+    s->draining = 0;
+    pthread_join(s->th, NULL);
+    s->thread_on = false;
+}
+
+void evs_start(struct evs_server *s, const char *const argv[], const char *const env[],
+               double timeout_s)
+{
+    memset(s, 0, sizeof *s);
+    cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "cannot start %s", argv[0]);
+    s->port = evt_wait_port(&s->p, timeout_s);
+    cr_assert_gt(s->port, 0,
+                 "%s never printed 'listening on 127.0.0.1:PORT'.\nstdout: %s\nstderr: %s", argv[0],
+                 s->p.out, s->p.err);
+    evs_drain_on(s);
+}
+
+int evs_stop(struct evs_server *s, int sig, double timeout_s)
+{
+    evs_drain_off(s);
+    return evt_stop(&s->p, sig, timeout_s);
+}
+
+void evs_free(struct evs_server *s)
+{
+    evs_drain_off(s);
+    evt_proc_free(&s->p);
+}
+
+bool evs_alive(const struct evs_server *s)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (s->p.pid <= 0)
+        return false;
+    if (waitid(P_PID, (id_t)s->p.pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return false;
+    return info.si_pid == 0;
+}
+
+int evs_wait_fds(pid_t pid, int at_most, double timeout_s)
+{
+    double deadline = evt_now() + timeout_s;
+    int n;
+    while ((n = evt_count_fds(pid)) > at_most && evt_now() < deadline)
+        poll(NULL, 0, 10);
+    return n;
+}
+
+double evs_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+void evs_raise_nofile(rlim_t want)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0, "getrlimit: %s", strerror(errno));
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        cr_skip_test("RLIMIT_NOFILE hard limit is %lu, this test needs %lu",
+                     (unsigned long)rl.rlim_max, (unsigned long)want);
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit: %s", strerror(errno));
+    }
+}
+
+bool evs_is_sanitized(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    static char buf[1 << 16];
+    bool found = false;
+    size_t n, keep = 0;
+    while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
+        n += keep;
+        if (memmem(buf, n, "__asan_init", 11) || memmem(buf, n, "__tsan_init", 11))
+            found = true;
+        keep = n > 16 ? 16 : n;
+        memmove(buf, buf + n - keep, keep);
+    }
+    fclose(f);
+    return found;
+}
+
+size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap,
+                  struct evs_duplex_opts o)
+{
+    const unsigned char *data = out;
+    unsigned char *back = in;
+    double deadline = evt_now() + o.timeout_s, resume_at = 0;
+    size_t sent = 0, got = 0, next_pause = 4u << 20;
+    bool shut = false;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    while (evt_now() < deadline) {
+        if (!o.to_eof && got >= in_cap && sent >= out_n)
+            break;
+        bool reading = evt_now() >= resume_at;
+        struct pollfd pf = {fd, (short)((reading ? POLLIN : 0) | (sent < out_n ? POLLOUT : 0)), 0};
+        if (sent >= out_n && o.half_close && !shut) {
+            shutdown(fd, SHUT_WR);
+            shut = true;
+        }
+        int ms = reading ? 100 : (int)((resume_at - evt_now()) * 1000) + 1;
+        if (poll(&pf, 1, ms) < 0 && errno != EINTR)
+            break;
+        if (pf.revents & POLLOUT) {
+            size_t chunk = out_n - sent > 262144 ? 262144 : out_n - sent;
+            ssize_t w = send(fd, data + sent, chunk, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+            else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                out_n = sent; /* the peer is gone: stop writing, read what it sent */
+        }
+        if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+            size_t room = got < in_cap ? in_cap - got : 0;
+            if (o.slow && room > 16384)
+                room = 16384;
+            if (room == 0) {
+                char sink[4096]; /* more than expected: count it, keep nothing */
+                ssize_t r = recv(fd, sink, sizeof sink, 0);
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+                continue;
+            }
+            ssize_t r = recv(fd, back + got, room, 0);
+            if (r == 0)
+                break; /* EOF */
+            if (r < 0 && errno != EAGAIN && errno != EINTR)
+                break;
+            if (r > 0)
+                got += (size_t)r;
+            if (o.slow && got >= next_pause) {
+                next_pause += 4u << 20;
+                resume_at = evt_now() + 0.03;
+            }
+        }
+    }
+    if (sent >= out_n && o.half_close && !shut)
+        shutdown(fd, SHUT_WR);
+    if (o.written)
+        *o.written = sent;
+    return got;
+}
