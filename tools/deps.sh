@@ -23,13 +23,14 @@ set -eu
 #          tests; zip/unzip for Gradescope; xmllint for JUnit; bubblewrap for
 #          the sandbox; libuv/libev because make check builds every lesson,
 #          lesson 17's uv_echo and ev_echo included, and tests them.
-#   docs:  pandoc, weasyprint (PDF), pdftotext/pdftoppm, headless chromium.
+#   docs:  pandoc, weasyprint (PDF), pdftotext/pdftoppm, headless chromium,
+#          Graphviz (dot: the diagrams), DejaVu fonts (embedded in the decks).
 #   bench: libuv and libev for lesson 17's comparison, gnuplot for the plots,
 #          strace for the epoll_ctl count.
 group_tour="make gcc libc6-dev pkg-config libevent-dev"
 group_tests="libcriterion-dev valgrind socat strace procps clang-format git perl zip unzip
              libxml2-utils bubblewrap libuv1-dev libev-dev"
-group_docs="pandoc weasyprint poppler-utils chromium"
+group_docs="pandoc weasyprint poppler-utils chromium graphviz fonts-dejavu-core"
 group_bench="libuv1-dev libev-dev gnuplot-nox strace procps"
 groups="tour tests docs bench"
 
