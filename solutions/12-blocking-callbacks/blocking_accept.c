@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -25,6 +26,20 @@
 #define MAX_PENDING (256 * 1024) /* stop reading a client with this much unsent */
 
 static void on_read(struct bufferevent *bev, void *arg);
+
+/* Every live connection, so that a shutdown can free them all. */
+struct conn {
+    struct bufferevent *bev;
+    LIST_ENTRY(conn) link;
+};
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+
+static void conn_free(struct conn *c)
+{
+    LIST_REMOVE(c, link);
+    bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE closes the socket */
+    free(c);
+}
 
 /* Output drained below the low watermark: read from this client again. */
 static void on_write(struct bufferevent *bev, void *arg)
@@ -48,23 +63,21 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_drained_close(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        bufferevent_free(bev);
+        conn_free(arg);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)arg;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
         evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
         /* half-close: finish the echo, then close */
         bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-        bufferevent_setcb(bev, NULL, on_drained_close, on_event, NULL);
+        bufferevent_setcb(bev, NULL, on_drained_close, on_event, arg);
         bufferevent_disable(bev, EV_READ);
         return;
     }
-    bufferevent_free(bev); /* EOF or error */
+    conn_free(arg); /* EOF or error */
 }
 
 static void call_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -74,13 +87,20 @@ static void call_accept(struct evconnlistener *lis, evutil_socket_t fd, struct s
     (void)salen;
     (void)arg;
     struct event_base *base = evconnlistener_get_base(lis);
-    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
         evutil_closesocket(fd);
         return;
     }
-    bufferevent_setcb(bev, on_read, on_write, on_event, NULL);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    LIST_INSERT_HEAD(&conns, c, link);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 static void on_listen_error(struct evconnlistener *lis, void *arg)
@@ -147,6 +167,8 @@ int main(int argc, char *argv[])
     event_add(sigterm, NULL);
     event_base_dispatch(base);
 
+    while (!LIST_EMPTY(&conns))
+        conn_free(LIST_FIRST(&conns));
     event_free(sigint);
     event_free(sigterm);
     evconnlistener_free(lis);
