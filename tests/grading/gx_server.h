@@ -687,6 +687,10 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
     /* Give the server time to read the EOF while its echo is still queued
      * (what kernel buffers cannot hold), before reading anything. */
     gx_pause_ms(300);
+    /* Then read slowly (16 KiB a millisecond at most). A client that reads
+     * as fast as the kernel lets the server's queue drain into the kernel
+     * before the server reaches the EOF, and a server that frees at EOF would
+     * lose nothing by luck; a slow reader keeps the queue full at EOF. */
     size_t r = 0;
     bool eof = false, reset = false;
     last = evt_now();
@@ -694,12 +698,14 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, 50) <= 0)
             continue;
-        ssize_t k = recv(fd, in + r, r < n ? n - r : 1, MSG_DONTWAIT);
+        size_t want = r < n ? n - r : 1;
+        ssize_t k = recv(fd, in + r, want > 16384 ? 16384 : want, MSG_DONTWAIT);
         if (k > 0) {
             r += (size_t)k;
             last = evt_now();
             if (r > n)
                 break;
+            gx_pause_ms(1);
         } else if (k == 0) {
             eof = true;
             break;
