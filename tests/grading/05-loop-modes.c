@@ -175,7 +175,7 @@ GRADED(loop_modes, t08_nonblock, 2, 10.0, "--nonblock: EVLOOP_NONBLOCK does not 
 static void memcheck(const char *const args[])
 {
     gx_watchdog();
-    if (!gx_have_valgrind() || gx_is_asan(evt_target("loop_report")))
+    if (!gx_have_valgrind() || evs_is_sanitized(evt_target("loop_report")))
         cr_skip_test("valgrind is not available, or this is a sanitizer build");
     const char *argv[24] = {"/usr/bin/valgrind",
                             "-q",
