@@ -403,6 +403,28 @@ static inline int gx_check_pause_resume(struct evs_server *s, size_t n, double p
     return fd;
 }
 
+/* Client A (fd) sent the first `sent` bytes of `bulk` without reading its echo;
+ * now it reads: every byte must come back, in order, with no gap of 2 s. Closes
+ * fd; on failure the test fails with `hint`. */
+static inline void gx_check_reads_back(int fd, const char *bulk, size_t sent, const char *hint)
+{
+    char *in = malloc(sent + 1);
+    size_t r = 0;
+    for (double last = evt_now(); r < sent && evt_now() - last < 2;) {
+        size_t k = evt_read_n(fd, in + r, sent - r, 0.2);
+        if (k)
+            last = evt_now();
+        r += k;
+    }
+    size_t d = evt_first_diff(bulk, in, r);
+    close(fd);
+    free(in);
+    cr_assert(d == r && r == sent,
+              "client A sent %zu bytes without reading, then read: %zu came back%s%zu. %s", sent, r,
+              d < r ? ", and they differ from what was sent at offset " : ", the first ",
+              d < r ? d : r, hint);
+}
+
 /* Half-close with data queued: send up to n random bytes without reading a
  * single one (stop once the server has taken nothing for 0.3 s), shut down the
  * write side, wait 0.3 s, and only then read. Everything sent must come back,

@@ -61,7 +61,6 @@ int find_units(const char *kind, struct unit **out);
 int pick_unit(const char *arg, const char *kind, const struct unit *u, int n);
 /* Program sources (*.c basenames without .c) of a directory, sorted. */
 int list_programs(const char *dir, char ***names);
-bool source_has_main(const char *path);
 void free_names(char **names, int n);
 
 const char *state_path(void);
