@@ -403,6 +403,48 @@ static inline int gx_check_pause_resume(struct evs_server *s, size_t n, double p
     return fd;
 }
 
+/* Has the server (pid, listening on port) stopped reading from the client
+ * connected on fd? True when it sleeps (state S in /proc/PID/stat) while its end
+ * of the connection holds bytes it has not read (rx_queue in /proc/net/tcp): a
+ * loop that watched that socket for EV_READ would be running, not sleeping.
+ * Unlike "nothing has moved for a while", a server that is merely descheduled
+ * on a loaded machine (state R) does not count. */
+static inline bool gx_stopped_reading(pid_t pid, int port, int fd)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    if (getsockname(fd, (struct sockaddr *)&me, &len) < 0)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *st = strrchr(buf, ')');
+    if (!st || st[1] != ' ' || st[2] != 'S')
+        return false;
+    f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return false;
+    unsigned long rx = 0;
+    bool found = false;
+    char line[512];
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned lport, rport;
+        unsigned long tx, q;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %lx:%lx", &lport, &rport, &tx, &q) == 4 &&
+            (int)lport == port && rport == ntohs(me.sin_port)) {
+            rx = q;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found && rx > 0;
+}
+
 /* Client A (fd) sent the first `sent` bytes of `bulk` without reading its echo;
  * now it reads: every byte must come back, in order, with no gap of 2 s. Closes
  * fd; on failure the test fails with `hint`. */
