@@ -214,13 +214,15 @@ size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap
     while (evt_now() < deadline) {
         if (!o.to_eof && got >= in_cap && sent >= out_n)
             break;
-        bool reading = evt_now() >= resume_at;
+        bool paused = evt_now() < resume_at; /* slow: a pause after each 4 MiB */
+        /* past in_cap, read on only to find EOF (to_eof) */
+        bool reading = !paused && (got < in_cap || o.to_eof);
         struct pollfd pf = {fd, (short)((reading ? POLLIN : 0) | (sent < out_n ? POLLOUT : 0)), 0};
         if (sent >= out_n && o.half_close && !shut) {
             shutdown(fd, SHUT_WR);
             shut = true;
         }
-        int ms = reading ? 100 : (int)((resume_at - evt_now()) * 1000) + 1;
+        int ms = paused ? (int)((resume_at - evt_now()) * 1000) + 1 : 100;
         if (poll(&pf, 1, ms) < 0 && errno != EINTR)
             break;
         if (pf.revents & POLLOUT) {
