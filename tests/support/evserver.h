@@ -9,7 +9,13 @@
  *   - a sanitized program: evs_is_sanitized() looks for the sanitizer's
  *     symbols in the binary, rather than guessing from the directory name;
  *   - a transfer: evs_duplex() writes and reads at the same time on one fd;
- *   - fds: evs_wait_fds() waits until a process holds at most N.
+ *   - fds: evs_wait_fds() waits until a process holds at most N;
+ *   - the server's output: all of it is kept (p.out, p.err), drained by one
+ *     thread, complete once evs_stop() returns;
+ *   - a dead server: evs_alive() leaves it a zombie, evs_exit_status() says
+ *     how it ended, evs_stop() reaps it;
+ *   - CPU: evs_cpu_seconds() in the scheduler's nanoseconds, all threads.
+ * tests/grading/gx_server.h builds the grading checks on these.
  */
 #ifndef EVLAB_EVSERVER_H
 #define EVLAB_EVSERVER_H
