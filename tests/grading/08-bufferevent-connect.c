@@ -27,7 +27,7 @@ static bool listener_got_connection(int lfd)
     return poll(&pf, 1, 1000) == 1;
 }
 
-GRADED(connect, connects, 3, 10, "connects to a listening port: exit 0 and \"connected to ...\"")
+GRADED(connect, t01_connects, 3, 10, "connects to a listening port: exit 0 and \"connected to ...\"")
 {
     int port, lfd = evt_listen(&port);
     cr_assert(lfd >= 0);
@@ -53,7 +53,7 @@ GRADED(connect, connects, 3, 10, "connects to a listening port: exit 0 and \"con
     evt_run_free(&r);
 }
 
-GRADED(connect, refused, 3, 10, "a refused port: exit 1 and \"Connection refused\" on stderr")
+GRADED(connect, t02_refused, 3, 10, "a refused port: exit 1 and \"Connection refused\" on stderr")
 {
     int port = closed_port();
     char ps[16];
@@ -78,7 +78,7 @@ GRADED(connect, refused, 3, 10, "a refused port: exit 1 and \"Connection refused
     evt_run_free(&r);
 }
 
-GRADED(connect, hostname, 2, 10, "HOST may be a name: localhost")
+GRADED(connect, t03_hostname, 2, 10, "HOST may be a name: localhost")
 {
     int port, lfd = evt_listen(&port);
     cr_assert(lfd >= 0);
@@ -102,7 +102,7 @@ GRADED(connect, hostname, 2, 10, "HOST may be a name: localhost")
     evt_run_free(&r);
 }
 
-GRADED(connect, timeout, 2, 10,
+GRADED(connect, t04_timeout, 2, 10,
        "--timeout-ms 500 against a port that never answers: exit 1, \"timed out\"")
 {
     /* A listener with a full accept queue: the kernel drops further SYNs, so
@@ -139,7 +139,7 @@ GRADED(connect, timeout, 2, 10,
     evt_run_free(&r);
 }
 
-GRADED(connect, usage, 1, 10, "bad arguments: exit 2 with a usage message")
+GRADED(connect, t05_usage, 1, 10, "bad arguments: exit 2 with a usage message")
 {
     const char *const *cases[] = {
         EVT_ARGV(PROG),
@@ -168,7 +168,7 @@ GRADED(connect, usage, 1, 10, "bad arguments: exit 2 with a usage message")
     }
 }
 
-GRADED(connect, memory, 1, 30, "no leak and no memory error (valgrind/LSan), both outcomes")
+GRADED(connect, t06_memory, 1, 30, "no leak and no memory error (valgrind/LSan), both outcomes")
 {
     int port, lfd = evt_listen(&port);
     cr_assert(lfd >= 0);

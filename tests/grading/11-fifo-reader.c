@@ -68,7 +68,7 @@ static void fx_expect(struct fx *f, const char *line, const char *why)
     }
 }
 
-GRADED(fifo, prints_lines, 3, 10, "each line a writer sends is printed as \"line: TEXT\"")
+GRADED(fifo, t01_prints_lines, 3, 10, "each line a writer sends is printed as \"line: TEXT\"")
 {
     struct fx f;
     fx_start(&f);
@@ -81,7 +81,7 @@ GRADED(fifo, prints_lines, 3, 10, "each line a writer sends is printed as \"line
     fx_free(&f);
 }
 
-GRADED(fifo, split_writes, 2, 10, "a line written in two pieces is printed once, whole")
+GRADED(fifo, t02_split_writes, 2, 10, "a line written in two pieces is printed once, whole")
 {
     struct fx f;
     fx_start(&f);
@@ -98,7 +98,7 @@ GRADED(fifo, split_writes, 2, 10, "a line written in two pieces is printed once,
     fx_free(&f);
 }
 
-GRADED(fifo, reopens_for_next_writer, 3, 10,
+GRADED(fifo, t03_reopens_for_next_writer, 3, 10,
        "writers come and go: every writer's lines are printed")
 {
     struct fx f;
@@ -113,7 +113,7 @@ GRADED(fifo, reopens_for_next_writer, 3, 10,
     fx_free(&f);
 }
 
-GRADED(fifo, last_line_without_newline, 2, 10,
+GRADED(fifo, t04_last_line_without_newline, 2, 10,
        "a last line without \"\\n\" is printed when its writer closes")
 {
     struct fx f;
@@ -124,7 +124,7 @@ GRADED(fifo, last_line_without_newline, 2, 10,
     fx_free(&f);
 }
 
-GRADED(fifo, long_line, 1, 10, "a 100000-byte line is printed whole")
+GRADED(fifo, t05_long_line, 1, 10, "a 100000-byte line is printed whole")
 {
     struct fx f;
     fx_start(&f);
@@ -185,7 +185,7 @@ static struct idle one_second(pid_t pid)
     return i;
 }
 
-GRADED(fifo, no_spin_without_writer, 4, 15,
+GRADED(fifo, t06_no_spin_without_writer, 4, 15,
        "no busy loop: idle before and after a writer (CPU and reads via /proc)")
 {
     struct fx f;
@@ -227,17 +227,17 @@ static void check_signal(int sig)
     fx_free(&f);
 }
 
-GRADED(fifo, sigterm_removes_fifo, 2, 10, "SIGTERM: the FIFO is removed, exit 0")
+GRADED(fifo, t07_sigterm_removes_fifo, 2, 10, "SIGTERM: the FIFO is removed, exit 0")
 {
     check_signal(SIGTERM);
 }
 
-GRADED(fifo, sigint_removes_fifo, 1, 10, "SIGINT: the FIFO is removed, exit 0")
+GRADED(fifo, t08_sigint_removes_fifo, 1, 10, "SIGINT: the FIFO is removed, exit 0")
 {
     check_signal(SIGINT);
 }
 
-GRADED(fifo, usage_and_errors, 1, 10,
+GRADED(fifo, t09_usage_and_errors, 1, 10,
        "no PATH: exit 2; PATH already a regular file: exit 1, file kept")
 {
     struct evt_run r;
@@ -269,7 +269,7 @@ GRADED(fifo, usage_and_errors, 1, 10,
     evt_run_free(&r);
 }
 
-GRADED(fifo, fd_leak, 1, 15, "no fd leak: 30 writers come and go")
+GRADED(fifo, t10_fd_leak, 1, 15, "no fd leak: 30 writers come and go")
 {
     struct fx f;
     fx_start(&f);
@@ -291,7 +291,7 @@ GRADED(fifo, fd_leak, 1, 15, "no fd leak: 30 writers come and go")
     fx_free(&f);
 }
 
-GRADED(fifo, memory, 1, 40, "no leak or memory error (valgrind/LSan), exit 0 on SIGTERM")
+GRADED(fifo, t11_memory, 1, 40, "no leak or memory error (valgrind/LSan), exit 0 on SIGTERM")
 {
     char dir[] = "/tmp/evlab-fifo-XXXXXX", path[64];
     cr_assert(mkdtemp(dir));

@@ -203,7 +203,7 @@ static void expect_fail(struct evt_run *r, const char *u, const char *reason, co
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
-GRADED(downloader, single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
+GRADED(downloader, t01_single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
 {
     start_http();
     const char *u = LOCAL(0, "/bytes/1000");
@@ -214,7 +214,7 @@ GRADED(downloader, single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
     evt_run_free(&r);
 }
 
-GRADED(downloader, status_and_big_body, 2, 15,
+GRADED(downloader, t02_status_and_big_body, 2, 15,
        "a 404 is reported with its status; a 3 MB body counts exactly")
 {
     start_http();
@@ -229,7 +229,7 @@ GRADED(downloader, status_and_big_body, 2, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, concurrent, 5, 15,
+GRADED(downloader, t03_concurrent, 5, 15,
        "5 URLs that each take 1 s: done in well under 5 s, all 5 in flight")
 {
     start_http();
@@ -254,7 +254,7 @@ GRADED(downloader, concurrent, 5, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s")
+GRADED(downloader, t04_fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s")
 {
     start_http();
     const char *argv[60];
@@ -274,7 +274,7 @@ GRADED(downloader, fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s
     evt_run_free(&r);
 }
 
-GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the others are OK; exit 1")
+GRADED(downloader, t05_refused, 2, 10, "a refused URL: FAIL with the reason; the others are OK; exit 1")
 {
     start_http();
     const char *a = LOCAL(0, "/bytes/10"),
@@ -288,7 +288,7 @@ GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the oth
     evt_run_free(&r);
 }
 
-GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; the others are OK")
+GRADED(downloader, t06_reset, 2, 10, "a server that resets: FAIL with the reason; the others are OK")
 {
     start_http();
     const char *a = LOCAL(0, "/slow/300/30"),
@@ -300,7 +300,7 @@ GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; th
     evt_run_free(&r);
 }
 
-GRADED(downloader, timeout, 2, 10,
+GRADED(downloader, t07_timeout, 2, 10,
        "--timeout-ms 500: a silent server gives FAIL \"timed out\"; others are OK")
 {
     start_http();
@@ -316,7 +316,7 @@ GRADED(downloader, timeout, 2, 10,
     evt_run_free(&r);
 }
 
-GRADED(downloader, errors_do_not_stop_others, 3, 15,
+GRADED(downloader, t08_errors_do_not_stop_others, 3, 15,
        "refused + reset + silent + bad URL + 2 slow OKs together: the OKs finish, all in < 3 s")
 {
     start_http();
@@ -339,7 +339,7 @@ GRADED(downloader, errors_do_not_stop_others, 3, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, usage, 1, 10, "no URL: exit 2 with a usage message")
+GRADED(downloader, t09_usage, 1, 10, "no URL: exit 2 with a usage message")
 {
     struct evt_run r = run(EVT_ARGV(PROG), 5);
     cr_assert(r.exit_code == 2 && r.err_len > 0,
@@ -347,7 +347,7 @@ GRADED(downloader, usage, 1, 10, "no URL: exit 2 with a usage message")
     evt_run_free(&r);
 }
 
-GRADED(downloader, memory, 1, 40, "no leak or memory error (valgrind/LSan) with OK and failed URLs")
+GRADED(downloader, t10_memory, 1, 40, "no leak or memory error (valgrind/LSan) with OK and failed URLs")
 {
     start_http();
     const char *a = LOCAL(0, "/bytes/5000"),
