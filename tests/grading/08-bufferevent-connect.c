@@ -27,7 +27,8 @@ static bool listener_got_connection(int lfd)
     return poll(&pf, 1, 1000) == 1;
 }
 
-GRADED(connect, t01_connects, 3, 10, "connects to a listening port: exit 0 and \"connected to ...\"")
+GRADED(connect, t01_connects, 3, 10,
+       "connects to a listening port: exit 0 and \"connected to ...\"")
 {
     int port, lfd = evt_listen(&port);
     cr_assert(lfd >= 0);

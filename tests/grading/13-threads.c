@@ -18,10 +18,11 @@ static void need_workers(struct gx_srv *s, const char *workers)
     if (n < want) {
         gx_stop(s, SIGKILL, 1);
         gx_free(s);
-        cr_assert_fail("not run: needs the worker threads (test t04_threads_exist): with --workers %s "
-                       "the process runs %d thread(s), not %d. Start one thread per worker, each "
-                       "with its own event base",
-                       workers, n, want);
+        cr_assert_fail(
+            "not run: needs the worker threads (test t04_threads_exist): with --workers %s "
+            "the process runs %d thread(s), not %d. Start one thread per worker, each "
+            "with its own event base",
+            workers, n, want);
     }
 }
 

@@ -95,7 +95,8 @@ GRADED(debugging, t02_ticks_speed_up, 2, 10.0, "each wait is half the one before
               g4 * 1000, g2 * 1000);
 }
 
-GRADED(debugging, t03_clean_in_debug_mode, 4, 10.0, "no misuse: libevent's debug mode reports nothing")
+GRADED(debugging, t03_clean_in_debug_mode, 4, 10.0,
+       "no misuse: libevent's debug mode reports nothing")
 {
     const char *pre = evt_prog("tests/grading/preload/debug_mode.so");
     cr_assert_eq(access(pre, R_OK), 0, "%s is missing: run 'make tests' (the suite needs it)", pre);
@@ -114,7 +115,8 @@ GRADED(debugging, t03_clean_in_debug_mode, 4, 10.0, "no misuse: libevent's debug
     evt_run_free(&r);
 }
 
-GRADED(debugging, t04_valgrind_clean, 2, 15.0, "valgrind: no invalid access, no double free, no leak")
+GRADED(debugging, t04_valgrind_clean, 2, 15.0,
+       "valgrind: no invalid access, no double free, no leak")
 {
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed");
