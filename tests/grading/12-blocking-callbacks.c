@@ -7,17 +7,46 @@
 #define PROG evt_target("blocking_accept")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
+/* Start, then what every later test needs: the stalled-loop check of t02 in
+ * short. Client A connects and sends half a message; client B must get its
+ * echo within 2 s. Seed 003's server (the starter) serves A until A hangs up,
+ * so B waits: without this, the untouched starter would pass every test that
+ * uses one client at a time. If it fails, the test stops at once with "not
+ * run", and hanging code costs 2 s here. */
 static void start(struct evs_server *s)
 {
-    gx_start_probe(s, ARGV, "probe\n", "probe\n", 3, "t01_echo");
+    gx_start(s, ARGV);
+    int a = evt_connect(s->port, 3);
+    cr_assert(a >= 0, "could not connect to the server");
+    (void)!write(a, "A is", 4);
+    gx_step("the stalled-loop check (client B's \"probe\" while A is silent)");
+    char msg[1024];
+    bool ok = gx_exchange(s->port, "probe\n", "probe\n", 2, msg, sizeof msg);
+    close(a);
+    if (ok)
+        return;
+    bool alive = evs_alive(s);
+    char death[256];
+    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
+    evs_stop(s, SIGKILL, 1);
+    evs_free(s);
+    cr_assert_fail("not run: needs t01_echo and t02_second_client_while_first_stalls to pass "
+                   "first (while client A was connected and had sent half a message, client B %s"
+                   "%s%s)",
+                   msg, alive ? "" : "; the server died: ", death);
 }
 
-GRADED(blocking_callbacks, t01_echo, 1, 10, "echoes a line")
+GRADED(blocking_callbacks, t01_echo, 1, 10, "echoes a line at once (within 1.5 s)")
 {
     struct evs_server s;
     gx_start(&s, ARGV); /* no probe: this test is the first exchange */
     char msg[1024];
-    cr_assert(gx_exchange(s.port, "hello\n", "hello\n", 5, msg, sizeof msg), "%s", msg);
+    gx_step("the first exchange (\"hello\") waited for its reply");
+    bool ok = gx_exchange(s.port, "hello\n", "hello\n", 1.5, msg, sizeof msg);
+    cr_assert(ok,
+              "%s. Answering takes milliseconds; 1.5 s without an answer means the loop was "
+              "waiting inside a callback (a sleep(), or a blocking call) instead of returning",
+              msg);
     evs_free(&s);
 }
 
@@ -25,7 +54,7 @@ GRADED(blocking_callbacks, t02_second_client_while_first_stalls, 4, 10,
        "stalled-loop check: B is answered while A is connected and silent")
 {
     struct evs_server s;
-    start(&s);
+    gx_start_probe(&s, ARGV, "probe\n", "probe\n", 3, "t01_echo"); /* this test is the check */
     int a = evt_connect(s.port, 3);
     cr_assert(a >= 0);
     /* A sends half a message and stalls; B must still be served at once. */
@@ -231,5 +260,9 @@ GRADED(blocking_callbacks, t15_memory_leak, 2, 20,
        "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
 {
     const char req[] = "leak?\n";
+    struct evs_server probe; /* plainly first: what every other test needs (t01, t02) */
+    start(&probe);
+    evs_stop(&probe, SIGKILL, 1);
+    evs_free(&probe);
     gx_check_memory(ARGV, true, 20, req, sizeof req - 1, sizeof req - 1);
 }

@@ -18,10 +18,11 @@ static void need_workers(struct evs_server *s, const char *workers)
     if (n < want) {
         evs_stop(s, SIGKILL, 1);
         evs_free(s);
-        cr_assert_fail("not run: needs the worker threads (test threads_exist): with --workers %s "
-                       "the process runs %d thread(s), not %d. Start one thread per worker, each "
-                       "with its own event base",
-                       workers, n, want);
+        cr_assert_fail(
+            "not run: needs the worker threads (test t04_threads_exist): with --workers %s "
+            "the process runs %d thread(s), not %d. Start one thread per worker, each "
+            "with its own event base",
+            workers, n, want);
     }
 }
 
@@ -55,7 +56,7 @@ static int ask(int fd, const char *line, double timeout_s, char *reply, size_t r
     return k;
 }
 
-GRADED(threads, reply_names_worker, 2, 10, "a line gets \"worker K: line\" back")
+GRADED(threads, t01_reply_names_worker, 2, 10, "a line gets \"worker K: line\" back")
 {
     struct evs_server s;
     start(&s, "3");
@@ -71,7 +72,7 @@ GRADED(threads, reply_names_worker, 2, 10, "a line gets \"worker K: line\" back"
     evs_free(&s);
 }
 
-GRADED(threads, round_robin, 3, 10, "6 connections on 3 workers: each worker serves two")
+GRADED(threads, t03_round_robin, 3, 10, "6 connections on 3 workers: each worker serves two")
 {
     struct evs_server s;
     start(&s, "3");
@@ -97,7 +98,7 @@ GRADED(threads, round_robin, 3, 10, "6 connections on 3 workers: each worker ser
     evs_free(&s);
 }
 
-GRADED(threads, one_worker_per_connection, 1, 10,
+GRADED(threads, t02_one_worker_per_connection, 1, 10,
        "every line of a connection is served by the same worker")
 {
     struct evs_server s;
@@ -121,7 +122,7 @@ GRADED(threads, one_worker_per_connection, 1, 10,
     evs_free(&s);
 }
 
-GRADED(threads, threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
+GRADED(threads, t04_threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
 {
     struct evs_server s;
     gx_start(&s,
@@ -138,7 +139,7 @@ GRADED(threads, threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
     evs_free(&s);
 }
 
-GRADED(threads, workers_run_in_parallel, 4, 15,
+GRADED(threads, t05_workers_run_in_parallel, 4, 15,
        "while worker A sleeps 1.5 s, a client of another worker is answered at once")
 {
     struct evs_server s;
@@ -187,7 +188,7 @@ GRADED(threads, workers_run_in_parallel, 4, 15,
     evs_free(&s);
 }
 
-GRADED(threads, one_byte_at_a_time, 1, 10, "a line sent one byte at a time")
+GRADED(threads, t06_one_byte_at_a_time, 1, 10, "a line sent one byte at a time")
 {
     struct evs_server s;
     start(&s, "1");
@@ -195,7 +196,7 @@ GRADED(threads, one_byte_at_a_time, 1, 10, "a line sent one byte at a time")
     evs_free(&s);
 }
 
-GRADED(threads, half_close, 1, 10, "half-close: replies still arrive, then the server closes")
+GRADED(threads, t07_half_close, 1, 10, "half-close: replies still arrive, then the server closes")
 {
     struct evs_server s;
     start(&s, "1");
@@ -216,7 +217,7 @@ GRADED(threads, half_close, 1, 10, "half-close: replies still arrive, then the s
     evs_free(&s);
 }
 
-GRADED(threads, reset_mid_reply, 1, 15, "clients that reset mid-reply do not kill the server")
+GRADED(threads, t08_reset_mid_reply, 1, 15, "clients that reset mid-reply do not kill the server")
 {
     struct evs_server s;
     start(&s, "1");
@@ -229,7 +230,7 @@ GRADED(threads, reset_mid_reply, 1, 15, "clients that reset mid-reply do not kil
     evs_free(&s);
 }
 
-GRADED(threads, thousand_connections, 2, 20, "1000 connections open at once")
+GRADED(threads, t09_thousand_connections, 2, 20, "1000 connections open at once")
 {
     struct evs_server s;
     start(&s, "1");
@@ -237,7 +238,7 @@ GRADED(threads, thousand_connections, 2, 20, "1000 connections open at once")
     evs_free(&s);
 }
 
-GRADED(threads, fd_leak, 2, 15, "no fd leak: 200 clients come and go")
+GRADED(threads, t10_fd_leak, 2, 15, "no fd leak: 200 clients come and go")
 {
     struct evs_server s;
     start(&s, "1");
@@ -245,7 +246,7 @@ GRADED(threads, fd_leak, 2, 15, "no fd leak: 200 clients come and go")
     evs_free(&s);
 }
 
-GRADED(threads, memory_leak, 2, 60, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
+GRADED(threads, t11_memory_leak, 2, 60, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
 {
     struct evs_server s;
     start(&s, "1"); /* the workers first, outside valgrind */
