@@ -355,3 +355,44 @@ Test(tour, long_text_goes_through_the_pager_on_a_terminal_only)
     evt_run_free(&r);
     fixture_free(root);
 }
+
+/* Every lesson program answers --help with its usage and exit 0 (the tour and
+ * the READMEs send readers there; lesson 17's libuv and libev servers used to
+ * print the usage and exit 2). A program that is not built (libuv or libev
+ * missing) is a failure here: `make check` builds every lesson. */
+Test(tour, every_lesson_program_answers_help_with_exit_0, .timeout = 120)
+{
+    DIR *d = opendir("lessons");
+    cr_assert(d);
+    struct dirent *e;
+    int progs = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char *dir = xfmt("lessons/%s", e->d_name);
+        DIR *ld = opendir(dir);
+        cr_assert(ld);
+        struct dirent *f;
+        while ((f = readdir(ld))) {
+            size_t n = strlen(f->d_name);
+            if (n < 3 || strcmp(f->d_name + n - 2, ".c") != 0)
+                continue;
+            char *rel = xfmt("%s/%.*s", dir, (int)(n - 2), f->d_name);
+            const char *prog = evt_prog(rel);
+            cr_expect(access(prog, X_OK) == 0, "%s is not built", prog);
+            struct evt_run r;
+            cr_assert_eq(evt_run(&r, EVT_ARGV(prog, "--help"), NULL, NULL, 20), 0);
+            cr_expect_eq(r.exit_code, 0, "%s --help exits %d:\n%s%s", rel, r.exit_code, r.out,
+                         r.err);
+            cr_expect(strstr(r.out, "usage") || strstr(r.out, "Usage"),
+                      "%s --help prints its usage on stdout:\n%s", rel, r.out);
+            evt_run_free(&r);
+            free(rel);
+            progs++;
+        }
+        closedir(ld);
+        free(dir);
+    }
+    closedir(d);
+    cr_assert(progs >= 40, "only %d lesson programs", progs);
+}
