@@ -583,3 +583,160 @@ Test(tour, pressing_only_enter_shows_every_lesson_one_screen_at_a_time, .timeout
     free(t.out);
     free(t.max_where);
 }
+
+/* Ctrl-C while a server step runs: lesson 12's blocking server is sleeping in
+ * its accept callback with the tour's two clients connected. The tour comes
+ * back to its prompt; the server (its pid, from the tour's own line) is gone,
+ * the tour holds no socket (its clients are closed), and the lesson is not
+ * marked seen. */
+struct ctrl_c_state {
+    int phase;
+    pid_t server;
+    bool server_gone;
+    int sockets;
+};
+
+static int sockets_of(pid_t pid)
+{
+    char *dir = xfmt("/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    cr_assert(d, "%s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *link = xfmt("%s/%s", dir, e->d_name), target[256] = "";
+        ssize_t l = readlink(link, target, sizeof target - 1);
+        if (l > 0 && strncmp(target, "socket:", 7) == 0)
+            n++;
+        free(link);
+    }
+    closedir(d);
+    free(dir);
+    return n;
+}
+
+static const char *ctrl_c_in_a_server_step(struct pty_tour *t, const char *screen)
+{
+    struct ctrl_c_state *s = t->arg;
+    const char *at = strstr(screen, "started in the background as pid ");
+    if (at && !s->server)
+        s->server = atoi(at + strlen("started in the background as pid "));
+    if (s->phase == 0 && strstr(screen, "[press "))
+        return s->phase++, "\r"; /* no answer: run it */
+    if (s->phase == 1 && strstr(screen, "client 1: accepted at"))
+        return s->phase++, "\003"; /* the server sleeps in its callback now */
+    if (s->phase == 2 && strstr(screen, "[Enter: run it again")) {
+        /* The tour waits at its prompt: nothing of the step is left. Our
+         * child's pid cannot be reused while it is a zombie we have not
+         * reaped, but the server was the tour's child: gone means no
+         * /proc entry, or one that is not the lesson's server. */
+        char *cmdline = xfmt("/proc/%d/cmdline", (int)s->server);
+        char *cmd = get_file(cmdline);
+        s->server_gone = s->server > 0 && !strstr(cmd, "blocking_accept");
+        free(cmd);
+        free(cmdline);
+        s->sockets = sockets_of(t->pid);
+        return s->phase++, "q";
+    }
+    return strstr(screen, "-- more --") ? "\r" : NULL;
+}
+
+Test(tour, ctrl_c_in_a_server_step_stops_server_and_clients, .timeout = 180)
+{
+    char cwd[4096];
+    cr_assert(getcwd(cwd, sizeof cwd));
+    char *st = tour_env_state();
+    const char *env[] = {st, NULL};
+    struct ctrl_c_state s = {0};
+    struct pty_tour t = {.arg = &s};
+    pty_tour_run(&t, cwd, env, ctrl_c_in_a_server_step, 150, "12");
+    cr_assert_eq(s.phase, 3, "the tour did not get to its prompt after Ctrl-C:\n%s", t.out);
+    cr_assert_eq(t.exit_code, 0, "the tour itself was not interrupted:\n%s", t.out);
+    cr_assert(s.server > 0, "%s", t.out);
+    cr_assert(s.server_gone, "the server (pid %d) still runs:\n%s", (int)s.server, t.out);
+    cr_assert_eq(s.sockets, 0, "the tour still holds %d sockets (its clients)", s.sockets);
+    cr_assert(strstr(t.out, "(stopped with Ctrl-C)"), "%s", t.out);
+    cr_assert(strstr(t.out, "not marked as seen"), "%s", t.out);
+    cr_assert(strstr(t.out, "resumes at lesson 12, step 1"), "%s", t.out);
+    char *state = get_file(st + strlen("EVLAB_STATE="));
+    cr_assert(!strstr(state, "lesson.12-blocking-callbacks seen"), "%s", state);
+    cr_assert(strstr(state, "tour.last 12"), "%s", state);
+    free(state);
+    unlink(st + strlen("EVLAB_STATE="));
+    free(st);
+    free(t.out);
+    free(t.max_where);
+}
+
+/* Processes whose command line names `needle` (a private temporary path:
+ * only what this test started). */
+static int procs_naming(const char *needle)
+{
+    DIR *d = opendir("/proc");
+    cr_assert(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char *path = xfmt("/proc/%s/cmdline", e->d_name);
+        char *cmd = get_file(path); /* argv[0] is the program's path */
+        n += strstr(cmd, needle) != NULL;
+        free(cmd);
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
+/* A program whose output fills more than a screen and then hangs: the tour
+ * stops at "-- more --" while it runs. Ctrl-C there stops it and returns to
+ * the prompt; run again, q there ends the tour at once; nothing is left. */
+static const char *more_keys(struct pty_tour *t, const char *screen)
+{
+    int *phase = t->arg;
+    if (strstr(screen, "[press "))
+        return "a";
+    if (*phase < 2 && strstr(screen, "[Enter: next step"))
+        return "\r";
+    if (strstr(screen, "-- more --") && !strstr(screen, "arg: 30"))
+        return "\r"; /* not yet the hanging program's second screen */
+    if (*phase == 0 && strstr(screen, "-- more --"))
+        return ++*phase, "\003";
+    if (*phase == 1 && strstr(screen, "[Enter: run it again"))
+        return ++*phase, "\r";
+    if (*phase == 2 && strstr(screen, "-- more --"))
+        return ++*phase, "q";
+    return NULL;
+}
+
+Test(tour, at_more_ctrl_c_stops_the_program_and_q_quits_at_once, .timeout = 120)
+{
+    char *root = fixture_copy();
+    char *path = xfmt("%s/lessons/01-hello/tour.md", root);
+    char *text = get_file(path);
+    char args[512] = ""; /* hello prints "arg: N" for each: 60 lines */
+    for (int i = 1; i <= 60; i++)
+        snprintf(args + strlen(args), sizeof args - strlen(args), " %d", i);
+    char *more = xfmt("%s\n## Many lines, then it hangs\nrun: hello%s --hang\n", text, args);
+    put_file(path, more);
+    int phase = 0;
+    struct pty_tour t = {.arg = &phase};
+    pty_tour_run(&t, root, NULL, more_keys, 90, NULL);
+    cr_assert_eq(phase, 3, "%s", t.out);
+    cr_assert_eq(t.exit_code, 0, "%s", t.out);
+    cr_assert(strstr(t.out, "(stopped with Ctrl-C)"), "%s", t.out);
+    cr_assert(!strstr(t.out, "arg: 60"), "Ctrl-C and q skip the rest of the output:\n%s", t.out);
+    cr_assert(strstr(t.out, "resumes at lesson 01, step 3"), "q ended the tour:\n%s", t.out);
+    cr_expect(t.max_rows <= 24, "a screen of %d rows:\n%s", t.max_rows, t.max_where);
+    cr_assert_eq(procs_naming(root), 0, "the program still runs");
+    char *state = state_of(root);
+    cr_assert(!strstr(state, "lesson.01-hello seen"), "%s", state);
+    free(state);
+    free(more);
+    free(text);
+    free(path);
+    free(t.out);
+    free(t.max_where);
+    fixture_free(root);
+}
