@@ -865,7 +865,7 @@ static void help_keys(void)
     scr_printf("%sKeys%s (one key, no Enter): Enter or space: go on, b: back a step,\n"
                "  q: quit (the tour resumes here), ?: this help.\n"
                "  While a program runs, Ctrl-C stops it and brings you back here.\n"
-               "  A full screen waits at -- more --: Enter shows the next one.\n",
+               "  A full screen stops at a \"more\" line: Enter shows the next one.\n",
                col("1"), col("0"));
 }
 
