@@ -15,6 +15,8 @@
 
 #include <event2/event.h>
 
+#include "features.h"
+
 /* describe_features: "ET|O1|FDS|EARLY_CLOSE" style text for a value of
  * event_base_get_features(); "none" for 0; bits with no name last, in hex.
  * snprintf rules: at most len bytes, returns the full length. */

@@ -16,6 +16,8 @@
 
 #include <event2/event.h>
 
+#include "lifecycle.h"
+
 /* event_state: "not initialized", "not pending", or "pending on " and the
  * names TIMEOUT READ WRITE SIGNAL CLOSED joined by "|" (for example
  * "pending on TIMEOUT|READ"). Writes at most len bytes; returns buf. */

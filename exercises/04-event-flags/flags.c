@@ -15,6 +15,8 @@
 
 #include <event2/event.h>
 
+#include "flags.h"
+
 /* flags_to_string: the names of the bits set in `flags`, lowest bit first,
  * joined by "|" ("EV_READ|EV_PERSIST"); bits without a name at the end as one
  * hex number ("0x300"); "0" when no bit is set. Writes at most `len` bytes
