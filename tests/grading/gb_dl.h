@@ -123,7 +123,7 @@ static inline void gb_reply_(struct gb_lib *l, uint32_t seq, struct gb_msg *m, c
     int rc = gb_read_(l->fd, &r, sizeof r, deadline);
     if (rc == 0 && (r.magic != GB_MAGIC || r.seq != seq || r.len > GB_MAX ||
                     (r.status != GB_OK && r.status != GB_ERR)))
-        cr_assert_fail("the process running the library answered %s with something that is not "
+        cr_assert_fail("during %s, the process running the library sent something that is not "
                        "a reply: the library wrote to a file descriptor it does not own",
                        during);
     if (rc == 0)
