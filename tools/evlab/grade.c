@@ -486,7 +486,10 @@ static int submission_fd(int sub_fd, const struct exdef *d)
         free(f);
     }
     free_names(progs, np);
-    return all ? dup(sub_fd) : -1;
+    /* A fresh open of the folder, not dup(): a dup shares the directory offset,
+     * and once the first exercise's copy had read to the end, every later
+     * exercise of a flat upload found no files. */
+    return all ? openat(sub_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
 /* Copy one regular file (no link followed) from the course into the sandbox. */
