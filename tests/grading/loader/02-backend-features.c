@@ -11,7 +11,7 @@
 #include "../../../exercises/02-backend-features/features.h"
 
 /* GB_CALL fn values; the suite (tests/grading/02-backend-features.c) has the same. */
-enum { DESCRIBE = 1, METHOD_WITH, METHOD_FEATURES };
+enum { DESCRIBE = 1, METHOD_WITH, METHOD_FEATURES, BOTH_N };
 
 static void gb_exercise(const struct gb_req *q, const char *in, struct gb_rep *r, char *out)
 {
@@ -43,6 +43,31 @@ static void gb_exercise(const struct gb_req *q, const char *in, struct gb_rep *r
         __typeof__(method_features) *f = gb_sym("method_features", r, out);
         if (f)
             r->v[0] = f(in);
+        return;
+    }
+    case BOTH_N: { /* a0 required, a1 want_f, a2 n; input "METHOD\0WANT_M\0": n times
+                      method_with(required, NULL) == WANT_M and method_features(METHOD) ==
+                      want_f -> v0 calls that did, v1 1 or 2 for which one did not; output: what
+                      it returned */
+        __typeof__(method_with) *mw = gb_sym("method_with", r, out);
+        __typeof__(method_features) *mf = mw ? gb_sym("method_features", r, out) : NULL;
+        const char *method = in, *want_m = in + strlen(in) + 1;
+        int64_t i = 0;
+        for (; mf && i < q->a[2]; i++) {
+            const char *m = mw((int)q->a[0], NULL);
+            if (!m || strcmp(m, want_m) != 0) {
+                r->v[1] = 1;
+                r->len = (uint32_t)snprintf(out, GB_MAX, "%.100s", m ? m : "NULL");
+                break;
+            }
+            int f = mf(method);
+            if (f != q->a[1]) {
+                r->v[1] = 2;
+                r->len = (uint32_t)snprintf(out, GB_MAX, "%d", f);
+                break;
+            }
+        }
+        r->v[0] = i;
         return;
     }
     }
