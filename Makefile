@@ -176,7 +176,7 @@ check-exercises: exercises solutions tests
 
 # The lesson suites again on sanitized lessons. (The runner's suites stay in
 # the plain build: its sandbox caps address space, which ASan cannot run under.)
-ASAN_SKIP := 02-backend-features 03-event-lifecycle 04-event-flags 07-signals 09-watermarks 15-debugging
+ASAN_SKIP := 07-signals 09-watermarks 15-debugging
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' \

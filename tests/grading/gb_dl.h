@@ -89,8 +89,11 @@ static inline void gb_died_(struct gb_lib *l, const char *during, double timed_o
         cr_assert_fail("the library crashed during %s: %s (signal %d) in the process that runs it",
                        during, strsignal(WTERMSIG(st)), WTERMSIG(st));
     cr_assert_fail("the library ended the process that runs it during %s (exit status %d): a "
-                   "library must never exit",
-                   during, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                   "library must never exit%s",
+                   during, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                   WIFEXITED(st) && WEXITSTATUS(st) ? " (a sanitizer that finds an error ends it "
+                                                      "this way too: see its report on stderr)"
+                                                    : "");
 }
 
 /* Read n bytes before the deadline; 0, or -1 at EOF, -2 at the deadline. */
