@@ -486,7 +486,10 @@ static int submission_fd(int sub_fd, const struct exdef *d)
         free(f);
     }
     free_names(progs, np);
-    return all ? dup(sub_fd) : -1;
+    /* A fresh open of the folder, not dup(): a dup shares the directory offset,
+     * and once the first exercise's copy had read to the end, every later
+     * exercise of a flat upload found no files. */
+    return all ? openat(sub_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
 /* Copy one regular file (no link followed) from the course into the sandbox. */
@@ -535,6 +538,37 @@ static void copy_needs(const struct exdef *d, int build_fd)
             close(dir);
         free(rel);
     }
+}
+
+/* A function-level exercise's contract headers (the starter folder's *.h,
+ * e.g. features.h) replace any file of that name in the copy: the student's
+ * code is built against the course's declarations, the ones its suite's
+ * loader was built against, never against an edited copy. */
+static void copy_contract_headers(const struct exdef *d, int ex_fd, struct buf *notes)
+{
+    DIR *dir = d->u.dir[0] ? opendir(d->u.dir) : NULL;
+    struct dirent *de;
+    while (dir && (de = readdir(dir))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 3 || strcmp(de->d_name + len - 2, ".h") != 0)
+            continue;
+        char *from = xasprintf("%s/%s", d->u.dir, de->d_name);
+        size_t ours_len = 0;
+        char *ours = read_file(from, &ours_len), theirs[8192];
+        int fd = openat(ex_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, theirs, sizeof theirs) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (got >= 0 && (!ours || (size_t)got != ours_len || memcmp(ours, theirs, ours_len)))
+            buf_printf(notes, "%s is the course's contract header: your edited copy was not used\n",
+                       de->d_name);
+        free(ours);
+        unlinkat(ex_fd, de->d_name, 0);
+        copy_file(from, ex_fd, de->d_name, 0644);
+        free(from);
+    }
+    if (dir)
+        closedir(dir);
 }
 
 /* Grade one submission into res[0..n). */
@@ -590,10 +624,12 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
             buf_printf(&e->err, "not graded: the submission's time limit (%g s) was used up\n",
                        o->submission_timeout);
         } else {
-            if (sandbox_copy_in(sb, src_fd, ex_fd, &e->notes) <= 0)
+            if (sandbox_copy_in(sb, src_fd, ex_fd, &e->notes) <= 0) {
                 buf_printf(&e->err, "no .c files in the submission's %s/\n", d->u.name);
-            else
+            } else {
+                copy_contract_headers(d, ex_fd, &e->notes);
                 build_exercise(o, sb, d, exdir, left, e);
+            }
         }
         left = o->submission_timeout - (now_s() - start);
         bool built = !e->err.len;
