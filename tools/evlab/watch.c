@@ -170,7 +170,14 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
             prompt(w);
             return;
         }
-        int next = next_unfinished(w->ex, w->n);
+        /* The next unfinished one after this one (this one may read "failed"
+         * after a bad save, but it was earned). */
+        int next = -1;
+        for (int k = 1; k < w->n && next < 0; k++) {
+            int j = (w->cur + k) % w->n;
+            if (!exercise_earned(&w->ex[j]))
+                next = j;
+        }
         if (next < 0) {
             printf("%sEvery exercise passes. Well done!%s\n", col("1;32"), col("0"));
             event_base_loopbreak(w->base);
