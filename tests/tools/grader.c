@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "evlab_test.h"
@@ -429,6 +430,54 @@ Test(grader, watch_touch_rechecks_keys_need_no_enter_and_a_bad_save_locks_nothin
     cr_assert_eq(r.exit_code, 0, "the earned solution is locked again:\n%s", r.out);
     evt_run_free(&r);
     free(src);
+    fixture_free(root);
+}
+
+/* While watch runs, its terminal reads single keys (no ICANON, no echo);
+ * Ctrl-C ends it and the terminal is as before (checked on the pty pair). */
+Test(grader, watch_restores_the_terminal_on_ctrl_c, .timeout = 60)
+{
+    char *root = fixture_copy();
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("EVLAB_ROOT", root, 1);
+        unsetenv("EVLAB_STATE");
+        setenv("NO_COLOR", "1", 1);
+        setenv("EVLAB_BUILD", "build", 1);
+        unsetenv("BXFI_MAP");
+        execl(evt_prog("evlab"), "evlab", "watch", "02", (char *)NULL);
+        _exit(127);
+    }
+    struct termios before;
+    cr_assert_eq(tcgetattr(master, &before), 0);
+    cr_assert(before.c_lflag & ICANON, "a new pty starts canonical");
+    static char acc[1 << 16];
+    acc[0] = '\0';
+    cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
+    struct termios during;
+    cr_assert_eq(tcgetattr(master, &during), 0);
+    cr_assert(!(during.c_lflag & ICANON) && !(during.c_lflag & ECHO),
+              "watch reads single keys without echo");
+    cr_assert_eq(write(master, "\003", 1), 1);
+    int st = 0;
+    double end = evt_now() + 15;
+    pid_t w = 0;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
+        char tmp[4096];
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
+            (void)0;
+    }
+    if (w == 0)
+        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    cr_assert(w == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "Ctrl-C did not end watch");
+    struct termios after;
+    cr_assert_eq(tcgetattr(master, &after), 0);
+    cr_assert((after.c_lflag & (ICANON | ECHO)) == (before.c_lflag & (ICANON | ECHO)),
+              "the terminal was left without ICANON/ECHO");
+    close(master);
     fixture_free(root);
 }
 
