@@ -509,7 +509,10 @@ Test(grader, not_run_is_its_own_status_in_every_format, .timeout = 90)
     cr_assert(strstr(r.out, "NOT RUN  0/3   second"), "not run is its own status:\n%s", r.out);
     cr_assert(strstr(r.out, "PASS     4/4   third"), "%s", r.out);
     cr_assert(strstr(r.out, "total 4/9"), "not run scores 0 and stays in the maximum:\n%s", r.out);
-    cr_assert(strstr(r.out, "Fix first: first (the first failure in task order)"), "%s", r.out);
+    cr_assert(strstr(r.out,
+                     "Fix first: first (fake::a), the first failure in task order; the tests "
+                     "marked NOT RUN need it"),
+              "%s", r.out);
     cr_assert(strstr(r.out, "build: -Wall -Wextra; warnings are notes"), "%s", r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "grade", "--format", "tap", "--suites", suites, "--submission", sub,
@@ -625,6 +628,7 @@ Test(grader, check_names_its_backend_and_all_finds_a_select_only_failure, .timeo
     cr_assert(strstr(r.out, "FAIL     0/3   greets by name  (greet::says_hello [select])"), "%s",
               r.out);
     cr_assert(strstr(r.out, "6 of 9 points"), "%s", r.out);
+    cr_assert(strstr(r.out, "Fix first: greets by name (greet::says_hello [select])"), "%s", r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "check", "02", "--backend", "kqueue", NULL);
     cr_assert_eq(r.exit_code, 2);

@@ -417,10 +417,12 @@ void print_text_exercise(FILE *f, const struct eres *e, bool color)
     const struct tres *ff = first_failure(e);
     int nr = count_not_run(e);
     if (ff) {
-        char *title = clean_text(ff->title, false);
-        fprintf(f, "  %sFix first:%s %s (the first failure in task order)%s\n", col("1"), col("0"),
-                title, nr ? "; the tests marked NOT RUN need it and run again once it passes" : "");
+        char *title = clean_text(ff->title, false), *name = clean_text(ff->name, false);
+        fprintf(f, "  %sFix first:%s %s (%s), the first failure in task order%s\n", col("1"),
+                col("0"), title, name,
+                nr ? "; the tests marked NOT RUN need it and run again once it passes" : "");
         free(title);
+        free(name);
     }
     if (e->notes.len) {
         char *pre = xasprintf("%snote: ", col("33"));
