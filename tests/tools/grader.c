@@ -628,6 +628,7 @@ Test(grader, check_names_its_backend_and_all_finds_a_select_only_failure, .timeo
     cr_assert(strstr(r.out, "FAIL     0/3   greets by name  (greet::says_hello [select])"), "%s",
               r.out);
     cr_assert(strstr(r.out, "6 of 9 points"), "%s", r.out);
+    cr_assert(strstr(r.out, "by backend: epoll 3/3, poll 3/3, select 0/3"), "%s", r.out);
     cr_assert(strstr(r.out, "Fix first: greets by name (greet::says_hello [select])"), "%s", r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "check", "02", "--backend", "kqueue", NULL);

@@ -284,6 +284,25 @@ int check_exercise(const struct unit *u, const struct check_opts *co)
     snprintf(e.title, sizeof e.title, "%s", u->title);
     run_suite_unsandboxed(&o, &d, target, &e);
     print_text_exercise(stdout, &e, g_color);
+    if (all) { /* the score per backend: which one fails */
+        static const char *const names[] = {"epoll", "poll", "select"};
+        printf("by backend:");
+        for (int b = 0; b < 3; b++) {
+            char *tag = xasprintf(" [%s]", names[b]);
+            int sc = 0, mx = 0;
+            for (int k = 0; k < e.nt; k++) {
+                size_t nl = strlen(e.t[k].name), tl = strlen(tag);
+                if (nl >= tl && strcmp(e.t[k].name + nl - tl, tag) == 0) {
+                    mx += e.t[k].weight;
+                    sc += strcmp(e.t[k].status, "PASS") == 0 ? e.t[k].weight : 0;
+                }
+            }
+            printf("%s %s %s%d/%d%s", b ? "," : "", names[b], col(sc == mx ? "32" : "31"), sc, mx,
+                   col("0"));
+            free(tag);
+        }
+        printf("\n");
+    }
     bool pass = e.max > 0 && e.score == e.max && !e.err.len;
     record(u->name, pass ? "passed" : "failed", e.score, e.max);
     if (pass)
