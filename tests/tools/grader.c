@@ -598,6 +598,23 @@ Test(grader, warnings_are_feedback_and_werror_is_the_strict_rule, .timeout = 90)
     cr_assert(strstr(r.out, "\nbuild: -Wall -Wextra -Werror"), "%s", r.out);
     cr_assert(strstr(r.out, "02-greet  Greet  0/3"), "%s", r.out);
     evt_run_free(&r);
+    /* grade-class passes the rule on to each grade */
+    cr_assert_eq(sh("cd %s && mkdir -p class/ann && cp -r solutions/01-add exercises/02-greet "
+                    "class/ann/",
+                    root),
+                 0);
+    char *cls = xfmt("%s/class", root), *out = xfmt("%s/g1", root), *out2 = xfmt("%s/g2", root);
+    r = evlab(root, NULL, "grade-class", cls, "-o", out, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade-class", cls, "--werror", "-o", out2, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    evt_run_free(&r);
+    char *p1 = xfmt("%s/gradebook.csv", out), *p2 = xfmt("%s/gradebook.csv", out2);
+    char *c1 = get_file(p1), *c2 = get_file(p2);
+    cr_assert(strstr(c1, "\"ann\",3,3,6,6\n"), "%s", c1);
+    cr_assert(strstr(c2, "\"ann\",3,0,3,6\n"), "--werror: %s", c2);
+    free(c1), free(c2), free(p1), free(p2), free(cls), free(out), free(out2);
     free(src), free(sub);
     fixture_free(root);
 }
