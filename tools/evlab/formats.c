@@ -411,8 +411,21 @@ void print_text_exercise(FILE *f, const struct eres *e, bool color)
                 col("0"));
         free(title);
         free(name);
-        if (!ok && t->msg[0])
+        /* Tests waiting on the same thing: its details once, then the cause. */
+        size_t cl = nr ? 15 + strcspn(t->msg + 15, "(:\n") : 0; /* after "not run: needs " */
+        if (nr && cl > 15 && t->msg[cl - 1] == ' ')
+            cl--;
+        bool again = false;
+        for (int k = 0; nr && k < i && !again; k++)
+            again = tres_not_run(&e->t[k]) && strncmp(e->t[k].msg, t->msg, cl) == 0 &&
+                    15 + strcspn(e->t[k].msg + 15, "(:\n") >= cl;
+        if (again) {
+            char *cause = strndup(t->msg, cl);
+            put_lines(f, "                 ", "", cause, " (as above)");
+            free(cause);
+        } else if (!ok && t->msg[0]) {
             put_lines(f, "                 ", "", t->msg, "");
+        }
     }
     const struct tres *ff = first_failure(e);
     int nr = count_not_run(e);
