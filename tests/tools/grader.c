@@ -494,21 +494,26 @@ Test(grader, not_run_is_its_own_status_in_every_format, .timeout = 90)
                     root, root, root),
                  0);
     char *suite = xfmt("%s/nr/suites/00-fake", root);
-    put_file(suite,
-             "#!/bin/sh\n"
-             "if [ \"${EVLAB_LIST_TESTS:-}\" = 1 ]; then\n"
-             "  printf 'fake::a\\t2\\tfirst\\nfake::b\\t3\\tsecond\\nfake::c\\t4\\tthird\\n' "
-             ">&3; exit 0\nfi\n"
-             "printf 'fake::a\\tFAIL\\t2\\t0\\tfirst\\twrong answer\\n"
-             "fake::b\\tFAIL\\t3\\t0\\tsecond\\tnot run: needs fake::a to pass first\\n"
-             "fake::c\\tPASS\\t4\\t0\\tthird\\t\\n' >&3\n");
+    put_file(suite, "#!/bin/sh\n"
+                    "if [ \"${EVLAB_LIST_TESTS:-}\" = 1 ]; then\n"
+                    "  printf 'fake::a\\t2\\tfirst\\nfake::b\\t3\\tsecond\\nfake::c\\t4\\tthird\\n"
+                    "fake::d\\t1\\tfourth\\n' "
+                    ">&3; exit 0\nfi\n"
+                    "printf 'fake::a\\tFAIL\\t2\\t0\\tfirst\\twrong answer\\n"
+                    "fake::b\\tFAIL\\t3\\t0\\tsecond\\tnot run: needs fake::a to pass first\\n"
+                    "fake::c\\tPASS\\t4\\t0\\tthird\\t\\n"
+                    "fake::d\\tFAIL\\t1\\t0\\tfourth\\tnot run: needs fake::a to pass first (it "
+                    "failed)\\n' >&3\n");
     cr_assert_eq(sh("chmod 755 %s", suite), 0);
     char *suites = xfmt("%s/nr/suites", root), *sub = xfmt("%s/nr/sub", root);
     struct evt_run r = evlab(root, NULL, "grade", "--suites", suites, "--submission", sub, NULL);
     cr_assert(strstr(r.out, "FAIL     0/2   first"), "%s", r.out);
     cr_assert(strstr(r.out, "NOT RUN  0/3   second"), "not run is its own status:\n%s", r.out);
     cr_assert(strstr(r.out, "PASS     4/4   third"), "%s", r.out);
-    cr_assert(strstr(r.out, "total 4/9"), "not run scores 0 and stays in the maximum:\n%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/1   fourth  (fake::d)\n"
+                            "                 not run: needs fake::a to pass first (as above)\n"),
+              "the same cause once in full:\n%s", r.out);
+    cr_assert(strstr(r.out, "total 4/10"), "not run scores 0 and stays in the maximum:\n%s", r.out);
     cr_assert(strstr(r.out,
                      "Fix first: first (fake::a), the first failure in task order; the tests "
                      "marked NOT RUN need it"),
@@ -526,11 +531,11 @@ Test(grader, not_run_is_its_own_status_in_every_format, .timeout = 90)
               NULL);
     cr_assert(strstr(r.out, "<failure type=\"NOT_RUN\" message=\"second\">not run: needs fake::a"),
               "%s", r.out);
-    cr_assert(strstr(r.out, "tests=\"3\" failures=\"2\""), "%s", r.out);
+    cr_assert(strstr(r.out, "tests=\"4\" failures=\"3\""), "%s", r.out);
     evt_run_free(&r);
     r = evlab(root, NULL, "grade", "--format", "gradescope", "--suites", suites, "--submission",
               sub, NULL);
-    cr_assert(strstr(r.out, "\"score\": 4,\n  \"max_score\": 9,"), "%s", r.out);
+    cr_assert(strstr(r.out, "\"score\": 4,\n  \"max_score\": 10,"), "%s", r.out);
     cr_assert(strstr(r.out, "(fake::b) [not run]\", \"number\": \"0.2\", \"score\": 0, "
                             "\"max_score\": 3, \"status\": \"failed\""),
               "%s", r.out);

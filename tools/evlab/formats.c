@@ -386,6 +386,19 @@ static void put_lines(FILE *f, const char *indent, const char *pre, const char *
     free(c);
 }
 
+/* "not run: needs X" of a longer "not run: needs X (details)" or "...: details". */
+static size_t cause_len(const char *msg)
+{
+    size_t n = strlen(msg);
+    const char *ends[] = {" (", ": ", "\n"};
+    for (int k = 0; k < 3; k++) {
+        const char *p = strstr(msg + 15, ends[k]);
+        if (p && (size_t)(p - msg) < n)
+            n = (size_t)(p - msg);
+    }
+    return n;
+}
+
 void print_text_exercise(FILE *f, const struct eres *e, bool color)
 {
     bool saved = g_color;
@@ -412,13 +425,11 @@ void print_text_exercise(FILE *f, const struct eres *e, bool color)
         free(title);
         free(name);
         /* Tests waiting on the same thing: its details once, then the cause. */
-        size_t cl = nr ? 15 + strcspn(t->msg + 15, "(:\n") : 0; /* after "not run: needs " */
-        if (nr && cl > 15 && t->msg[cl - 1] == ' ')
-            cl--;
+        size_t cl = nr ? cause_len(t->msg) : 0;
         bool again = false;
         for (int k = 0; nr && k < i && !again; k++)
-            again = tres_not_run(&e->t[k]) && strncmp(e->t[k].msg, t->msg, cl) == 0 &&
-                    15 + strcspn(e->t[k].msg + 15, "(:\n") >= cl;
+            again = tres_not_run(&e->t[k]) && cause_len(e->t[k].msg) == cl &&
+                    strncmp(e->t[k].msg, t->msg, cl) == 0;
         if (again) {
             char *cause = strndup(t->msg, cl);
             put_lines(f, "                 ", "", cause, " (as above)");
