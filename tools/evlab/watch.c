@@ -93,9 +93,9 @@ static void check_now(struct watch *w)
     /* A solution once earned stays earned: a bad save afterwards does not take
      * back "n" (nor the solution, see student.c). */
     w->passed = rc == 0 || exercise_earned(&w->ex[w->cur]);
-    prompt(w);
-    if (w->raw) /* keys typed while the check ran are stale */
+    if (w->raw) /* keys typed while the check ran are stale (dropped before the prompt) */
         tcflush(STDIN_FILENO, TCIFLUSH);
+    prompt(w);
 }
 
 static void add_watch(struct watch *w)
