@@ -588,10 +588,16 @@ Test(grader, warnings_are_feedback_and_werror_is_the_strict_rule, .timeout = 90)
     cr_assert(strstr(r.out, "warnings are shown, not fatal"), "%s", r.out);
     cr_assert(strstr(r.out, "greet.c:4:") && strstr(r.out, "unused_var"), "%s", r.out);
     evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert(strstr(r.out, "unused_var"), "nothing rebuilt, the warnings still shown:\n%s", r.out);
+    evt_run_free(&r);
     r = evlab(root, NULL, "check", "02", "--werror", NULL);
-    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert_eq(r.exit_code, 1, "the rule changed, so it rebuilt:\n%s", r.out);
     cr_assert(strstr(r.out, "-Werror (--werror"), "%s", r.out);
     cr_assert(strstr(r.out, "NOT RUN  0/3"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 0, "and back:\n%s", r.out);
     evt_run_free(&r);
     char *sub = xfmt("%s/exercises", root);
     r = evlab(root, NULL, "grade", "--submission", sub, NULL);

@@ -181,6 +181,27 @@ int check_parse(int argc, char **argv, struct check_opts *co, const char **num)
     return 0;
 }
 
+/* The record of the last build's output is newer than every program (nobody
+ * rebuilt them since, e.g. with `make`). */
+static bool cache_fresh(const char *record, char **targets, int nt)
+{
+    struct stat rs, ts;
+    if (stat(record, &rs) != 0)
+        return false;
+    for (int i = 0; i < nt; i++) {
+        char *p =
+            targets[i][0] == '/' ? strdup(targets[i]) : xasprintf("%s/%s", g_root, targets[i]);
+        bool ok =
+            stat(p, &ts) == 0 &&
+            (ts.st_mtim.tv_sec < rs.st_mtim.tv_sec ||
+             (ts.st_mtim.tv_sec == rs.st_mtim.tv_sec && ts.st_mtim.tv_nsec <= rs.st_mtim.tv_nsec));
+        free(p);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* Not built: the compiler's output once, every test "not run: needs a build". */
 static void build_failed(const struct unit *u, const char *suite, const char *out, bool werror)
 {
@@ -249,29 +270,53 @@ int check_exercise(const struct unit *u, const struct check_opts *co)
     char **targets;
     read_manifest(u->dir, &d);
     int nt = exercise_targets(u->dir, u->name, d.kind, &targets);
-    /* Always rebuilt (-B), so that the warnings are shown every time and the
-     * rule asked for applies; WARN is the Makefile's warning set. */
+    /* WARN is the Makefile's warning set: -Werror only with --werror. Make
+     * does not see a change of flags, so a change of rule rebuilds (-B), and
+     * so does a missing warnings record: the compiler's output of the last
+     * build is kept next to the programs and shown again while nothing has
+     * been rebuilt since. */
+    const char *rule = co->werror ? "werror" : "warn";
+    char *rule_key = xasprintf("buildrule.%s", u->name);
+    char *last_rule = state_get(rule_key);
+    char *wpath = xasprintf("%s/%s/exercises/%s/.evlab-build-output", g_root, g_build, u->name);
+    bool force = !last_rule || strcmp(last_rule, rule) != 0 || !cache_fresh(wpath, targets, nt);
+    free(last_rule);
     targets = realloc(targets, sizeof *targets * (size_t)(nt + 3));
-    targets[nt] = strdup("-B");
-    targets[nt + 1] = strdup(co->werror ? "WARN=-std=gnu11 -Wall -Wextra -Werror"
-                                        : "WARN=-std=gnu11 -Wall -Wextra");
-    targets[nt + 2] = NULL;
+    int na = nt;
+    targets[na++] = strdup(co->werror ? "WARN=-std=gnu11 -Wall -Wextra -Werror"
+                                      : "WARN=-std=gnu11 -Wall -Wextra");
+    if (force)
+        targets[na++] = strdup("-B");
+    targets[na] = NULL;
     struct proc_result br;
-    int brc = nt ? run_make(g_root, g_build, (const char *const *)targets, nt + 2, &br) : 0;
-    free_names(targets, nt + 2);
+    int brc = nt ? run_make(g_root, g_build, (const char *const *)targets, na, &br) : 0;
+    free_names(targets, na);
+    state_set(rule_key, rule);
+    free(rule_key);
     if (nt && brc != 0) {
         build_failed(u, d.suite, br.out ? br.out : "", co->werror);
         proc_result_free(&br);
+        unlink(wpath);
+        free(wpath);
         goto out;
     }
-    if (nt && br.out && (strstr(br.out, ": warning:") || strstr(br.out, ": note:"))) {
+    char *shown = NULL;
+    if (nt && br.out && br.out_len) { /* something was compiled: this is the record now */
+        write_file(wpath, br.out, br.out_len);
+        shown = strdup(br.out);
+    } else if (nt) {
+        shown = read_file(wpath, NULL);
+    }
+    free(wpath);
+    if (shown && strstr(shown, ": warning:")) {
         struct buf b = {0};
-        first_errors(br.out, g_root, &b);
+        first_errors(shown, g_root, &b);
         printf("%sThe compiler warns%s (not counted; ./evlab check %s --werror makes warnings "
                "errors):\n%s",
                col("33"), col("0"), u->nn, b.p ? b.p : "");
         buf_free(&b);
     }
+    free(shown);
     if (nt)
         proc_result_free(&br);
     struct gopts o;
