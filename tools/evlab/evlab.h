@@ -148,8 +148,17 @@ int display_width(const char *s); /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */
 char *md_section(const char *text, const char *heading);
 
-/* grade.c, shared with watch.c */
-int check_exercise(const struct unit *ex, bool quiet_pass);
+/* student.c, shared with watch.c */
+struct check_opts {
+    bool werror;         /* build with -Werror (default: warnings shown, not fatal) */
+    const char *backend; /* NULL/"default", epoll, poll, select or all */
+};
+/* Options of check and watch: [NN] [--backend B] [--werror]; non-zero (after
+ * a message) on bad input. *num is the NN given, or NULL. */
+int check_parse(int argc, char **argv, struct check_opts *co, const char **num);
+int check_exercise(const struct unit *ex, const struct check_opts *co);
+/* The exercise passed once (its solution is open, whatever came later). */
+bool exercise_earned(const struct unit *ex);
 int next_unfinished(const struct unit *ex, int n);
 
 #endif
