@@ -11,8 +11,9 @@
  * submission manages to forge cannot invent a test or a weight.
  * A crash or a timeout costs only that test.
  *
- * graded_dlopen(path) loads a function-level exercise's shared object, after
- * loading it once in a throw-away child: a library whose constructor ends the
+ * graded_dlopen(path) loads a function-level exercise's shared object, as the
+ * student's uid (the test process drops to it first), after loading it once
+ * in a throw-away child: a library whose constructor ends the
  * process (exit(0) looks like a pass to Criterion) fails the test instead.
  */
 #ifndef EVLAB_GRADING_H
@@ -20,6 +21,8 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+
+#include "evtest.h"
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -31,6 +34,9 @@
 
 static inline void *graded_dlopen(const char *path)
 {
+    /* The library is the student's code: from here on this test process runs
+     * as the student's uid with no capabilities (evtest.h). */
+    cr_assert_eq(evt_drop_to_student(), 0, "cannot become the student's uid: %s", strerror(errno));
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
