@@ -39,7 +39,7 @@ static void fx_write(struct fx *f, const char *data, size_t n, bool close_after,
 {
     double deadline = evt_now() + 3;
     int fd;
-    while ((fd = open(f->path, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO &&
+    while ((fd = evt_open_fifo(f->path, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO &&
            evt_now() < deadline)
         gx_pause_ms(5); /* ENXIO: no reader has it open at this instant */
     cr_assert(fd >= 0,

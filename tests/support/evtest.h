@@ -101,6 +101,14 @@ int evt_drop_to_student(void);
  * temporary folder, which no other job can reach; mode 0777 when graded.
  * false if it could not be made. */
 bool evt_shared_dir(char *buf, size_t len, const char *prefix);
+/* Open a FIFO the student's program made (its mode may be 0600): with
+ * CAP_DAC_OVERRIDE for the open alone, never following a link, and only if it
+ * is a FIFO (else -1, EINVAL). Like open(2) otherwise. */
+int evt_open_fifo(const char *path, int flags);
+/* Give up every capability for good (no_new_privs): a test process about to
+ * run the student's code in-process (graded_dlopen) that must still talk to
+ * Criterion's runner as the judge's uid. 0, or -1. */
+int evt_drop_caps(void);
 /* The judge's effective capabilities: KILL always (to signal the student's
  * programs); with look, also SYS_PTRACE and DAC_READ_SEARCH to read their
  * /proc/PID files. Raise them around such a read only, never around a path the

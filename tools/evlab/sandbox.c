@@ -9,16 +9,45 @@
  *        private tmpfs mounts with a size cap that vanish with it. When the
  *        namespace's first process ends, every process in it ends.
  * uid    where namespaces are not allowed (some containers): the command runs
- *        as this job's own uid (when we are root) with rlimits, in its own
+ *        as this job's own uids (when we are root) with rlimits, in its own
  *        process group, under our subreaper sweep; afterwards everything of
- *        that uid is killed and its files in /tmp, /var/tmp, /dev/shm and its
- *        SysV IPC objects are removed.
+ *        those uids is killed and their files in /tmp, /var/tmp, /dev/shm and
+ *        their SysV IPC objects are removed.
  *
- * Run as root, each job takes a uid of its own from a pool (60600-61099,
- * claimed with a lock under /run/evlab), so concurrent jobs (grade-class -j)
- * never share a uid: not for kill(-1), ptrace, /proc, process limits or files.
- * The job's files live in a fresh root-owned directory (mode 0711); only the
- * directories the job must write are given to its uid.
+ * Two uids per job: the judge's and the student's. Run as root, each job
+ * takes a judge uid from a pool (60600-60849, claimed with a lock under
+ * /run/evlab) and the student uid 250 above it, so concurrent jobs
+ * (grade-class -j) never share a uid: not for kill(-1), ptrace, /proc,
+ * process limits or files. The grading suite (the judge) runs as the judge
+ * uid; the build, and every program the suite starts, run as the student uid
+ * (tests/support/evtest.c drops each child before exec: setgroups, setresgid,
+ * setresuid, no capabilities, no_new_privs). The student's code therefore
+ * cannot signal, ptrace or read the judge's /proc/PID/fd or mem, and the
+ * verdict is a pipe only the judge holds.
+ *
+ * Why this way. The judge must start children as another uid, signal them
+ * and read their /proc/PID/fd: it holds CAP_SETUID, CAP_SETGID, CAP_KILL,
+ * CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH and CAP_DAC_OVERRIDE (only KILL
+ * effective; evtest.c raises the rest for a moment, never for a path the
+ * student could have planted a link at). A privileged launcher process was the other
+ * choice: it would have to hand the suite pids, pipes and signals by proxy,
+ * and every suite would change. An unprivileged bwrap maps one uid only, so
+ * in bwrap mode the grader (root) makes the user namespace itself: owned by
+ * the judge uid and mapping exactly the two uids, which root may write and an
+ * unprivileged process may not; bwrap, still run as the judge, joins it with
+ * --userns and gives the suite its capabilities there with --cap-add. They
+ * then reach only those two uids' processes and files: nothing outside. In
+ * the uid fallback the capabilities are ambient ones in the host's namespace,
+ * and CAP_SETUID there is as good as root; that holds only because the judge
+ * is the course's code, never runs the student's code with a capability (a
+ * function-level exercise's test process gives up all of them, for good,
+ * before it loads the .so) and never trusts a file the student wrote. The build and
+ * the test listing keep the plain unprivileged bwrap (one uid each).
+ * Run by a user other than root there is one uid for both: no such wall.
+ *
+ * The job's files live in a fresh root-owned directory (mode 0711); the
+ * student's folders are the student's (with the judge's group, 0750), the
+ * judge's temporary folder the judge's (0700).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -49,10 +78,12 @@
 #define UID_POOL_LAST 60849
 #define STUDENT_UID_OFFSET 250 /* the student's uid: the judge's + 250 (60850-61099) */
 /* The judge's capabilities: to become the student uid in a child (SETUID,
- * SETGID), to signal the student's processes (KILL) and to look at them in
- * /proc (SYS_PTRACE, DAC_READ_SEARCH). The suite keeps only KILL effective
+ * SETGID), to signal the student's processes (KILL), to look at them in
+ * /proc (SYS_PTRACE, DAC_READ_SEARCH) and to open a FIFO a program made
+ * with mode 0600 (DAC_OVERRIDE, evt_open_fifo). The suite keeps only KILL effective
  * (tests/support/report.c); evtest.c raises the others where it needs them. */
-#define JUDGE_CAPS ((1ULL << 7) | (1ULL << 6) | (1ULL << 5) | (1ULL << 19) | (1ULL << 2))
+#define JUDGE_CAPS                                                                                 \
+    ((1ULL << 7) | (1ULL << 6) | (1ULL << 5) | (1ULL << 19) | (1ULL << 2) | (1ULL << 1))
 #define TMPFS_BYTES "67108864" /* 64 MiB for each private tmpfs */
 
 const char *sandbox_mode_name(enum sb_mode m)
@@ -427,6 +458,8 @@ int sandbox_run(struct sandbox *sb, const struct sb_cmd *c, struct proc_result *
                                          "CAP_SYS_PTRACE",
                                          "--cap-add",
                                          "CAP_DAC_READ_SEARCH",
+                                         "--cap-add",
+                                         "CAP_DAC_OVERRIDE",
                                          NULL};
         static const char *const opts[] = {"--die-with-parent",
                                            "--new-session",
