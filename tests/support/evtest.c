@@ -197,13 +197,29 @@ int evt_open_fifo(const char *path, int flags)
     return fd;
 }
 
+/* The child's own process group (we kill the whole group). Graded, its own
+ * session too: the kernel lets any process send SIGCONT within its session,
+ * whatever its uid. The parent calls own_group(pid) as well (whichever runs
+ * first); graded, only the child acts, as setsid() fails for a group leader. */
+static void own_group(pid_t pid)
+{
+    uid_t u;
+    gid_t g;
+    if (judging(&u, &g)) {
+        if (pid == 0 && setsid() < 0)
+            _exit(127);
+    } else {
+        setpgid(pid, pid);
+    }
+}
+
 pid_t evt_spawn_student(const char *const argv[], const char *const env[], const int fds[],
                         int nfds)
 {
     pid_t pid = fork();
     if (pid != 0) {
         if (pid > 0)
-            setpgid(pid, pid);
+            own_group(pid);
         return pid;
     }
     /* fds[i] becomes fd i: first out of the way (above every target), then in place. */
@@ -213,7 +229,7 @@ pid_t evt_spawn_student(const char *const argv[], const char *const env[], const
     for (int i = 0; i < nfds && i < 16; i++)
         if (moved[i] >= 0 && dup2(moved[i], i) != i)
             _exit(127);
-    setpgid(0, 0);
+    own_group(0);
     if (evt_drop_to_student() != 0) {
         fprintf(stderr, "evtest: cannot become the student's uid: %s\n", strerror(errno));
         _exit(127);
@@ -228,7 +244,7 @@ pid_t evt_spawn_student(const char *const argv[], const char *const env[], const
 
 static void exec_child(const char *const argv[], const char *const env[])
 {
-    setpgid(0, 0); /* its own group: we kill the whole group */
+    own_group(0); /* its own group: we kill the whole group */
     /* Graded: the program is the student's and runs as the student's uid (a
      * change of uid clears the parent-death signal: drop first). */
     if (evt_drop_to_student() != 0) {
@@ -307,7 +323,7 @@ static pid_t spawn_piped(const char *const argv[], const char *const env[], int 
         dup2(err[1], 2);
         exec_child(argv, env);
     }
-    setpgid(pid, pid);
+    own_group(pid);
     close(in[0]);
     close(out[1]);
     close(err[1]);

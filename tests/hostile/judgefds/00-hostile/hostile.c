@@ -32,7 +32,7 @@ int main(void)
             struct dirent *e;
             while ((e = readdir(d)))
                 if (e->d_name[0] != '.') {
-                    char fd[128];
+                    char fd[512];
                     snprintf(fd, sizeof fd, "%s/%s", path, e->d_name);
                     int f = open(fd, O_RDONLY | O_NONBLOCK);
                     won += f >= 0;

@@ -1,7 +1,7 @@
 /* hostile.c -- signals the judge: its parent (the suite's test process), the
  * parent's parent (the suite's runner) and so on up, with signal 0 and
- * SIGCONT (neither harms, both need the right to kill). Says hello only if
- * one was allowed, so a sandbox that allows it gives this submission the
+ * SIGCONT (neither harms; signal 0 needs the right to kill, and SIGCONT
+ * that or the same session). Says hello only if one was allowed, so a sandbox that allows it gives this submission the
  * point (it could as well have sent SIGKILL or SIGSTOP). */
 #include <signal.h>
 #include <stdio.h>
