@@ -577,6 +577,8 @@ int sandbox_run(struct sandbox *sb, const struct sb_cmd *c, struct proc_result *
 
 static void kill_uid(uid_t uid, gid_t gid)
 {
+    if (uid == 0 || gid == 0) /* never: kill(-1) as root ends every process */
+        return;
     pid_t pid = fork();
     if (pid == 0) {
         if (setgroups(0, NULL) == 0 && setgid(gid) == 0 && setuid(uid) == 0)
@@ -590,7 +592,8 @@ static void kill_uid(uid_t uid, gid_t gid)
 /* Everything of the job's two uids ends (uids of our own: nobody else's). */
 void sandbox_kill(struct sandbox *sb)
 {
-    if (!sb->root)
+    /* Only uids this job holds (sandbox_open may have failed before it had any). */
+    if (!sb->root || sb->uid_lock < 0 || sb->suid_lock < 0)
         return;
     kill_uid(sb->suid, sb->sgid);
     kill_uid(sb->uid, sb->gid);
@@ -684,7 +687,8 @@ static void sweep_shared(uid_t owner)
 void sandbox_close(struct sandbox *sb)
 {
     sandbox_kill(sb);
-    if (sb->root && sb->mode == SB_UID) {
+    if (sb->root && sb->mode == SB_UID && sb->uid_lock >= 0 && sb->suid_lock >= 0 && sb->uid &&
+        sb->suid) {
         sweep_shared(sb->suid);
         sweep_shared(sb->uid);
     }
