@@ -628,6 +628,8 @@ static void rm_at(int dirfd, const char *name, int depth)
  * the shared temporary folders, and its SysV IPC objects. */
 static void sweep_shared(uid_t owner)
 {
+    if (owner == 0)
+        return;
     static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         int fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
