@@ -180,9 +180,9 @@ struct idle {
  * charge little CPU time to a loop of cheap system calls). */
 static struct idle one_second(pid_t pid)
 {
-    long t0 = gx_cpu_ticks(pid), r0 = read_calls(pid);
+    long t0 = evs_cpu_ticks(pid), r0 = read_calls(pid);
     gx_pause_ms(1000);
-    long t1 = gx_cpu_ticks(pid), r1 = read_calls(pid);
+    long t1 = evs_cpu_ticks(pid), r1 = read_calls(pid);
     struct idle i = {t0 < 0 || t1 < 0 ? 0 : t1 - t0, r0 < 0 || r1 < 0 ? 0 : r1 - r0};
     return i;
 }
@@ -285,7 +285,7 @@ GRADED(fifo, fd_leak, 1, 15, "no fd leak: 30 writers come and go")
         snprintf(want, sizeof want, "line: w%d", i);
         fx_expect(&f, want, "writers one after another");
     }
-    int after = gx_wait_fds(f.p.pid, before, 2);
+    int after = evs_wait_fds(f.p.pid, before, 2);
     cr_assert(after <= before,
               "the reader had %d fds open after the first writer and %d after 30 more: "
               "close the old fd when you re-open the FIFO",
