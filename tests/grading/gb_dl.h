@@ -206,7 +206,14 @@ static inline struct gb_lib *gb_load(const char *name)
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        /* The loader dies with this test's process, and holds only its socket. */
+        /* The loader is student code: under `evlab grade` it runs as the
+         * student's uid, with no capabilities, in a session of its own
+         * (nothing outside grading). Then it dies with this test's process
+         * (a uid change clears the parent-death signal, so it is set after),
+         * and holds only its socket. */
+        setsid();
+        if (evt_drop_to_student() != 0)
+            _exit(127);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);

@@ -1,12 +1,14 @@
 /* suite.c -- the grading suite for the hostile corpus (exercise "00-hostile").
  *
  * One scored test: run $EVLAB_TARGET/hostile, expect "hello" on its stdout
- * and exit status 0. It deliberately waits for the program without a limit of
+ * and exit status 0. The program runs as the student's uid (evt_spawn_student),
+ * as in every grading suite. It deliberately waits for the program without a limit of
  * its own (only Criterion's per-test timeout), so the grader's sandbox is what
  * has to contain whatever the program does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,16 +21,11 @@
 GRADED(hostile, says_hello, 1, 3.0, "prints hello and exits 0")
 {
     int pfd[2];
-    cr_assert_eq(pipe(pfd), 0);
-    pid_t pid = fork();
+    cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+    /* As every suite starts the student's code: as the student's uid. */
+    pid_t pid =
+        evt_spawn_student(EVT_ARGV(evt_target("hostile")), NULL, (const int[]){-1, pfd[1]}, 2);
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execl(evt_target("hostile"), "hostile", (char *)NULL);
-        _exit(127);
-    }
     close(pfd[1]);
     char out[4096];
     size_t len = 0;

@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,9 +93,164 @@ static void die_with_parent(void)
         _exit(127); /* the parent is already gone */
 }
 
+/* ---- the student's uid -------------------------------------------------------- */
+
+/* Set the effective capabilities to `caps` (a subset of the permitted ones). */
+static int set_effective(unsigned long long caps)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2] = {{0}};
+    if (syscall(SYS_capget, &h, d) != 0)
+        return -1;
+    d[0].effective = (__u32)caps & d[0].permitted;
+    d[1].effective = (__u32)(caps >> 32) & d[1].permitted;
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+static bool judging(uid_t *uid, gid_t *gid)
+{
+    const char *u = getenv("EVLAB_STUDENT_UID"), *g = getenv("EVLAB_STUDENT_GID");
+    if (!u || !*u || !g || !*g)
+        return false;
+    *uid = (uid_t)strtoul(u, NULL, 10);
+    *gid = (gid_t)strtoul(g, NULL, 10);
+    return *uid != 0 && *gid != 0;
+}
+
+#define CAP_BIT(c) (1ULL << (c))
+
+int evt_judge_caps(bool look)
+{
+    uid_t u;
+    gid_t g;
+    if (!judging(&u, &g))
+        return 0;
+    return set_effective(CAP_BIT(CAP_KILL) |
+                         (look ? CAP_BIT(CAP_SYS_PTRACE) | CAP_BIT(CAP_DAC_READ_SEARCH) : 0));
+}
+
+int evt_drop_to_student(void)
+{
+    uid_t uid;
+    gid_t gid;
+    if (!judging(&uid, &gid))
+        return 0;
+    const char *tmp = getenv("EVLAB_STUDENT_TMPDIR");
+    if (tmp && *tmp)
+        setenv("TMPDIR", tmp, 1);
+    unsetenv("EVLAB_STUDENT_UID");
+    unsetenv("EVLAB_STUDENT_GID");
+    unsetenv("EVLAB_STUDENT_TMPDIR");
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[2] = {{0}};
+    if (set_effective(CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID)) != 0 || setgroups(0, NULL) != 0 ||
+        setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0 ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) ||
+        syscall(SYS_capset, &h, none) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return getuid() == uid && geteuid() == uid && getgid() == gid ? 0 : -1;
+}
+
+int evt_drop_caps(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[2] = {{0}};
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
+        syscall(SYS_capset, &h, none) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    unsetenv("EVLAB_STUDENT_UID"); /* nobody to drop to any more */
+    unsetenv("EVLAB_STUDENT_GID");
+    return 0;
+}
+
+bool evt_shared_dir(char *buf, size_t len, const char *prefix)
+{
+    const char *base = getenv("EVLAB_STUDENT_TMPDIR");
+    uid_t u;
+    gid_t g;
+    bool graded = judging(&u, &g);
+    if (!graded || !base || !*base)
+        base = "/tmp";
+    if ((size_t)snprintf(buf, len, "%s/%s-XXXXXX", base, prefix) >= len || !mkdtemp(buf))
+        return false;
+    return !graded || chmod(buf, 0777) == 0;
+}
+
+int evt_open_fifo(const char *path, int flags)
+{
+    uid_t u;
+    gid_t g;
+    bool graded = judging(&u, &g);
+    if (graded)
+        set_effective(CAP_BIT(CAP_KILL) | CAP_BIT(CAP_DAC_OVERRIDE));
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    if (graded)
+        evt_judge_caps(false);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        e = EINVAL;
+    }
+    errno = e;
+    return fd;
+}
+
+/* The child's own process group (we kill the whole group). Graded, its own
+ * session too: the kernel lets any process send SIGCONT within its session,
+ * whatever its uid. The parent calls own_group(pid) as well (whichever runs
+ * first); graded, only the child acts, as setsid() fails for a group leader. */
+static void own_group(pid_t pid)
+{
+    uid_t u;
+    gid_t g;
+    if (judging(&u, &g)) {
+        if (pid == 0 && setsid() < 0)
+            _exit(127);
+    } else {
+        setpgid(pid, pid);
+    }
+}
+
+pid_t evt_spawn_student(const char *const argv[], const char *const env[], const int fds[],
+                        int nfds)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid > 0)
+            own_group(pid);
+        return pid;
+    }
+    /* fds[i] becomes fd i: first out of the way (above every target), then in place. */
+    int moved[16];
+    for (int i = 0; i < nfds && i < 16; i++)
+        moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 16) : -1;
+    for (int i = 0; i < nfds && i < 16; i++)
+        if (moved[i] >= 0 && dup2(moved[i], i) != i)
+            _exit(127);
+    own_group(0);
+    if (evt_drop_to_student() != 0) {
+        fprintf(stderr, "evtest: cannot become the student's uid: %s\n", strerror(errno));
+        _exit(127);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_DFL);
+    apply_env(env);
+    execv(argv[0], (char *const *)argv);
+    fprintf(stderr, "evtest: cannot exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
 static void exec_child(const char *const argv[], const char *const env[])
 {
-    setpgid(0, 0); /* its own group: we kill the whole group */
+    own_group(0); /* its own group: we kill the whole group */
+    /* Graded: the program is the student's and runs as the student's uid (a
+     * change of uid clears the parent-death signal: drop first). */
+    if (evt_drop_to_student() != 0) {
+        fprintf(stderr, "evtest: cannot become the student's uid: %s\n", strerror(errno));
+        _exit(127);
+    }
     die_with_parent();
     signal(SIGPIPE, SIG_DFL);
     apply_env(env);
@@ -164,7 +323,7 @@ static pid_t spawn_piped(const char *const argv[], const char *const env[], int 
         dup2(err[1], 2);
         exec_child(argv, env);
     }
-    setpgid(pid, pid);
+    own_group(pid);
     close(in[0]);
     close(out[1]);
     close(err[1]);
@@ -251,6 +410,8 @@ static pid_t spawn_pty(const char *const argv[], const char *const env[], int *m
     pid_t pid = forkpty(master, NULL, NULL, NULL);
     if (pid == 0) {
         /* forkpty made us a session leader; keep that (a pty needs it). */
+        if (evt_drop_to_student() != 0)
+            _exit(127);
         die_with_parent();
         signal(SIGPIPE, SIG_DFL);
         apply_env(env);
@@ -470,7 +631,9 @@ int evt_count_fds(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    evt_judge_caps(true); /* the program runs as the student's uid */
     DIR *d = opendir(path);
+    evt_judge_caps(false);
     if (!d)
         return -1;
     int n = 0;

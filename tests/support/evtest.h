@@ -76,6 +76,45 @@ int evt_wait_exit(struct evt_proc *p, double timeout_s);
 void evt_proc_free(struct evt_proc *p);
 int evt_count_fds(pid_t pid); /* entries in /proc/PID/fd, -1 on error */
 
+/* ---- the student's uid (evlab grade) ------------------------------------------- */
+/* When `evlab grade` runs a suite as root, the suite (the judge) runs as a
+ * judge uid and every program it starts runs as the student's uid, with no
+ * capabilities: the student's code cannot signal, ptrace or read the judge
+ * (tools/evlab/sandbox.c). The grader says which uid in EVLAB_STUDENT_UID and
+ * EVLAB_STUDENT_GID (and EVLAB_STUDENT_TMPDIR); without them (evlab check,
+ * make check) these do nothing and everything runs as the caller.
+ *
+ * Every program started by evt_run, evt_spawn, evt_run_pty and evt_run_step
+ * is dropped already. Student code started any other way must go through
+ * evt_spawn_student() (fork + own process group + drop + exec; `fds[i]`, if
+ * >= 0, becomes the child's fd i, e.g. {in, out, err, sock} for a loader
+ * driven over a socketpair; other fds should be close-on-exec), or, after a
+ * fork of your own, evt_drop_to_student() before exec or dlopen. Returns the
+ * pid (in its own process group, SIGKILLed if we die), or -1. */
+pid_t evt_spawn_student(const char *const argv[], const char *const env[], const int fds[],
+                        int nfds);
+/* In a child, before running student code: become the student's uid with no
+ * capabilities and no way to gain any (no_new_privs). 0, or -1 (then _exit). */
+int evt_drop_to_student(void);
+/* A fresh folder that the judge and the student's programs both write (a
+ * FIFO's, a file's to be left alone): "$TMP/PREFIX-XXXXXX" in the student's
+ * temporary folder, which no other job can reach; mode 0777 when graded.
+ * false if it could not be made. */
+bool evt_shared_dir(char *buf, size_t len, const char *prefix);
+/* Open a FIFO the student's program made (its mode may be 0600): with
+ * CAP_DAC_OVERRIDE for the open alone, never following a link, and only if it
+ * is a FIFO (else -1, EINVAL). Like open(2) otherwise. */
+int evt_open_fifo(const char *path, int flags);
+/* Give up every capability for good (no_new_privs): a test process about to
+ * run the student's code in-process (graded_dlopen) that must still talk to
+ * Criterion's runner as the judge's uid. 0, or -1. */
+int evt_drop_caps(void);
+/* The judge's effective capabilities: KILL always (to signal the student's
+ * programs); with look, also SYS_PTRACE and DAC_READ_SEARCH to read their
+ * /proc/PID files. Raise them around such a read only, never around a path the
+ * student could have planted. 0, or -1. */
+int evt_judge_caps(bool look);
+
 /* ---- sockets on 127.0.0.1 --------------------------------------------------- */
 int evt_connect(int port, double timeout_s); /* blocking fd, or -1 */
 int evt_listen(int *port);                   /* listening fd on port 0; *port set */

@@ -11,8 +11,10 @@
  * submission manages to forge cannot invent a test or a weight.
  * A crash or a timeout costs only that test.
  *
- * graded_dlopen(path) loads a function-level exercise's shared object, after
- * loading it once in a throw-away child: a library whose constructor ends the
+ * graded_dlopen(path) loads a function-level exercise's shared object in the
+ * test process, with no capabilities left (still the judge's uid, which the
+ * runner needs), after loading it once as the student's uid in a throw-away
+ * child: a library whose constructor ends the
  * process (exit(0) looks like a pass to Criterion) fails the test instead.
  */
 #ifndef EVLAB_GRADING_H
@@ -20,6 +22,8 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+
+#include "evtest.h"
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -31,9 +35,14 @@
 
 static inline void *graded_dlopen(const char *path)
 {
+    /* The library is the student's code: the throw-away child loads it as the
+     * student's uid; this test process keeps the judge's uid (Criterion's
+     * runner must still hear from it) but gives up every capability first. */
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        if (evt_drop_to_student() != 0)
+            _exit(99);
         alarm(10);
         _exit(dlopen(path, RTLD_NOW | RTLD_LOCAL) ? 97 : 98);
     }
@@ -45,6 +54,8 @@ static inline void *graded_dlopen(const char *path)
                        "must not exit, abort or crash when it is loaded",
                        path, WIFSIGNALED(st) ? "signal" : "exit status",
                        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    cr_assert_eq(evt_drop_caps(), 0, "cannot give up the judge's capabilities: %s",
+                 strerror(errno));
     return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 

@@ -144,8 +144,11 @@ static void grade_hostile(const char *mode, int uid, const struct hostile *h)
     cr_assert(!strchr(r.out, '\033'), "%s: an escape character reached the text report:\n%s", name,
               r.out);
 
+    /* As root the judge runs as `uid` and the student's code as uid + 250. */
     char what[4200] = "";
     int left = survivors(tmpl, geteuid() == 0 ? uid : -1, what, sizeof what);
+    if (geteuid() == 0)
+        left += survivors(tmpl, uid + 250, what, sizeof what);
     cr_assert_eq(left, 0, "%d process(es) survived, e.g. %s", left, what);
 
     char *after = snapshot(dirs);
@@ -190,6 +193,13 @@ HOSTILE(does_not_compile, 11, "nocompile", "does not compile", .expect2 = "hosti
 HOSTILE(forges_the_report, 12, "forge", "prints hello", .reject = "9999")
 HOSTILE(ptraces_the_judge, 13, "ptrace", "expected 'hello' on stdout, got ''")
 HOSTILE(ansi_escapes_in_output, 14, "ansi", "00-hostile")
+/* The judge (the suite) and the student's code never share a uid: signal 0
+ * and SIGCONT to the suite's processes, opening their /proc/PID/fd, mem and
+ * environ, and finding an ancestor of its own uid all fail (each says hello,
+ * and so scores, only if it worked). */
+HOSTILE(signals_the_judge, 21, "killjudge", "expected 'hello' on stdout, got ''")
+HOSTILE(reads_the_judges_fds, 22, "judgefds", "expected 'hello' on stdout, got ''")
+HOSTILE(shares_a_uid_with_the_judge, 23, "sameuid", "expected 'hello' on stdout, got ''")
 /* `int` and `main(` on two lines is a program, and full marks. */
 HOSTILE(split_main_is_a_program, 15, "splitmain", "PASS", .score = "total 1/1")
 

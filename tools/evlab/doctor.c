@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "evlab.h"
+#include "grade.h"
 
 /* Output of a command (stdout+stderr), or NULL if it failed to run or exit 0. */
 static char *command_output(const char *const *argv)
@@ -181,6 +182,36 @@ static void add_word(struct buf *b, const char *words)
     free(copy);
 }
 
+/* Which sandbox `evlab grade` would use here, and why (never "missing": the
+ * uid fallback grades too, with weaker walls; README "For instructors"). */
+static void sandbox_row(void)
+{
+    struct sandbox sb;
+    const char *forced = getenv("EVLAB_SANDBOX");
+    struct buf why = {0};
+    bool ok = sandbox_open(&sb, 0) == 0;
+    if (!ok)
+        buf_printf(&why, "cannot prepare one (see above)");
+    else if (forced && *forced)
+        buf_printf(&why, "forced by EVLAB_SANDBOX=%s", forced);
+    else if (sb.mode == SB_BWRAP)
+        buf_printf(&why, "bwrap: user namespaces allowed");
+    else if (!in_path("bwrap"))
+        buf_printf(&why, "bwrap is not installed");
+    else
+        buf_printf(&why, "bwrap cannot make user namespaces here (a container?)");
+    if (ok && sb.root)
+        buf_printf(&why, "; judge uid %d, student uid %d", (int)sb.uid, (int)sb.suid);
+    else if (ok)
+        buf_printf(&why, "; not root: judge and student share uid %d", (int)sb.uid);
+    const char *mode = !ok ? "none" : sb.mode == SB_BWRAP ? "bwrap" : "uid fallback";
+    printf("  %s%-8s%s %-18s %-17.17s %s%s%s\n", col(ok && sb.mode == SB_BWRAP ? "32" : "33"),
+           ok && sb.mode == SB_BWRAP ? "ok" : "note", col("0"), "grading sandbox", mode, col("2"),
+           why.p, col("0"));
+    sandbox_close(&sb);
+    buf_free(&why);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
     /* Which groups must be complete for exit 0: tour by default. */
@@ -226,6 +257,8 @@ int cmd_doctor(int argc, char **argv)
                 add_word(&fix, brew ? p->brew : p->debian);
             }
             free(v);
+            if (strcmp(p->what, "bwrap") == 0)
+                sandbox_row();
         }
         if (nmissing) {
             if (want[gi])

@@ -87,6 +87,10 @@ struct proc_spec {
     bool drop;        /* setuid(uid)/setgid(gid) before exec */
     uid_t uid;
     gid_t gid;
+    /* With drop: capabilities (bit N = CAP N) kept across the drop and the
+     * exec, as ambient capabilities (the grading judge's; see sandbox.c). */
+    unsigned long long keep_caps;
+    int pass_fd; /* > 2: an fd of ours the child inherits (0: none) */
     struct limits lim;
     bool sweep; /* as a subreaper: kill what is left of the tree */
     /* The verdict channel: a pipe whose write end the child gets as fd 3 (not

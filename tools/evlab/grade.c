@@ -238,6 +238,7 @@ static int list_tests(struct sandbox *sb, const char *suite, const char *const *
     const char *argv[] = {suite, NULL};
     const char *env[] = {"EVLAB_LIST_TESTS=1", "EVLAB_REPORT_FD=3", "EVLAB_REPORT", NULL};
     struct sb_cmd c = {.argv = argv,
+                       .judge = true,
                        .env = env,
                        .ro = ro,
                        .timeout_s = 30,
@@ -270,6 +271,7 @@ static void suite_once(const struct gopts *o, struct sandbox *sb, const char *su
         env[k++] = env_extra[i];
     env[k] = NULL;
     struct sb_cmd c = {.argv = argv,
+                       .judge = true,
                        .env = env,
                        .cwd = cwd,
                        .ro = ro,
@@ -584,8 +586,8 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
     if (sub_fd < 0)
         return err2("cannot open the submission %s: %s", sub, strerror(errno));
     int suites_fd = -1, build_fd = -1;
-    char *suites = sandbox_mkdir(sb, "suites", false, &suites_fd);
-    char *build = sandbox_mkdir(sb, "build", false, &build_fd);
+    char *suites = sandbox_mkdir(sb, "suites", SB_OWN_ROOT, &suites_fd);
+    char *build = sandbox_mkdir(sb, "build", SB_OWN_ROOT, &build_fd);
     if (!suites || !build) {
         close(sub_fd);
         free(suites);
@@ -616,9 +618,18 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
         /* A folder of its own, made now: no earlier exercise's code could reach it. */
         char *exname = xasprintf("ex-%s", d->u.name);
         int ex_fd = -1;
-        char *exdir = sandbox_mkdir(sb, exname, true, &ex_fd);
+        char *exdir = sandbox_mkdir(sb, exname, SB_OWN_STUDENT, &ex_fd);
+        /* Without namespaces, a temporary folder each for the judge and the student. */
         char *tmpname = xasprintf("tmp-%s", d->u.name);
-        char *tmpdir = sb->mode == SB_UID ? sandbox_mkdir(sb, tmpname, true, NULL) : NULL;
+        char *tmpdir = sb->mode == SB_UID ? sandbox_mkdir(sb, tmpname, SB_OWN_JUDGE, NULL) : NULL;
+        char *stmpname = xasprintf("s%s", d->u.nn); /* short: FIFO paths go in it */
+        int stmp_fd = -1;
+        char *stmpdir =
+            sb->mode == SB_UID ? sandbox_mkdir(sb, stmpname, SB_OWN_STUDENT, &stmp_fd) : NULL;
+        if (stmp_fd >= 0) { /* the judge makes folders in it for both (evt_shared_dir) */
+            fchmod(stmp_fd, 0770);
+            close(stmp_fd);
+        }
         int src_fd = submission_fd(sub_fd, d);
         double left = o->submission_timeout - (now_s() - start);
         const char *needs = "a build";
@@ -646,13 +657,15 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
             char *t = xasprintf("EVLAB_TARGET=%s", exdir);
             char *b = xasprintf("EVLAB_BUILD=%s", build);
             char *td = xasprintf("TMPDIR=%s", tmpdir ? tmpdir : "/tmp");
-            const char *env[] = {t, b, td, NULL};
+            char *std = xasprintf("EVLAB_STUDENT_TMPDIR=%s", stmpdir ? stmpdir : "/tmp");
+            const char *env[] = {t, b, td, std, NULL};
             const char *ro[] = {suites, build, exdir, NULL};
             suite_runs(o, sb, suite, &x, env, ro, exdir,
                        left < o->suite_timeout ? left : o->suite_timeout, e);
             free(t);
             free(b);
             free(td);
+            free(std);
         } else {
             /* Not built or not run: every test still counts in the maximum. */
             eres_not_run(e, &x, needs);
@@ -668,6 +681,8 @@ static int grade_submission(const struct gopts *o, struct sandbox *sb, const cha
         free(exdir);
         free(tmpname);
         free(tmpdir);
+        free(stmpname);
+        free(stmpdir);
         free(suite);
     }
     close(sub_fd);

@@ -65,16 +65,20 @@ struct gopts {
 enum sb_mode { SB_NONE, SB_BWRAP, SB_UID };
 struct sandbox {
     enum sb_mode mode;
-    bool root; /* we are root: commands run as uid/gid */
-    uid_t uid;
+    bool root; /* we are root: commands run as uid/gid (judge) or suid/sgid (student) */
+    uid_t uid; /* the judge's: grading suites */
     gid_t gid;
-    int uid_lock;
-    char *top; /* the job's root-owned temporary folder */
+    uid_t suid; /* the student's: the build and every program a suite starts */
+    gid_t sgid;
+    int uid_lock, suid_lock;
+    int userns_fd; /* bwrap as root: a user namespace mapping both uids (or -1) */
+    char *top;     /* the job's root-owned temporary folder */
     int top_fd;
     bool interrupted; /* SIGINT/SIGTERM reached us during a run: stop */
 };
 struct sb_cmd {
     const char *const *argv;
+    bool judge; /* a grading suite: the judge's uid (else the student's) */
     const char *const *env;
     const char *cwd;
     const char *const *ro; /* host paths visible read-only (same path inside) */
@@ -94,7 +98,10 @@ int sandbox_open(struct sandbox *sb, uid_t want_uid);
 enum sb_mode sandbox_probe(const struct sandbox *sb);
 const char *sandbox_mode_name(enum sb_mode m);
 void sandbox_describe(const struct sandbox *sb, struct buf *b);
-char *sandbox_mkdir(struct sandbox *sb, const char *name, bool for_job, int *fd_out);
+enum sb_owner { SB_OWN_ROOT, SB_OWN_JUDGE, SB_OWN_STUDENT };
+/* A fresh folder in the job's: root's 0755, the judge's 0700, or the student's
+ * 0750 with the judge's group (the judge reads it; no other job can). */
+char *sandbox_mkdir(struct sandbox *sb, const char *name, enum sb_owner owner, int *fd_out);
 int sandbox_copy_in(struct sandbox *sb, int src_fd, int dst_fd, struct buf *notes);
 int sandbox_run(struct sandbox *sb, const struct sb_cmd *c, struct proc_result *r);
 void sandbox_kill(struct sandbox *sb);

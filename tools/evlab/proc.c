@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -186,6 +188,22 @@ static void set_limit(int res, rlim_t v)
         setrlimit(res, &rl);
 }
 
+/* After a drop with PR_SET_KEEPCAPS: `caps` permitted, effective, inheritable
+ * and ambient (so that they survive exec as a non-root uid), nothing else. */
+static int keep_caps(unsigned long long caps)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2] = {{0}};
+    d[0].permitted = d[0].effective = d[0].inheritable = (uint32_t)caps;
+    d[1].permitted = d[1].effective = d[1].inheritable = (uint32_t)(caps >> 32);
+    if (syscall(SYS_capset, &h, d) != 0)
+        return -1;
+    for (int c = 0; c < 64; c++)
+        if ((caps >> c & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
+            return -1;
+    return 0;
+}
+
 static void child_exec(const struct proc_spec *s, int out_w, int rep_w)
 {
     if (rep_w >= 0) { /* out of the way of fds 0-3 first */
@@ -256,9 +274,17 @@ static void child_exec(const struct proc_spec *s, int out_w, int rep_w)
         struct rlimit core = {0, 0};
         setrlimit(RLIMIT_CORE, &core);
     }
+    if (s->pass_fd > 2 && fcntl(s->pass_fd, F_SETFD, 0) != 0)
+        _exit(127);
     if (s->drop) {
+        if (s->keep_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+            _exit(127);
         if (setgroups(0, NULL) != 0 || setgid(s->gid) != 0 || setuid(s->uid) != 0) {
             fprintf(stderr, "evlab: cannot drop to uid %d: %s\n", (int)s->uid, strerror(errno));
+            _exit(127);
+        }
+        if (s->keep_caps && keep_caps(s->keep_caps) != 0) {
+            fprintf(stderr, "evlab: cannot keep the judge's capabilities: %s\n", strerror(errno));
             _exit(127);
         }
         /* RLIMIT_NPROC binds only a non-root user: set it after the drop. */
