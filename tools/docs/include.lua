@@ -151,6 +151,9 @@ local function part(text, from, to, range, where)
     end
     if not b then fail(where .. ": to=\"" .. to .. "\" matches no line at or after from=") end
   end
+  -- Closing braces of blocks opened before the part are not shown.
+  local first = #(lines[a]:match("^(%s*)"))
+  while b > a and lines[b]:match("^%s*}%s*$") and #(lines[b]:match("^(%s*)")) < first do b = b - 1 end
   local kept, indent = {}, math.huge
   for i = a, b do
     table.insert(kept, lines[i])
