@@ -315,3 +315,31 @@ Test(labs, answer_keys_quote_what_the_programs_print, .timeout = 300)
         free(out);
     }
 }
+
+/* Speaker notes: every deck has them in its source (::: notes), and the student
+ * decks do not carry them (include.lua keeps them for make instructor only). */
+static void check_notes(const char *slug)
+{
+    char path[512];
+    snprintf(path, sizeof path, "slides/%s.md", slug);
+    char *md = slurp(path);
+    if (!md)
+        return; /* a lesson without a deck */
+    int notes = 0, slides = 0;
+    for (const char *p = md; (p = strstr(p, "\n::: notes\n")); p++)
+        notes++;
+    for (const char *p = md; (p = strstr(p, "\n## ")); p++)
+        slides++;
+    cr_expect_geq(notes * 2, slides, "%s: %d speaker notes for %d slides", path, notes, slides);
+    free(md);
+    snprintf(path, sizeof path, "build/slides/%s.html", slug);
+    char *html = slurp(path);
+    cr_assert_not_null(html, "%s is missing: run make slides", path);
+    cr_expect_null(strstr(html, "<div class=\"notes\""), "%s carries speaker notes", path);
+    free(html);
+}
+
+Test(labs, decks_have_speaker_notes_kept_out_of_the_student_build)
+{
+    cr_assert_gt(each_lesson(check_notes), 0);
+}
