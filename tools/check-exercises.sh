@@ -23,7 +23,9 @@ if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD NN KIND TARGET [EXPECT]
     esac
     expect0=$expect
     [ -n "$expect" ] && [ -e "$expect.$be" ] && expect=$expect.$be
-    env "$@" EVLAB_TARGET="$target" EVLAB_REPORT="$tmp/report" "$build/tests/grading/$nn" --jobs 2 >"$tmp/log" 2>&1
+    # EVLAB_BUILD: what the suite needs comes from the same build (the ASan
+    # pass runs a sanitized solution in the sanitized loader of build/asan).
+    env "$@" EVLAB_TARGET="$target" EVLAB_BUILD="$build" EVLAB_REPORT="$tmp/report" "$build/tests/grading/$nn" --jobs 2 >"$tmp/log" 2>&1
     if [ -s "$tmp/report" ]; then
         failed=$(awk -F'\t' '$2 != "PASS" { print $1 }' "$tmp/report" | sort)
     else
@@ -53,10 +55,10 @@ for src in tests/grading/*.c; do
     [ -e "$src" ] || continue
     nn=$(basename "$src" .c)
     if [ -n "${EVLAB_SOLUTIONS_ONLY:-}" ]; then   # the ASan pass
-        # Not here: function-level solutions (a sanitized .so cannot be
-        # dlopen()ed by a plain suite) and suites that check memory with
-        # valgrind or RSS, which ASan's own allocator defeats. Those are
-        # checked in the plain build, valgrind included.
+        # Not here: suites that check memory with valgrind or RSS, which
+        # ASan's own allocator defeats. Those are checked in the plain build,
+        # valgrind included. (Function-level solutions are in: their suite
+        # runs the sanitized .so in the sanitized loader, never in itself.)
         case " ${EVLAB_ASAN_SKIP:-} " in *" $nn "*) continue ;; esac
         echo "$nn solution-passes $build/solutions/$nn"
         continue

@@ -4,10 +4,12 @@
 # (build/ or build/asan/ ...). A line "suite passed failed" goes to RESULTS.
 #
 # Most lesson suites spend their time waiting on timers, prompts and sockets
-# (under 20% of a core), so EVLAB_SUITE_PAR of them (3) run at once. The
-# suites that load the machine -- the echo servers under floods, the benchmark
-# lesson, the grader, the tour and the tracer -- run one at a time after them,
-# so that their load never meets another suite's timing checks.
+# (under 20% of a core), and so does the tour's (it mostly waits for lesson
+# programs), so EVLAB_SUITE_PAR of them (3) run at once, the longest first.
+# The suites that load the machine -- the echo servers under floods, the
+# benchmark lesson, the grader, the sandbox attacks and the tracer -- run one
+# at a time after them, so that their load never meets another suite's
+# timing checks.
 set -u
 if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD SUITE
     results=$2 build=$3 suite=$4
@@ -34,6 +36,7 @@ mkdir -p "$(dirname "$results")"
 light='' heavy=''
 for suite in "$@"; do
     case $suite in
+    */tools/tour) light="$suite $light" ;;
     */lessons/10-* | */lessons/17-* | */tools/*) heavy="$heavy $suite" ;;
     *) light="$light $suite" ;;
     esac

@@ -3,7 +3,8 @@
  *
  * A function-level exercise: there is no main(). `make` builds this file to
  * build/exercises/02-backend-features/features.so and the grading suite calls
- * the three functions below. README.md next to this file has the rules.
+ * the three functions below, declared in features.h (the contract: keep
+ * them as declared there). README.md next to this file has the rules.
  *
  * Build on its own:
  *   cc -Wall -fPIC -shared -o features.so features.c $(pkg-config --cflags --libs libevent)
@@ -14,6 +15,8 @@
 #include <string.h>
 
 #include <event2/event.h>
+
+#include "features.h"
 
 /* describe_features: "ET|O1|FDS|EARLY_CLOSE" style text for a value of
  * event_base_get_features(); "none" for 0; bits with no name last, in hex.

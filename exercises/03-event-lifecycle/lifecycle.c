@@ -3,7 +3,8 @@
  *
  * A function-level exercise: there is no main(). `make` builds this file to
  * build/exercises/03-event-lifecycle/lifecycle.so and the grading suite
- * calls the functions below. README.md next to this file has the rules.
+ * calls the functions below, declared in lifecycle.h (the contract: keep
+ * them as declared there). README.md next to this file has the rules.
  *
  * Build on its own:
  *   cc -Wall -fPIC -shared -o lifecycle.so lifecycle.c $(pkg-config --cflags --libs libevent)
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <event2/event.h>
+
+#include "lifecycle.h"
 
 /* event_state: "not initialized", "not pending", or "pending on " and the
  * names TIMEOUT READ WRITE SIGNAL CLOSED joined by "|" (for example

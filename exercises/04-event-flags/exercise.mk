@@ -2,3 +2,5 @@
 # kind: program (a main(), built to build/exercises/04-event-flags/NAME) or library
 # (built to NAME.so and called by its suite). needs: build products its suite uses.
 kind = library
+# The suite runs the library in this loader, never in its own process.
+needs = tests/grading/loader/04-event-flags

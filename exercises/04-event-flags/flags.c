@@ -3,7 +3,8 @@
  *
  * A function-level exercise: there is no main(). `make` builds this file to
  * build/exercises/04-event-flags/flags.so and the grading suite calls the
- * three functions below. Read README.md next to this file for the rules.
+ * three functions below, declared in flags.h (the contract: keep them as
+ * declared there). Read README.md next to this file for the rules.
  *
  * Build on its own:
  *   cc -Wall -fPIC -shared -o flags.so flags.c $(pkg-config --cflags --libs libevent)
@@ -14,6 +15,8 @@
 #include <string.h>
 
 #include <event2/event.h>
+
+#include "flags.h"
 
 /* flags_to_string: the names of the bits set in `flags`, lowest bit first,
  * joined by "|" ("EV_READ|EV_PERSIST"); bits without a name at the end as one

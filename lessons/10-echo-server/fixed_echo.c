@@ -262,7 +262,8 @@ int main(int argc, char **argv)
     struct event_base *base = base_for_method(method);
     cap_fds_for_select(base);
     evutil_socket_t lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    CHECK_OK(lfd);
+    if (lfd < 0)
+        die("socket() failed: %s", strerror(errno));
     CHECK_OK(evutil_make_listen_socket_reuseable(lfd));
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

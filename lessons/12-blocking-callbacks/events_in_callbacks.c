@@ -27,7 +27,7 @@ static struct event_base *base;
 static struct event *victim; /* pending, then deleted from a callback */
 static int children_fired;
 
-static void child_cb(evutil_socket_t fd, short what, void *arg)
+static void on_child(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct event *self = arg;
@@ -36,20 +36,20 @@ static void child_cb(evutil_socket_t fd, short what, void *arg)
     event_free(self); /* allowed: libevent is done with it */
 }
 
-static void victim_cb(evutil_socket_t fd, short what, void *arg)
+static void on_victim(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("  victim ran (it should have been deleted!)\n");
 }
 
 // [tick]
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     static int n;
     struct event *self = arg;
     (void)fd, (void)what;
     printf("tick %d: the loop is running; adding a new event from this callback\n", ++n);
-    struct event *child = event_new(base, -1, 0, child_cb, event_self_cbarg());
+    struct event *child = event_new(base, -1, 0, on_child, event_self_cbarg());
     struct timeval soon = {0, 10000};
     if (!child)
         die("event_new() failed in a callback");
@@ -67,7 +67,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 // [/tick]
 
-static void noop_cb(int fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
+static void on_noop(int fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
 
 int main(int argc, char **argv)
 {
@@ -86,8 +86,8 @@ int main(int argc, char **argv)
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");
-    struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, event_self_cbarg());
-    victim = evtimer_new(base, victim_cb, NULL);
+    struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, event_self_cbarg());
+    victim = evtimer_new(base, on_victim, NULL);
     struct timeval every = {0, 50000}, late = {0, 400000};
     if (!tick || !victim)
         die("event_new()/evtimer_new() failed");
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     step("2. the legacy API: event_set() on an event that never gets a base");
     // [legacy]
     struct event legacy; /* event_set() uses the base of event_init(), if any */
-    event_set(&legacy, -1, 0, noop_cb, NULL);
+    event_set(&legacy, -1, 0, on_noop, NULL);
     struct timeval tv = {1, 0};
     printf("event_add() without event_base_set() = %d (refused, not a crash)\n",
            event_add(&legacy, &tv));

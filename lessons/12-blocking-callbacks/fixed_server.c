@@ -42,7 +42,7 @@ static long now_ms(void)
 // [heartbeat]
 /* A timer that should fire every heartbeat_ms. When a callback blocks, the
  * actual time drifts away from the planned one: that is the stall. */
-static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     static long n, last;
     (void)fd, (void)what, (void)arg;
@@ -71,13 +71,13 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
-static void echo_read_cb(struct bufferevent *bev, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     (void)arg;
     evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(bev));
 }
 
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev, (void)what;
     conn_free(arg); /* EOF or error: free this client, go on */
@@ -90,14 +90,14 @@ static void greet(struct conn *c)
     bufferevent_enable(c->bev, EV_READ);
 }
 
-static void delay_done_cb(evutil_socket_t fd, short what, void *arg)
+static void on_delay_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     greet(arg);
 }
 
 // [accept]
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what, (void)arg;
     int fd = accept(lfd, NULL, NULL);
@@ -123,11 +123,11 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     c->id = next_client++;
     printf("client %d: accepted at +%ld ms\n", c->id, now_ms());
     LIST_INSERT_HEAD(&conns, c, link);
-    bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
+    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     bufferevent_enable(c->bev, EV_READ); /* notice a client that leaves early */
     /* Not usleep(sleep_ms): a timer. Adding it from a callback is fine. */
     struct timeval wait = {sleep_ms / 1000, sleep_ms % 1000 * 1000};
-    c->delay = evtimer_new(base, delay_done_cb, c);
+    c->delay = evtimer_new(base, on_delay_done, c);
     if (!c->delay || evtimer_add(c->delay, &wait) != 0) {
         fprintf(stderr, "evtimer_new()/evtimer_add() failed: dropping client %d\n", c->id);
         conn_free(c);
@@ -137,7 +137,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 }
 // [/accept]
 
-static void stop_cb(evutil_socket_t sig, short what, void *arg)
+static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
     (void)what, (void)arg;
     printf("signal %d: leaving the loop\n", (int)sig);
@@ -203,16 +203,16 @@ int main(int argc, char **argv)
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");
-    struct event *hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
+    struct event *hb = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
     struct timeval period = {heartbeat_ms / 1000, heartbeat_ms % 1000 * 1000};
     if (!hb)
         die("event_new() failed for the heartbeat");
-    struct event *sigint = evsignal_new(base, SIGINT, stop_cb, NULL);
-    struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, NULL);
+    struct event *sigint = evsignal_new(base, SIGINT, on_stop, NULL);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_stop, NULL);
     if (!sigint || !sigterm || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0)
         die("evsignal_new()/event_add() failed for SIGINT/SIGTERM");
     int lfd = listen_on((int)port);
-    struct event *lev = event_new(base, lfd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    struct event *lev = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
     if (!lev)
         die("event_new() failed for the listener");
     if (event_add(lev, NULL) != 0)

@@ -41,7 +41,7 @@ static void compute(long ms)
         ; /* busy: reading the clock keeps the CPU as occupied as real work */
 }
 
-static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     static long n, last;
     (void)fd, (void)what, (void)arg;
@@ -52,7 +52,7 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 // [slice]
-static void job_cb(evutil_socket_t fd, short what, void *arg)
+static void on_job(evutil_socket_t fd, short what, void *arg)
 {
     static long slices;
     (void)fd, (void)what, (void)arg;
@@ -114,8 +114,8 @@ int main(int argc, char **argv)
     if (!base)
         die("event_base_new() failed");
     t0 = mono_ms();
-    hb = event_new(base, -1, EV_PERSIST, heartbeat_cb, NULL);
-    job = evtimer_new(base, job_cb, NULL);
+    hb = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);
+    job = evtimer_new(base, on_job, NULL);
     struct timeval beat = {0, 100000}, start = {0, 150000};
     if (!hb || !job)
         die("event_new()/evtimer_new() failed");

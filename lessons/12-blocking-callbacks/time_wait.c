@@ -32,7 +32,7 @@
 
 static int nconns = 3, accepted[MAX_CONNS], naccepted;
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     (void)sa, (void)len, (void)arg;
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     // [listener]
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | (reuse ? LEV_OPT_REUSEABLE : 0);
     struct evconnlistener *l;
-    l = evconnlistener_new_bind(base, accept_cb, NULL, flags, 16, (struct sockaddr *)&sin,
+    l = evconnlistener_new_bind(base, on_accept, NULL, flags, 16, (struct sockaddr *)&sin,
                                 sizeof sin);
     if (!l)
         die("evconnlistener_new_bind() failed");

@@ -34,14 +34,14 @@ static long now_ms(void)
     return (tv.tv_sec - t0.tv_sec) * 1000 + (tv.tv_usec - t0.tv_usec) / 1000;
 }
 
-static void inner_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void on_inner_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("  inner base: its timer fired at +%ld ms\n", now_ms());
 }
 
 // [heartbeat]
-static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     static long n, last;
     struct event *self = arg;
@@ -69,8 +69,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 static void run_part(int which)
 {
     part = which;
-    struct event *hb = event_new(outer, -1, EV_PERSIST, heartbeat_cb, event_self_cbarg());
-    struct event *t = evtimer_new(inner, inner_timer_cb, NULL);
+    struct event *hb = event_new(outer, -1, EV_PERSIST, on_heartbeat, event_self_cbarg());
+    struct event *t = evtimer_new(inner, on_inner_timer, NULL);
     struct timeval beat = {0, 100000};
     struct timeval when = {nested_ms / 1000, nested_ms % 1000 * 1000};
     if (which == 1)

@@ -54,12 +54,12 @@ static void *worker_main(void *arg)
     atomic_store(&result, 42);
     atomic_store(&activated_at, mono_ms());
     printf("worker: job done, event_active() from the worker thread\n");
-    event_active(done_ev, EV_READ, 0); /* "run done_cb in the loop thread" */
+    event_active(done_ev, EV_READ, 0); /* "run on_done in the loop thread" */
     return NULL;
 }
 // [/worker]
 
-static void loop_started_cb(evutil_socket_t fd, short what, void *arg)
+static void on_loop_started(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("loop: running; the worker starts its %ld ms job\n", job_ms);
@@ -70,12 +70,12 @@ static void loop_started_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 // [done]
-static void done_cb(evutil_socket_t fd, short what, void *arg)
+static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     bool locking = *(bool *)arg;
     long delay = mono_ms() - atomic_load(&activated_at);
-    printf("loop: done_cb ran with result %ld, %ld ms after event_active()\n", atomic_load(&result),
+    printf("loop: on_done ran with result %ld, %ld ms after event_active()\n", atomic_load(&result),
            delay);
     if (delay < timeout_ms / 2)
         printf("=> event_active() woke the loop at once: %s\n",
@@ -90,7 +90,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 }
 // [/done]
 
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     printf("loop: woke up for its %ld ms timeout\n", timeout_ms);
@@ -142,11 +142,11 @@ int main(int argc, char **argv)
     base = event_base_new();
     if (!base)
         die("event_base_new() failed");
-    done_ev = event_new(base, -1, 0, done_cb, &locking); /* never added: only activated */
+    done_ev = event_new(base, -1, 0, on_done, &locking); /* never added: only activated */
     if (!done_ev)
         die("event_new() failed");
     // [/setup]
-    struct event *tmo = evtimer_new(base, timeout_cb, NULL);
+    struct event *tmo = evtimer_new(base, on_timeout, NULL);
     struct timeval tv = {timeout_ms / 1000, timeout_ms % 1000 * 1000}, zero = {0, 0};
     if (!tmo)
         die("evtimer_new() failed");
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     /* Armed only now, so that time spent at a --step prompt does not count. */
     if (evtimer_add(tmo, &tv) != 0)
         die("evtimer_add() failed");
-    if (event_base_once(base, -1, EV_TIMEOUT, loop_started_cb, NULL, &zero) != 0)
+    if (event_base_once(base, -1, EV_TIMEOUT, on_loop_started, NULL, &zero) != 0)
         die("event_base_once() failed");
     pthread_t th;
     CHECK_OK(-pthread_create(&th, NULL, worker_main, NULL));

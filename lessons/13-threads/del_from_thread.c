@@ -72,7 +72,7 @@ static struct job *job_new(void)
 
 static void job_free(struct job *job) { munmap(job, sizeof *job); }
 
-static void work_cb(evutil_socket_t fd, short what, void *arg)
+static void on_work(evutil_socket_t fd, short what, void *arg)
 {
     struct job *job = arg;
     (void)fd, (void)what;
@@ -143,7 +143,7 @@ static int demo(void)
     if (!base)
         die("event_base_new() failed");
     struct job *job = job_new();
-    ev = event_new(base, -1, EV_PERSIST | (ev_finalize ? EV_FINALIZE : 0), work_cb, job);
+    ev = event_new(base, -1, EV_PERSIST | (ev_finalize ? EV_FINALIZE : 0), on_work, job);
     if (!ev)
         die("event_new() failed");
     struct timeval every = {0, 50000};

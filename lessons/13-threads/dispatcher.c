@@ -79,19 +79,19 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
-static void echo_read_cb(struct bufferevent *bev, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     (void)arg;
     evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_input(bev));
 }
 
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev, (void)what;
     conn_free(arg);
 }
 
-static void greet_cb(evutil_socket_t fd, short what, void *arg)
+static void on_greet(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd, (void)what;
@@ -104,7 +104,7 @@ static void serve(struct worker *w, struct item *it);
 // [take]
 /* Runs in the worker thread when the notify pipe is readable (or when the
  * accept thread called event_active() on notify_ev, with --notify active). */
-static void notify_cb(evutil_socket_t fd, short what, void *arg)
+static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     char byte;
@@ -148,10 +148,10 @@ static void serve(struct worker *w, struct item *it)
     }
     free(it);
     LIST_INSERT_HEAD(&w->conns, c, link);
-    bufferevent_setcb(c->bev, echo_read_cb, NULL, conn_event_cb, c);
+    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     bufferevent_enable(c->bev, EV_READ);
     struct timeval wait = {sleep_ms / 1000, sleep_ms % 1000 * 1000};
-    c->delay = evtimer_new(w->base, greet_cb, c);
+    c->delay = evtimer_new(w->base, on_greet, c);
     if (!c->delay || evtimer_add(c->delay, &wait) != 0) { /* lesson 12's fix: wait with a timer */
         fprintf(stderr, "evtimer_new()/evtimer_add() failed: dropping client %d\n", c->client);
         conn_free(c);
@@ -177,7 +177,7 @@ static void *worker_main(void *arg)
 
 // [dispatch]
 /* Runs in the accept (main) thread: pick a worker, queue, wake it. */
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     (void)l, (void)sa, (void)len, (void)arg;
@@ -202,7 +202,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 }
 // [/dispatch]
 
-static void stop_cb(evutil_socket_t sig, short what, void *arg)
+static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     printf("signal %d: stopping the workers and the accept loop\n", (int)sig);
@@ -287,11 +287,11 @@ int main(int argc, char **argv)
         STAILQ_INIT(&w->queue);
         LIST_INIT(&w->conns);
         if (use_active) { /* never added: only event_active() runs it */
-            w->notify_ev = event_new(w->base, -1, 0, notify_cb, w);
+            w->notify_ev = event_new(w->base, -1, 0, on_notify, w);
             if (!w->notify_ev)
                 die("event_new() failed");
         } else {
-            w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
+            w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, on_notify, w);
             if (!w->notify_ev)
                 die("event_new() failed");
             if (event_add(w->notify_ev, NULL) != 0)
@@ -309,14 +309,14 @@ int main(int argc, char **argv)
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct evconnlistener *l;
-    l = evconnlistener_new_bind(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+    l = evconnlistener_new_bind(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
                                 64, (struct sockaddr *)&sin, sizeof sin);
     if (!l)
         die("evconnlistener_new_bind() failed");
     socklen_t len = sizeof sin;
     getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &len);
-    struct event *sigint = evsignal_new(base, SIGINT, stop_cb, base);
-    struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
+    struct event *sigint = evsignal_new(base, SIGINT, on_stop, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_stop, base);
     if (!sigint || !sigterm || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0)
         die("evsignal_new()/event_add() failed for SIGINT/SIGTERM");
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));

@@ -53,7 +53,7 @@ static void *producer_main(void *arg)
 }
 // [/producer]
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     (void)arg;
     char *line;
@@ -98,7 +98,7 @@ static int demo(void)
     writer = new_bev(base, sv[0], BEV_OPT_CLOSE_ON_FREE | (threadsafe ? BEV_OPT_THREADSAFE : 0));
     // [/threadsafe]
     reader = new_bev(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(reader, read_cb, NULL, NULL, NULL);
+    bufferevent_setcb(reader, on_read, NULL, NULL, NULL);
     if (bufferevent_enable(reader, EV_READ) != 0)
         die("bufferevent_enable() failed");
 

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,18 +127,22 @@ static long number(const char *s, long lo, long hi, const char *flag)
 int main(int argc, char **argv)
 {
     long port = -1;
+    bool help = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            help = true;
+        else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = number(argv[++i], 0, 65535, "--port");
         else if (strcmp(argv[i], "--read-size") == 0 && i + 1 < argc)
             read_size = (size_t)number(argv[++i], 1, 65536, "--read-size");
         else
             port = -2;
     }
-    if (port < 0) {
-        fprintf(stderr, "usage: ev_echo --port N [--read-size BYTES]   (port 0 picks a free "
-                        "port and prints it)\n");
-        return 2;
+    if (help || port < 0) { /* --help: the usage on stdout, exit 0; a mistake: stderr, 2 */
+        fprintf(help ? stdout : stderr,
+                "usage: ev_echo --port N [--read-size BYTES]   (port 0 picks a free "
+                "port and prints it)\n");
+        return help ? 0 : 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;

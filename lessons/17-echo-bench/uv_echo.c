@@ -15,6 +15,7 @@
  *   cc -O2 -Wall -o uv_echo uv_echo.c $(pkg-config --cflags --libs libuv)
  *   ./uv_echo --port 0 [--read-size 4096]
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,18 +117,22 @@ static long number(const char *s, long lo, long hi, const char *flag)
 int main(int argc, char **argv)
 {
     long port = -1;
+    bool help = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            help = true;
+        else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = number(argv[++i], 0, 65535, "--port");
         else if (strcmp(argv[i], "--read-size") == 0 && i + 1 < argc)
             read_size = (size_t)number(argv[++i], 1, 65536, "--read-size");
         else
             port = -2;
     }
-    if (port < 0) {
-        fprintf(stderr, "usage: uv_echo --port N [--read-size BYTES]   (port 0 picks a free "
-                        "port and prints it)\n");
-        return 2;
+    if (help || port < 0) { /* --help: the usage on stdout, exit 0; a mistake: stderr, 2 */
+        fprintf(help ? stdout : stderr,
+                "usage: uv_echo --port N [--read-size BYTES]   (port 0 picks a free "
+                "port and prints it)\n");
+        return help ? 0 : 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     uv_loop_t *loop = uv_default_loop();

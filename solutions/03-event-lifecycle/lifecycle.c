@@ -13,6 +13,8 @@
 
 #include <event2/event.h>
 
+#include "lifecycle.h"
+
 // [state]
 const char *event_state(const struct event *ev, char *buf, size_t len)
 {

@@ -72,14 +72,26 @@ int main(int argc, char **argv)
         }
     }
     st.base = event_base_new();
-    if (!st.base)
+    if (!st.base) {
+        fprintf(stderr, "loop_report: event_base_new() failed\n");
         return 1;
+    }
     st.tick = event_new(st.base, -1, EV_PERSIST, on_tick, &st);
+    if (!st.tick) {
+        fprintf(stderr, "loop_report: event_new() failed\n");
+        return 1;
+    }
     struct timeval tv = {tick_ms / 1000, (tick_ms % 1000) * 1000};
-    event_add(st.tick, &tv);
+    if (event_add(st.tick, &tv) < 0) {
+        fprintf(stderr, "loop_report: event_add() failed\n");
+        return 1;
+    }
     if (run_ms >= 0) {
         struct timeval run = {run_ms / 1000, (run_ms % 1000) * 1000};
-        event_base_loopexit(st.base, &run);
+        if (event_base_loopexit(st.base, &run) < 0) {
+            fprintf(stderr, "loop_report: event_base_loopexit() failed\n");
+            return 1;
+        }
     }
     // [report]
     int rc = event_base_loop(st.base, flags);

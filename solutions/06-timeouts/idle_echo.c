@@ -9,6 +9,7 @@
  *   cc -Wall -o idle_echo idle_echo.c $(pkg-config --cflags --libs libevent)
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,20 +131,22 @@ int main(int argc, char **argv)
                                          {"idle-ms", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int port = 0, idle_ms = 0;
+    long port = 0, idle_ms = 0; /* long: a value is range-checked before any cast */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         char *end;
         switch (c) {
         case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || port < 0 || port > 65535) {
+            errno = 0;
+            port = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || port < 0 || port > 65535) {
                 fprintf(stderr, "idle_echo: bad port '%s'\n", optarg);
                 return 2;
             }
             break;
         case 'i':
-            idle_ms = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || idle_ms < 1 || idle_ms > 3600000) {
+            errno = 0;
+            idle_ms = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || idle_ms < 1 || idle_ms > 3600000) {
                 fprintf(stderr, "idle_echo: bad --idle-ms '%s'\n", optarg);
                 return 2;
             }
@@ -161,8 +164,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct server srv = {.idle = {idle_ms / 1000, (idle_ms % 1000) * 1000}};
     srv.base = event_base_new();
-    if (!srv.base)
+    if (!srv.base) {
+        fprintf(stderr, "idle_echo: event_base_new() failed\n");
         return 1;
+    }
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     srv.listener = evconnlistener_new_bind(srv.base, on_accept, &srv,
@@ -176,11 +181,21 @@ int main(int argc, char **argv)
     const int signums[2] = {SIGINT, SIGTERM};
     for (int i = 0; i < 2; i++) {
         srv.sig[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
-        evsignal_add(srv.sig[i], NULL);
+        if (!srv.sig[i]) {
+            fprintf(stderr, "idle_echo: evsignal_new() failed\n");
+            return 1;
+        }
+        if (evsignal_add(srv.sig[i], NULL) < 0) {
+            fprintf(stderr, "idle_echo: evsignal_add() failed\n");
+            return 1;
+        }
     }
     struct sockaddr_in bound;
     socklen_t blen = sizeof bound;
-    getsockname(evconnlistener_get_fd(srv.listener), (struct sockaddr *)&bound, &blen);
+    if (getsockname(evconnlistener_get_fd(srv.listener), (struct sockaddr *)&bound, &blen) < 0) {
+        perror("idle_echo: getsockname");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(bound.sin_port));
 
     event_base_dispatch(srv.base);

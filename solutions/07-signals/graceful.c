@@ -10,6 +10,7 @@
  *   cc -Wall -o graceful graceful.c $(pkg-config --cflags --libs libevent)
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,13 +111,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int port = 0;
+    long port = 0; /* long: range-checked before any cast */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         char *end;
         switch (c) {
         case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || port < 0 || port > 65535) {
+            errno = 0;
+            port = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || port < 0 || port > 65535) {
                 fprintf(stderr, "graceful: bad port '%s'\n", optarg);
                 return 2;
             }
@@ -129,8 +131,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct server srv = {0};
     srv.base = event_base_new();
-    if (!srv.base)
+    if (!srv.base) {
+        fprintf(stderr, "graceful: event_base_new() failed\n");
         return 1;
+    }
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     srv.listener = evconnlistener_new_bind(srv.base, on_accept, &srv,
@@ -144,11 +148,21 @@ int main(int argc, char **argv)
     const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
         srv.sig[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
-        evsignal_add(srv.sig[i], NULL);
+        if (!srv.sig[i]) {
+            fprintf(stderr, "graceful: evsignal_new() failed\n");
+            return 1;
+        }
+        if (evsignal_add(srv.sig[i], NULL) < 0) {
+            fprintf(stderr, "graceful: evsignal_add() failed\n");
+            return 1;
+        }
     }
     struct sockaddr_in bound;
     socklen_t blen = sizeof bound;
-    getsockname(evconnlistener_get_fd(srv.listener), (struct sockaddr *)&bound, &blen);
+    if (getsockname(evconnlistener_get_fd(srv.listener), (struct sockaddr *)&bound, &blen) < 0) {
+        perror("graceful: getsockname");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(bound.sin_port));
 
     event_base_dispatch(srv.base);

@@ -215,16 +215,18 @@ int main(int argc, char *argv[])
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
+            errno = 0;
             port = strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535) {
+            if (end == optarg || *end || errno || port < 0 || port > 65535) {
                 fprintf(stderr, "%s: bad --port '%s'\n", argv[0], optarg);
                 usage(stderr, argv[0]);
                 return 2;
             }
             break;
         case 'm': {
+            errno = 0;
             long m = strtol(optarg, &end, 10);
-            if (*end || m < 1 || m > 1 << 20) {
+            if (end == optarg || *end || errno || m < 1 || m > 1 << 20) {
                 fprintf(stderr, "%s: bad --max-line '%s'\n", argv[0], optarg);
                 usage(stderr, argv[0]);
                 return 2;
@@ -261,13 +263,30 @@ int main(int argc, char *argv[])
         return 1;
     }
     socklen_t slen = sizeof sin;
-    getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &slen);
+    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &slen) < 0) {
+        perror("error: getsockname");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (!sigint) {
+        fprintf(stderr, "error: evsignal_new(SIGINT) failed\n");
+        return 1;
+    }
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    if (!sigterm) {
+        fprintf(stderr, "error: evsignal_new(SIGTERM) failed\n");
+        return 1;
+    }
+    if (event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGINT) failed\n");
+        return 1;
+    }
+    if (event_add(sigterm, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGTERM) failed\n");
+        return 1;
+    }
     event_base_dispatch(base);
 
     while (conns)

@@ -73,7 +73,10 @@ static void on_write(evutil_socket_t sock, short event, void *arg)
         return; /* partial write: the event stays pending */
     c->off = c->len = 0;
     event_del(c->write_ev);
-    event_add(c->read_ev, NULL); /* buffer empty: read again */
+    if (event_add(c->read_ev, NULL) < 0) { /* buffer empty: read again */
+        fprintf(stderr, "error: event_add() failed for a read event\n");
+        conn_free(c);
+    }
 }
 
 static void on_read(evutil_socket_t sock, short event, void *arg)
@@ -90,7 +93,10 @@ static void on_read(evutil_socket_t sock, short event, void *arg)
     c->len = (size_t)n;
     c->off = 0;
     event_del(c->read_ev); /* one buffer: no reading until it is sent */
-    event_add(c->write_ev, NULL);
+    if (event_add(c->write_ev, NULL) < 0) {
+        fprintf(stderr, "error: event_add() failed for a write event\n");
+        conn_free(c);
+    }
 }
 
 static void on_accept(evutil_socket_t sock, short event, void *arg)
@@ -100,7 +106,10 @@ static void on_accept(evutil_socket_t sock, short event, void *arg)
     int fd = accept(sock, NULL, NULL);
     if (fd < 0)
         return; /* EAGAIN, ECONNABORTED, EMFILE...: go on */
-    evutil_make_socket_nonblocking(fd);
+    if (evutil_make_socket_nonblocking(fd) < 0) {
+        close(fd);
+        return;
+    }
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -114,10 +123,14 @@ static void on_accept(evutil_socket_t sock, short event, void *arg)
         conns->prev = c;
     conns = c;
     if (!c->read_ev || !c->write_ev) {
+        fprintf(stderr, "error: event_new() failed for a connection\n");
         conn_free(c);
         return;
     }
-    event_add(c->read_ev, NULL);
+    if (event_add(c->read_ev, NULL) < 0) {
+        fprintf(stderr, "error: event_add() failed for a connection\n");
+        conn_free(c);
+    }
 }
 
 static void on_signal(evutil_socket_t sig, short event, void *arg)
@@ -130,11 +143,19 @@ static void on_signal(evutil_socket_t sig, short event, void *arg)
 
 int main(int argc, char *argv[])
 {
-    int port = -1;
+    long port = -1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            const char *arg = argv[++i];
+            char *end;
+            errno = 0;
+            port = strtol(arg, &end, 10);
+            if (end == arg || *end || errno || port < 0 || port > 65535) {
+                fprintf(stderr, "%s: --port wants a number from 0 to 65535, not '%s'\n", argv[0],
+                        arg);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0) {
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
@@ -150,20 +171,37 @@ int main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
 
     int sock = socket(AF_INET, SOCK_STREAM, 0);
+    if (sock < 0) {
+        perror("error: socket");
+        return 1;
+    }
     int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) < 0) {
+        perror("error: setsockopt(SO_REUSEADDR)");
+        return 1;
+    }
     struct sockaddr_in my_addr;
     memset(&my_addr, 0, sizeof my_addr);
     my_addr.sin_family = AF_INET;
     my_addr.sin_port = htons((unsigned short)port);
     my_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof my_addr;
-    if (sock < 0 || bind(sock, (struct sockaddr *)&my_addr, sizeof my_addr) < 0 ||
-        listen(sock, BACKLOG) < 0 || getsockname(sock, (struct sockaddr *)&my_addr, &len) < 0) {
-        perror("error: socket/bind/listen");
+    if (bind(sock, (struct sockaddr *)&my_addr, sizeof my_addr) < 0) {
+        perror("error: bind");
         return 1;
     }
-    evutil_make_socket_nonblocking(sock);
+    if (listen(sock, BACKLOG) < 0) {
+        perror("error: listen");
+        return 1;
+    }
+    socklen_t len = sizeof my_addr;
+    if (getsockname(sock, (struct sockaddr *)&my_addr, &len) < 0) {
+        perror("error: getsockname");
+        return 1;
+    }
+    if (evutil_make_socket_nonblocking(sock) < 0) {
+        fprintf(stderr, "error: evutil_make_socket_nonblocking() failed\n");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(my_addr.sin_port));
     fflush(stdout);
 
@@ -173,11 +211,32 @@ int main(int argc, char *argv[])
         return 1;
     }
     struct event *listen_ev = event_new(base, sock, EV_READ | EV_PERSIST, on_accept, NULL);
+    if (!listen_ev) {
+        fprintf(stderr, "error: event_new() failed for the listening socket\n");
+        return 1;
+    }
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, NULL);
+    if (!sigint) {
+        fprintf(stderr, "error: evsignal_new(SIGINT) failed\n");
+        return 1;
+    }
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
-    event_add(listen_ev, NULL);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    if (!sigterm) {
+        fprintf(stderr, "error: evsignal_new(SIGTERM) failed\n");
+        return 1;
+    }
+    if (event_add(listen_ev, NULL) < 0) {
+        fprintf(stderr, "error: event_add() failed for the listening socket\n");
+        return 1;
+    }
+    if (event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGINT) failed\n");
+        return 1;
+    }
+    if (event_add(sigterm, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGTERM) failed\n");
+        return 1;
+    }
     event_base_dispatch(base);
 
     while (conns)

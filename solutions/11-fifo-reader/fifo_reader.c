@@ -42,8 +42,12 @@ static int open_fifo(struct reader *r)
         return -1;
     }
     r->ev = event_new(r->base, r->fd, EV_READ | EV_PERSIST, on_readable, r);
-    if (!r->ev || event_add(r->ev, NULL) < 0) {
-        fprintf(stderr, "error: cannot watch %s\n", r->path);
+    if (!r->ev) {
+        fprintf(stderr, "error: event_new() failed for %s\n", r->path);
+        return -1;
+    }
+    if (event_add(r->ev, NULL) < 0) {
+        fprintf(stderr, "error: event_add() failed for %s\n", r->path);
         return -1;
     }
     return 0;
@@ -132,15 +136,36 @@ int main(int argc, char *argv[])
         return 1;
     }
     int code = 1;
-    r.base = event_base_new();
-    r.buf = evbuffer_new();
     struct event *sigint = NULL, *sigterm = NULL;
-    if (!r.base || !r.buf)
+    r.base = event_base_new();
+    if (!r.base) {
+        fprintf(stderr, "error: event_base_new() failed\n");
         goto out;
+    }
+    r.buf = evbuffer_new();
+    if (!r.buf) {
+        fprintf(stderr, "error: evbuffer_new() failed\n");
+        goto out;
+    }
     sigint = evsignal_new(r.base, SIGINT, on_signal, &r);
+    if (!sigint) {
+        fprintf(stderr, "error: evsignal_new(SIGINT) failed\n");
+        goto out;
+    }
     sigterm = evsignal_new(r.base, SIGTERM, on_signal, &r);
-    if (!sigint || !sigterm || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0 ||
-        open_fifo(&r) < 0)
+    if (!sigterm) {
+        fprintf(stderr, "error: evsignal_new(SIGTERM) failed\n");
+        goto out;
+    }
+    if (event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGINT) failed\n");
+        goto out;
+    }
+    if (event_add(sigterm, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGTERM) failed\n");
+        goto out;
+    }
+    if (open_fifo(&r) < 0)
         goto out;
     printf("waiting on %s\n", r.path);
     event_base_dispatch(r.base);

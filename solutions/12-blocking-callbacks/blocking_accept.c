@@ -10,6 +10,7 @@
  *   ./blocking_accept --port 0
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,11 +120,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char *argv[])
 {
-    int port = -1;
+    long port = -1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            const char *arg = argv[++i];
+            char *end;
+            errno = 0;
+            port = strtol(arg, &end, 10);
+            if (end == arg || *end || errno || port < 0 || port > 65535) {
+                fprintf(stderr, "%s: --port wants a number from 0 to 65535, not '%s'\n", argv[0],
+                        arg);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0) {
             printf("usage: %s --port N   (0 = any free port)\n", argv[0]);
             return 0;
         } else {
@@ -158,13 +167,30 @@ int main(int argc, char *argv[])
     }
     evconnlistener_set_error_cb(lis, on_listen_error);
     socklen_t len = sizeof sin;
-    getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &len);
+    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &len) < 0) {
+        perror("error: getsockname");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (!sigint) {
+        fprintf(stderr, "error: evsignal_new(SIGINT) failed\n");
+        return 1;
+    }
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    if (!sigterm) {
+        fprintf(stderr, "error: evsignal_new(SIGTERM) failed\n");
+        return 1;
+    }
+    if (event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGINT) failed\n");
+        return 1;
+    }
+    if (event_add(sigterm, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGTERM) failed\n");
+        return 1;
+    }
     event_base_dispatch(base);
 
     while (!LIST_EMPTY(&conns))

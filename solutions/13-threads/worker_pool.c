@@ -11,6 +11,7 @@
  *   ./worker_pool --port 0 --workers 4
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -193,15 +194,17 @@ int main(int argc, char *argv[])
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'p') {
+            errno = 0;
             port = strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535) {
+            if (end == optarg || *end || errno || port < 0 || port > 65535) {
                 fprintf(stderr, "%s: bad --port '%s'\n", argv[0], optarg);
                 usage(stderr, argv[0]);
                 return 2;
             }
         } else if (c == 'w') {
+            errno = 0;
             long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > MAX_WORKERS) {
+            if (end == optarg || *end || errno || n < 1 || n > MAX_WORKERS) {
                 fprintf(stderr, "%s: bad --workers '%s'\n", argv[0], optarg);
                 usage(stderr, argv[0]);
                 return 2;
@@ -236,9 +239,17 @@ int main(int argc, char *argv[])
         w->id = i;
         pthread_mutex_init(&w->lock, NULL);
         w->base = event_base_new();
-        w->wake = w->base ? event_new(w->base, -1, 0, on_wake, w) : NULL;
-        if (!w->wake || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            fprintf(stderr, "error: cannot start worker %d\n", i);
+        if (!w->base) {
+            fprintf(stderr, "error: event_base_new() failed for worker %d\n", i);
+            return 1;
+        }
+        w->wake = event_new(w->base, -1, 0, on_wake, w);
+        if (!w->wake) {
+            fprintf(stderr, "error: event_new() failed for worker %d\n", i);
+            return 1;
+        }
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "error: pthread_create() failed for worker %d\n", i);
             return 1;
         }
     }
@@ -256,13 +267,30 @@ int main(int argc, char *argv[])
         return 1;
     }
     socklen_t slen = sizeof sin;
-    getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &slen);
+    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &slen) < 0) {
+        perror("error: getsockname");
+        return 1;
+    }
     printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (!sigint) {
+        fprintf(stderr, "error: evsignal_new(SIGINT) failed\n");
+        return 1;
+    }
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    if (!sigterm) {
+        fprintf(stderr, "error: evsignal_new(SIGTERM) failed\n");
+        return 1;
+    }
+    if (event_add(sigint, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGINT) failed\n");
+        return 1;
+    }
+    if (event_add(sigterm, NULL) < 0) {
+        fprintf(stderr, "error: event_add(SIGTERM) failed\n");
+        return 1;
+    }
     event_base_dispatch(base);
 
     evconnlistener_free(lis); /* no more hand-offs */

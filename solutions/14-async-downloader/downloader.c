@@ -128,8 +128,9 @@ int main(int argc, char *argv[])
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 't') {
+            errno = 0;
             timeout_ms = strtol(optarg, &end, 10);
-            if (*end || timeout_ms < 1) {
+            if (end == optarg || *end || errno || timeout_ms < 1 || timeout_ms > 86400000) {
                 fprintf(stderr, "%s: bad --timeout-ms '%s'\n", argv[0], optarg);
                 usage(stderr, argv[0]);
                 return 2;
@@ -149,8 +150,12 @@ int main(int argc, char *argv[])
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     struct event_base *base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "error: event_base_new() failed\n");
+        return 1;
+    }
     struct download *dl = calloc((size_t)n, sizeof *dl);
-    if (!base || !dl) {
+    if (!dl) {
         fprintf(stderr, "error: out of memory\n");
         return 1;
     }

@@ -36,7 +36,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     /* The event is still pending (EV_PERSIST): event_add() with a new
      * timeout reschedules it. event_assign() on a pending event is the bug
      * debug mode reports as "already added". */
-    event_add(cd->timer, &tv);
+    if (event_add(cd->timer, &tv) < 0) {
+        fprintf(stderr, "debug_me: event_add() failed\n");
+        event_del(cd->timer); /* nothing left: the loop returns */
+    }
     // [/reschedule]
 }
 
@@ -72,11 +75,20 @@ int main(int argc, char **argv)
         }
     }
     struct event_base *base = event_base_new();
-    if (!base)
+    if (!base) {
+        fprintf(stderr, "debug_me: event_base_new() failed\n");
         return 1;
+    }
     cd.timer = event_new(base, -1, EV_PERSIST, on_tick, &cd);
+    if (!cd.timer) {
+        fprintf(stderr, "debug_me: event_new() failed\n");
+        return 1;
+    }
     struct timeval tv = {cd.ms / 1000, (cd.ms % 1000) * 1000};
-    event_add(cd.timer, &tv);
+    if (event_add(cd.timer, &tv) < 0) {
+        fprintf(stderr, "debug_me: event_add() failed\n");
+        return 1;
+    }
     event_base_dispatch(base);
     printf("done\n");
     event_free(cd.timer);

@@ -180,7 +180,7 @@ GRADED(timeouts, t04_closed_clients_leave_no_fd, 2, 15.0,
 GRADED(timeouts, t05_eof_closes_at_once, 2, 10.0,
        "a client that closes is closed at once (not by the timer), and waiting costs no CPU")
 {
-    struct gx_srv s;
+    struct evs_server s;
     gx_start(&s, ARGV_LONG);
     gx_pause_ms(100);
     int before = evt_count_fds(s.p.pid);
@@ -189,7 +189,7 @@ GRADED(timeouts, t05_eof_closes_at_once, 2, 10.0,
     echo(fd, "bye\n", 4, "a client about to close");
     close(fd);
     gx_step("waiting for the server to close a connection whose client closed");
-    int after = gx_wait_fds(s.p.pid, before, 1.0);
+    int after = evs_wait_fds(s.p.pid, before, 1.0);
     gx_check_idle_cpu(s.p.pid, "after a client closed its connection (--idle-ms 5000)",
                       "recv() returning 0 (or a bufferevent's BEV_EVENT_EOF) means the client "
                       "has gone: close the connection then. Ignoring it leaves a read event that "
@@ -198,24 +198,24 @@ GRADED(timeouts, t05_eof_closes_at_once, 2, 10.0,
               "a client closed its connection and 1 s later the server still had it open (%d fds, "
               "%d before): on EOF close the connection at once, do not leave it to the idle timer",
               after, before);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(timeouts, t06_slow_reader, 2, 15.0,
        "a client that pauses reading for 0.6 s, then reads, gets every byte")
 {
-    struct gx_srv s;
+    struct evs_server s;
     gx_start(&s, ARGV_LONG);
     int fd = gx_check_pause_resume(&s, 4u << 20, 0.6, 2.0, 61);
     close(fd);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(timeouts, t07_half_close_queued, 2, 15.0,
        "half-close with the echo still queued: every byte comes back, then the server closes")
 {
-    struct gx_srv s;
+    struct evs_server s;
     gx_start(&s, ARGV_LONG);
     gx_check_halfclose_queued(&s, 4u << 20, 62);
-    gx_free(&s);
+    evs_free(&s);
 }

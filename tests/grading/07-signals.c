@@ -84,12 +84,12 @@ static void check_shutdown(int sig, const char *name)
     evt_proc_free(&p);
 }
 
-GRADED(signals, sigterm_exits_0, 3, 10.0, "SIGTERM: clients closed, exit 0")
+GRADED(signals, t01_sigterm_exits_0, 3, 10.0, "SIGTERM: clients closed, exit 0")
 {
     check_shutdown(SIGTERM, "SIGTERM");
 }
 
-GRADED(signals, sigint_exits_0, 2, 10.0, "SIGINT: clients closed, exit 0")
+GRADED(signals, t02_sigint_exits_0, 2, 10.0, "SIGINT: clients closed, exit 0")
 {
     check_shutdown(SIGINT, "SIGINT");
 }
@@ -111,7 +111,7 @@ static bool hup_until(struct evt_proc *p, int n, double timeout_s)
     return false;
 }
 
-GRADED(signals, sighup_counts_clients, 2, 10.0,
+GRADED(signals, t03_sighup_counts_clients, 2, 10.0,
        "SIGHUP: prints the number of connected clients, keeps running")
 {
     struct evt_proc p;
@@ -142,7 +142,7 @@ GRADED(signals, sighup_counts_clients, 2, 10.0,
     evt_proc_free(&p);
 }
 
-GRADED(signals, valgrind_clean_shutdown, 4, 25.0,
+GRADED(signals, t04_valgrind_clean_shutdown, 4, 25.0,
        "valgrind: every block freed, no socket left open at exit")
 {
     if (access("/usr/bin/valgrind", X_OK) != 0)

@@ -7,38 +7,67 @@
 #define PROG evt_target("blocking_accept")
 #define ARGV EVT_ARGV(PROG, "--port", "0")
 
-static void start(struct gx_srv *s)
+/* Start, then what every later test needs: the stalled-loop check of t02 in
+ * short. Client A connects and sends half a message; client B must get its
+ * echo within 2 s. Seed 003's server (the starter) serves A until A hangs up,
+ * so B waits: without this, the untouched starter would pass every test that
+ * uses one client at a time. If it fails, the test stops at once with "not
+ * run", and hanging code costs 2 s here. */
+static void start(struct evs_server *s)
 {
-    gx_start_probe(s, ARGV, "probe\n", "probe\n", 3, "t01_echo");
+    gx_start(s, ARGV);
+    int a = evt_connect(s->port, 3);
+    cr_assert(a >= 0, "could not connect to the server");
+    (void)!write(a, "A is", 4);
+    gx_step("the stalled-loop check (client B's \"probe\" while A is silent)");
+    char msg[1024];
+    bool ok = gx_exchange(s->port, "probe\n", "probe\n", 2, msg, sizeof msg);
+    close(a);
+    if (ok)
+        return;
+    bool alive = evs_alive(s);
+    char death[256];
+    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
+    evs_stop(s, SIGKILL, 1);
+    evs_free(s);
+    cr_assert_fail("not run: needs t01_echo and t02_second_client_while_first_stalls to pass "
+                   "first (while client A was connected and had sent half a message, client B %s"
+                   "%s%s)",
+                   msg, alive ? "" : "; the server died: ", death);
 }
 
-GRADED(blocking_callbacks, t01_echo, 1, 10, "echoes a line")
+GRADED(blocking_callbacks, t01_echo, 1, 10, "echoes a line at once (within 1.5 s)")
 {
-    struct gx_srv s;
+    struct evs_server s;
     gx_start(&s, ARGV); /* no probe: this test is the first exchange */
     char msg[1024];
-    cr_assert(gx_exchange(s.port, "hello\n", "hello\n", 5, msg, sizeof msg), "%s", msg);
-    gx_free(&s);
+    gx_step("the first exchange (\"hello\") waited for its reply");
+    bool ok = gx_exchange(s.port, "hello\n", "hello\n", 1.5, msg, sizeof msg);
+    cr_assert(ok,
+              "%s. Answering takes milliseconds; 1.5 s without an answer means the loop was "
+              "waiting inside a callback (a sleep(), or a blocking call) instead of returning",
+              msg);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t02_second_client_while_first_stalls, 4, 10,
        "stalled-loop check: B is answered while A is connected and silent")
 {
-    struct gx_srv s;
-    start(&s);
+    struct evs_server s;
+    gx_start_probe(&s, ARGV, "probe\n", "probe\n", 3, "t01_echo"); /* this test is the check */
     int a = evt_connect(s.port, 3);
     cr_assert(a >= 0);
     /* A sends half a message and stalls; B must still be served at once. */
     cr_assert_eq(evt_write_all(a, "A is thinking...", 16, 1), 16);
     gx_check_round_trip(&s, 1.0, "while client A is connected and has stopped sending");
     close(a);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t03_twenty_clients_at_once, 4, 15,
        "20 clients connect at once; all answered within 3 s")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int fds[20];
     double t0 = evt_now();
@@ -69,13 +98,13 @@ GRADED(blocking_callbacks, t03_twenty_clients_at_once, 4, 15,
                  "their echo within 3 s (%.1f s in all). The seed's conclusion that one thread "
                  "serves one client at a time is wrong: accept, register a read event, return.",
                  answered, dt);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t04_clients_interleave, 2, 10,
        "two open connections take turns: A, B, A, B (events added while the loop runs)")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int a = evt_connect(s.port, 3), b = evt_connect(s.port, 3);
     cr_assert(a >= 0 && b >= 0);
@@ -92,20 +121,20 @@ GRADED(blocking_callbacks, t04_clients_interleave, 2, 10,
     }
     close(a);
     close(b);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t05_one_byte_at_a_time, 1, 10, "a client that sends one byte at a time")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     gx_check_one_byte(&s, "drip\n", "drip\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t06_big_echo, 2, 15, "echoes 2 MiB of random binary data byte-exact")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int fd = evt_connect(s.port, 3);
     cr_assert(fd >= 0);
@@ -123,22 +152,22 @@ GRADED(blocking_callbacks, t06_big_echo, 2, 15, "echoes 2 MiB of random binary d
     cr_assert(
         eof, "the client half-closed after sending and got everything back, but the server did not "
              "close the connection within 3 s: on EOF, finish writing, then close");
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t07_half_close_queued, 2, 15,
        "half-close with the echo still queued: every byte comes back, then the server closes")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     gx_check_halfclose_queued(&s, 4u << 20, 12);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t08_never_reading_client, 4, 15,
        "stalled-loop check: while A never reads, B's round trip stays short and A loses nothing")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int a = gx_connect_small(s.port);
     cr_assert(a >= 0);
@@ -150,31 +179,17 @@ GRADED(blocking_callbacks, t08_never_reading_client, 4, 15,
     snprintf(situation, sizeof situation, "while client A has sent %zu bytes and not read its echo",
              sent);
     gx_check_round_trip(&s, 1.0, situation);
-    char *in = malloc(sent + 1);
-    size_t r = 0;
-    for (double last = evt_now(); r < sent && evt_now() - last < 2;) {
-        size_t k = evt_read_n(a, in + r, sent - r, 0.2);
-        if (k)
-            last = evt_now();
-        r += k;
-    }
-    size_t d = evt_first_diff(bulk, in, r);
-    close(a);
+    gx_check_reads_back(a, bulk, sent,
+                        "A write() that cannot send everything must keep the rest for the next "
+                        "EV_WRITE, not drop it (a bufferevent does this for you)");
     free(bulk);
-    free(in);
-    cr_assert(d == r && r == sent,
-              "client A sent %zu bytes without reading, then read: %zu came back%s%zu. A write() "
-              "that cannot send everything must keep the rest for the next EV_WRITE, not drop "
-              "it (a bufferevent does this for you)",
-              sent, r, d < r ? ", and they differ from what was sent at offset " : ", the first ",
-              d < r ? d : r);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t09_pause_then_resume, 2, 15,
        "a client that pauses reading for 0.6 s, then reads, gets every byte and can go on")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int fd = gx_check_pause_resume(&s, 4u << 20, 0.6, 2.0, 14);
     const char more[] = "and more\n";
@@ -185,33 +200,33 @@ GRADED(blocking_callbacks, t09_pause_then_resume, 2, 15,
               "after the paused client had read all 4 MiB, it sent \"and more\\n\" on the same "
               "connection and got \"%s\" back within 3 s: the connection must go on",
               gx_show(got, r));
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t10_reset_mid_reply, 2, 15,
        "clients that reset mid-reply do not kill the server")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     size_t n = 1 << 20;
     char *bulk = malloc(n);
     memset(bulk, 'r', n);
     gx_check_reset(&s, bulk, n, 1000, "alive?\n", "alive?\n");
     free(bulk);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t11_thousand_connections, 2, 20, "1000 connections open at once")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     gx_check_many(&s, 1000, "c%d\n", "c%d\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t12_idle_cpu, 2, 10, "waiting costs no CPU (one idle client connected)")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     int fd = evt_connect(s.port, 3);
     cr_assert(fd >= 0);
@@ -222,28 +237,32 @@ GRADED(blocking_callbacks, t12_idle_cpu, 2, 10, "waiting costs no CPU (one idle 
                       "Keep EV_WRITE pending only while there is something to send, and treat "
                       "read() returning 0 as the end of the connection.");
     close(fd);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t13_fd_leak, 2, 10, "no fd leak: 200 clients come and go")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     gx_check_fd_leak(&s, "fd?\n", "fd?\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t14_sigterm_exit, 1, 10, "exit 0 on SIGTERM, a client still connected")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s);
     gx_check_sigterm(&s);
-    gx_free(&s);
+    evs_free(&s);
 }
 
 GRADED(blocking_callbacks, t15_memory_leak, 2, 20,
        "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
 {
     const char req[] = "leak?\n";
+    struct evs_server probe; /* plainly first: what every other test needs (t01, t02) */
+    start(&probe);
+    evs_stop(&probe, SIGKILL, 1);
+    evs_free(&probe);
     gx_check_memory(ARGV, true, 20, req, sizeof req - 1, sizeof req - 1);
 }

@@ -10,22 +10,23 @@
  * the starter's dispatcher answers on its own base, and a test would grade
  * the starter's echo rather than the student's workers. So each test first
  * checks that --workers N runs N+1 threads, and says "not run" otherwise. */
-static void need_workers(struct gx_srv *s, const char *workers)
+static void need_workers(struct evs_server *s, const char *workers)
 {
     int want = atoi(workers) + 1, n = 0;
-    for (double end = evt_now() + 1.0; (n = gx_threads(s->p.pid)) < want && evt_now() < end;)
+    for (double end = evt_now() + 1.0; (n = evs_threads(s->p.pid)) < want && evt_now() < end;)
         gx_pause_ms(20);
     if (n < want) {
-        gx_stop(s, SIGKILL, 1);
-        gx_free(s);
-        cr_assert_fail("not run: needs the worker threads (test threads_exist): with --workers %s "
-                       "the process runs %d thread(s), not %d. Start one thread per worker, each "
-                       "with its own event base",
-                       workers, n, want);
+        evs_stop(s, SIGKILL, 1);
+        evs_free(s);
+        cr_assert_fail(
+            "not run: needs the worker threads (test t04_threads_exist): with --workers %s "
+            "the process runs %d thread(s), not %d. Start one thread per worker, each "
+            "with its own event base",
+            workers, n, want);
     }
 }
 
-static void start(struct gx_srv *s, const char *workers)
+static void start(struct evs_server *s, const char *workers)
 {
     gx_start(s, EVT_ARGV(PROG, "--port", "0", "--workers", workers));
     need_workers(s, workers);
@@ -55,9 +56,9 @@ static int ask(int fd, const char *line, double timeout_s, char *reply, size_t r
     return k;
 }
 
-GRADED(threads, reply_names_worker, 2, 10, "a line gets \"worker K: line\" back")
+GRADED(threads, t01_reply_names_worker, 2, 10, "a line gets \"worker K: line\" back")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "3");
     int fd = evt_connect(s.port, 3);
     cr_assert(fd >= 0);
@@ -68,12 +69,12 @@ GRADED(threads, reply_names_worker, 2, 10, "a line gets \"worker K: line\" back"
               "sent \"hello there\\n\" to a server with --workers 3: expected "
               "\"worker K: hello there\\n\" with K in 0..2, got \"%s\"",
               gx_show(reply, strlen(reply)));
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, round_robin, 3, 10, "6 connections on 3 workers: each worker serves two")
+GRADED(threads, t03_round_robin, 3, 10, "6 connections on 3 workers: each worker serves two")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "3");
     int fds[6], ids[6], count[3] = {0, 0, 0};
     char reply[256];
@@ -94,13 +95,13 @@ GRADED(threads, round_robin, 3, 10, "6 connections on 3 workers: each worker ser
         "6 connections (kept open) on --workers 3 were served by workers %d %d %d %d %d %d: hand "
         "each new connection to the next worker, round robin",
         ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, one_worker_per_connection, 1, 10,
+GRADED(threads, t02_one_worker_per_connection, 1, 10,
        "every line of a connection is served by the same worker")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "4");
     int fd = evt_connect(s.port, 3);
     cr_assert(fd >= 0);
@@ -118,30 +119,30 @@ GRADED(threads, one_worker_per_connection, 1, 10,
                      first, i, k);
     }
     close(fd);
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
+GRADED(threads, t04_threads_exist, 2, 10, "--workers 4 runs at least 5 threads")
 {
-    struct gx_srv s;
+    struct evs_server s;
     gx_start(&s,
              EVT_ARGV(PROG, "--port", "0", "--workers", "4")); /* no need_workers(): this is it */
     int fd = evt_connect(s.port, 3);
     char reply[256];
     ask(fd, "hi", 3, reply, sizeof reply);
-    int n = gx_threads(s.p.pid);
+    int n = evs_threads(s.p.pid);
     close(fd);
     cr_assert(n >= 5,
               "with --workers 4 the process has %d thread(s): start one thread per worker (each "
               "running its own event_base) besides the dispatcher",
               n);
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, workers_run_in_parallel, 4, 15,
+GRADED(threads, t05_workers_run_in_parallel, 4, 15,
        "while worker A sleeps 1.5 s, a client of another worker is answered at once")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "2");
     char reply[256];
     int a = evt_connect(s.port, 3);
@@ -184,20 +185,20 @@ GRADED(threads, workers_run_in_parallel, 4, 15,
     for (int i = 0; i < 4; i++)
         if (tries[i] >= 0)
             close(tries[i]);
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, one_byte_at_a_time, 1, 10, "a line sent one byte at a time")
+GRADED(threads, t06_one_byte_at_a_time, 1, 10, "a line sent one byte at a time")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1");
     gx_check_one_byte(&s, "drip\n", "worker 0: drip\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, half_close, 1, 10, "half-close: replies still arrive, then the server closes")
+GRADED(threads, t07_half_close, 1, 10, "half-close: replies still arrive, then the server closes")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1");
     int fd = evt_connect(s.port, 3);
     cr_assert(fd >= 0);
@@ -213,12 +214,12 @@ GRADED(threads, half_close, 1, 10, "half-close: replies still arrive, then the s
     cr_assert(
         eof,
         "after the client half-closed and got its replies, the server did not close within 3 s");
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, reset_mid_reply, 1, 15, "clients that reset mid-reply do not kill the server")
+GRADED(threads, t08_reset_mid_reply, 1, 15, "clients that reset mid-reply do not kill the server")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1");
     size_t n = 1 << 20;
     char *bulk = malloc(n);
@@ -226,31 +227,31 @@ GRADED(threads, reset_mid_reply, 1, 15, "clients that reset mid-reply do not kil
         memcpy(bulk + i, "abcdefg\n", 8);
     gx_check_reset(&s, bulk, n, 1000, "alive\n", "worker 0: alive\n");
     free(bulk);
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, thousand_connections, 2, 20, "1000 connections open at once")
+GRADED(threads, t09_thousand_connections, 2, 20, "1000 connections open at once")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1");
     gx_check_many(&s, 1000, "conn %d\n", "worker 0: conn %d\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, fd_leak, 2, 15, "no fd leak: 200 clients come and go")
+GRADED(threads, t10_fd_leak, 2, 15, "no fd leak: 200 clients come and go")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1");
     gx_check_fd_leak(&s, "fd\n", "worker 0: fd\n");
-    gx_free(&s);
+    evs_free(&s);
 }
 
-GRADED(threads, memory_leak, 2, 60, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
+GRADED(threads, t11_memory_leak, 2, 60, "no leak per connection (valgrind/LSan), exit 0 on SIGTERM")
 {
-    struct gx_srv s;
+    struct evs_server s;
     start(&s, "1"); /* the workers first, outside valgrind */
-    gx_stop(&s, SIGTERM, 3);
-    gx_free(&s);
+    evs_stop(&s, SIGTERM, 3);
+    evs_free(&s);
     const char req[] = "leak?\n";
     gx_check_memory(EVT_ARGV(PROG, "--port", "0", "--workers", "1"), true, 20, req, sizeof req - 1,
                     strlen("worker 0: leak?\n"));

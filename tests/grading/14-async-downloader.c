@@ -3,7 +3,8 @@
  * or "FAIL URL REASON"; exit 0 all OK, 1 any FAIL, 2 usage.
  * The suite runs its own servers in threads of the test process:
  *   - an evhttp server: /bytes/N (N bytes now), /slow/MS/N (N bytes after MS
- *     ms, without blocking its loop); it records the most requests in flight;
+ *     ms, without blocking its loop), /pair/N (N bytes, held until two /pair
+ *     requests are in flight at once); it records the most requests in flight;
  *   - a "reset" server that accepts, reads the request and resets;
  *   - a "silent" server whose accept queue is full: connects never complete. */
 #include "gx_server.h"
@@ -17,8 +18,9 @@
 
 /* ---- the slow HTTP server ------------------------------------------------------ */
 
-static atomic_int inflight, max_inflight;
+static atomic_int inflight, max_inflight, pair_seen;
 static int http_port;
+static struct evhttp_request *pair_held;
 
 struct pending {
     struct evhttp_request *req;
@@ -57,6 +59,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         ;
     unsigned long n, ms;
     if (sscanf(uri, "/bytes/%lu", &n) == 1) {
+        send_body(req, n);
+    } else if (sscanf(uri, "/pair/%lu", &n) == 1) {
+        atomic_fetch_add(&pair_seen, 1);
+        if (!pair_held) { /* the first of the two waits for the second */
+            pair_held = req;
+            return;
+        }
+        send_body(pair_held, n);
+        pair_held = NULL;
         send_body(req, n);
     } else if (sscanf(uri, "/slow/%lu/%lu", &ms, &n) == 2) {
         struct pending *p = malloc(sizeof *p);
@@ -201,23 +212,61 @@ static void expect_fail(struct evt_run *r, const char *u, const char *reason, co
         what, u, reason, l ? l : "(no line for this URL)", gx_show(r->out, r->out_len));
 }
 
+/* Every test but t03 needs what the exercise is about (t03_concurrent): the
+ * downloads overlap. Two /pair URLs, whose replies the server holds until both
+ * requests are in flight at once: a downloader that starts each download only
+ * after the previous one ends (the starter, seed 004's synchronous get-url)
+ * waits for ever on the first, and is stopped after 4 s. Without this, the
+ * untouched starter would pass every single-URL test. The check also keeps
+ * hanging code to 4 s per test: "not run", with the reason. */
+static void need_overlap(void)
+{
+    gx_step("the overlap check (two URLs whose replies wait for each other)");
+    const char *a = LOCAL(60, "/pair/7"), *b = LOCAL(61, "/pair/8");
+    struct evt_run r = run(EVT_ARGV(PROG, a, b), 4);
+    int seen = atomic_load(&pair_seen);
+    bool ok = !r.timed_out && seen == 2;
+    char out[400];
+    snprintf(out, sizeof out, "%s", gx_show(r.out, r.out_len));
+    evt_run_free(&r);
+    if (ok)
+        return;
+    if (seen == 1)
+        cr_assert_fail("not run: needs t03_concurrent: with 2 URLs whose replies the test server "
+                       "holds until both requests are in flight, your downloader sent the first "
+                       "request and then waited for its reply before sending the second (stopped "
+                       "after 4 s). Start every download before waiting for any: one event loop, "
+                       "a bufferevent per URL. Output: %s",
+                       out);
+    cr_assert_fail("not run: needs t01_single: with 2 quick URLs the downloader %s within 4 s "
+                   "(the server saw %d request(s)). Output: %s",
+                   seen == 0 ? "sent no request" : "did not finish", seen, out);
+}
+
 /* ---- tests ---------------------------------------------------------------------------- */
 
-GRADED(downloader, single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
+GRADED(downloader, t01_single, 2, 10, "one URL: \"OK URL 200 BYTES\", exit 0")
 {
     start_http();
     const char *u = LOCAL(0, "/bytes/1000");
-    struct evt_run r = run(EVT_ARGV(PROG, u), 8);
+    gx_step("one URL, /bytes/1000");
+    struct evt_run r = run(EVT_ARGV(PROG, u), 5);
+    cr_assert(!r.timed_out,
+              "with one URL of 1000 bytes the downloader was still running after 5 s: stop the "
+              "loop when the last download has finished. Output: %s",
+              gx_show(r.out, r.out_len));
     expect_ok(&r, u, 200, 1000);
     cr_assert_eq(r.exit_code, 0, "every URL was OK, so the exit code must be 0, got %d",
                  r.exit_code);
     evt_run_free(&r);
+    need_overlap();
 }
 
-GRADED(downloader, status_and_big_body, 2, 15,
+GRADED(downloader, t02_status_and_big_body, 2, 15,
        "a 404 is reported with its status; a 3 MB body counts exactly")
 {
     start_http();
+    need_overlap();
     const char *a = LOCAL(0, "/nothing-here"), *b = LOCAL(1, "/bytes/3000000");
     struct evt_run r = run(EVT_ARGV(PROG, a, b), 12);
     const char *l = line_for(&r, a);
@@ -229,7 +278,7 @@ GRADED(downloader, status_and_big_body, 2, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, concurrent, 5, 15,
+GRADED(downloader, t03_concurrent, 5, 15,
        "5 URLs that each take 1 s: done in well under 5 s, all 5 in flight")
 {
     start_http();
@@ -239,7 +288,7 @@ GRADED(downloader, concurrent, 5, 15,
         snprintf(path, sizeof path, "/slow/1000/%d", 100 + i);
         u[i] = LOCAL(i, path);
     }
-    struct evt_run r = run(EVT_ARGV(PROG, u[0], u[1], u[2], u[3], u[4]), 12);
+    struct evt_run r = run(EVT_ARGV(PROG, u[0], u[1], u[2], u[3], u[4]), 8);
     for (int i = 0; i < 5; i++)
         expect_ok(&r, u[i], 200, (size_t)(100 + i));
     int most = atomic_load(&max_inflight);
@@ -254,9 +303,10 @@ GRADED(downloader, concurrent, 5, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s")
+GRADED(downloader, t04_fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s")
 {
     start_http();
+    need_overlap();
     const char *argv[60];
     int k = 0;
     argv[k++] = PROG;
@@ -274,9 +324,11 @@ GRADED(downloader, fifty_urls, 2, 15, "50 URLs of 300 ms each, all OK within 3 s
     evt_run_free(&r);
 }
 
-GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the others are OK; exit 1")
+GRADED(downloader, t05_refused, 2, 10,
+       "a refused URL: FAIL with the reason; the others are OK; exit 1")
 {
     start_http();
+    need_overlap();
     const char *a = LOCAL(0, "/bytes/10"),
                *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
                *c = LOCAL(2, "/slow/200/20");
@@ -288,9 +340,11 @@ GRADED(downloader, refused, 2, 10, "a refused URL: FAIL with the reason; the oth
     evt_run_free(&r);
 }
 
-GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; the others are OK")
+GRADED(downloader, t06_reset, 2, 10,
+       "a server that resets: FAIL with the reason; the others are OK")
 {
     start_http();
+    need_overlap();
     const char *a = LOCAL(0, "/slow/300/30"),
                *b = url(1, "http://127.0.0.1:%d%s", start_reset_server(), "/r");
     struct evt_run r = run(EVT_ARGV(PROG, a, b), 8);
@@ -300,10 +354,11 @@ GRADED(downloader, reset, 2, 10, "a server that resets: FAIL with the reason; th
     evt_run_free(&r);
 }
 
-GRADED(downloader, timeout, 2, 10,
+GRADED(downloader, t07_timeout, 2, 10,
        "--timeout-ms 500: a silent server gives FAIL \"timed out\"; others are OK")
 {
     start_http();
+    need_overlap();
     const char *a = url(0, "http://127.0.0.1:%d%s", start_silent_server(), "/never"),
                *b = LOCAL(1, "/slow/200/5");
     struct evt_run r = run(EVT_ARGV(PROG, "--timeout-ms", "500", a, b), 8);
@@ -316,10 +371,11 @@ GRADED(downloader, timeout, 2, 10,
     evt_run_free(&r);
 }
 
-GRADED(downloader, errors_do_not_stop_others, 3, 15,
+GRADED(downloader, t08_errors_do_not_stop_others, 3, 15,
        "refused + reset + silent + bad URL + 2 slow OKs together: the OKs finish, all in < 3 s")
 {
     start_http();
+    need_overlap();
     const char *ok1 = LOCAL(0, "/slow/1000/11"), *ok2 = LOCAL(1, "/slow/1000/22"),
                *ref = url(2, "http://127.0.0.1:%d%s", closed_port(), "/a"),
                *rst = url(3, "http://127.0.0.1:%d%s", start_reset_server(), "/b"),
@@ -339,17 +395,21 @@ GRADED(downloader, errors_do_not_stop_others, 3, 15,
     evt_run_free(&r);
 }
 
-GRADED(downloader, usage, 1, 10, "no URL: exit 2 with a usage message")
+GRADED(downloader, t09_usage, 1, 10, "no URL: exit 2 with a usage message")
 {
+    start_http();
+    need_overlap();
     struct evt_run r = run(EVT_ARGV(PROG), 5);
     cr_assert(r.exit_code == 2 && r.err_len > 0,
               "with no URL: expected exit 2 and usage on stderr, got exit %d", r.exit_code);
     evt_run_free(&r);
 }
 
-GRADED(downloader, memory, 1, 40, "no leak or memory error (valgrind/LSan) with OK and failed URLs")
+GRADED(downloader, t10_memory, 1, 40,
+       "no leak or memory error (valgrind/LSan) with OK and failed URLs")
 {
     start_http();
+    need_overlap();
     const char *a = LOCAL(0, "/bytes/5000"),
                *b = url(1, "http://127.0.0.1:%d%s", closed_port(), "/x"),
                *c = url(2, "http://127.0.0.1:%d%s", start_reset_server(), "/y");

@@ -42,7 +42,7 @@ static void stderr_clean(const struct evt_run *r, const char *cmd)
     cr_assert_null(e, "%s: libevent's debug mode reported: %.300s", cmd, e);
 }
 
-GRADED(debugging, output_correct, 3, 10.0, "tick 1..N then done, exit 0")
+GRADED(debugging, t01_output_correct, 3, 10.0, "tick 1..N then done, exit 0")
 {
     struct evt_run r;
     cr_assert_eq(evt_run(&r, EVT_ARGV(PROG, "--count", "5", "--start-ms", "80"), NULL, NULL, 5), 0);
@@ -63,7 +63,7 @@ GRADED(debugging, output_correct, 3, 10.0, "tick 1..N then done, exit 0")
     evt_run_free(&r);
 }
 
-GRADED(debugging, ticks_speed_up, 2, 10.0, "each wait is half the one before")
+GRADED(debugging, t02_ticks_speed_up, 2, 10.0, "each wait is half the one before")
 {
     struct evt_proc p;
     cr_assert_eq(evt_spawn(&p, EVT_ARGV(PROG, "--count", "4", "--start-ms", "400"), NULL), 0);
@@ -95,7 +95,8 @@ GRADED(debugging, ticks_speed_up, 2, 10.0, "each wait is half the one before")
               g4 * 1000, g2 * 1000);
 }
 
-GRADED(debugging, clean_in_debug_mode, 4, 10.0, "no misuse: libevent's debug mode reports nothing")
+GRADED(debugging, t03_clean_in_debug_mode, 4, 10.0,
+       "no misuse: libevent's debug mode reports nothing")
 {
     const char *pre = evt_prog("tests/grading/preload/debug_mode.so");
     cr_assert_eq(access(pre, R_OK), 0, "%s is missing: run 'make tests' (the suite needs it)", pre);
@@ -114,7 +115,8 @@ GRADED(debugging, clean_in_debug_mode, 4, 10.0, "no misuse: libevent's debug mod
     evt_run_free(&r);
 }
 
-GRADED(debugging, valgrind_clean, 2, 15.0, "valgrind: no invalid access, no double free, no leak")
+GRADED(debugging, t04_valgrind_clean, 2, 15.0,
+       "valgrind: no invalid access, no double free, no leak")
 {
     if (access("/usr/bin/valgrind", X_OK) != 0)
         cr_skip_test("valgrind is not installed");

@@ -1,15 +1,18 @@
-/* gx_server.h -- shared checks for the server/client grading suites 08-14
+/* gx_server.h -- shared checks for the server/client grading suites 05-14
  * (header-only; each suite includes it).
  *
- *   gx_start()/gx_stop()   run the program under test with --port 0, wait for
- *                          "listening on 127.0.0.1:PORT", and keep its stdout
- *                          and stderr drained by a thread so that a chatty
- *                          server never blocks on a full pipe;
- *   gx_duplex()            write and read at the same time (big echoes);
- *   gx_* probes            hostile clients: one byte at a time, half-close,
+ * The server process, its drained output, transfers, fd counts, the fd limit,
+ * sanitizer detection and /proc readings are tests/support/evserver.h's (one
+ * behaviour for each, shared with the lesson suites). What is here is what
+ * grading adds on top:
+ *   gx_start()/gx_start_probe()  evs_start() under a per-test watchdog that
+ *                          says what the test was waiting for;
+ *   gx_exchange(), gx_compare(), gx_show()   one request, one exact reply, and
+ *                          messages that show the difference;
+ *   gx_check_*()           hostile clients: one byte at a time, half-close,
  *                          reset mid-reply, a client that never reads, 1000
- *                          connections, idle connections;
- *   gx_fd_leak(), gx_valgrind_*()   fd and memory leaks.
+ *                          connections, idle connections, a stalled loop, idle
+ *                          CPU, fd and memory leaks.
  *
  * Every wait has a deadline; nothing sleeps to wait for readiness.
  */
@@ -22,89 +25,21 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "evserver.h"
 #include "evtest.h"
 #include "grading.h"
-
-/* ---- the server process ---------------------------------------------------- */
-
-struct gx_srv {
-    struct evt_proc p;
-    int port;
-    pthread_t th;
-    volatile int stop;
-    bool thread_on;
-    char errtail[4096]; /* last bytes of stderr, for messages */
-    size_t errlen;
-    char outhead[4096]; /* first bytes of stdout after the port line */
-    size_t outlen;
-};
-
-static inline void gx_keep_tail(char *buf, size_t *len, size_t cap, const char *data, size_t n)
-{
-    if (n >= cap - 1) {
-        data += n - (cap - 1);
-        n = cap - 1;
-    }
-    if (*len + n > cap - 1) {
-        size_t drop = *len + n - (cap - 1);
-        memmove(buf, buf + drop, *len - drop);
-        *len -= drop;
-    }
-    memcpy(buf + *len, data, n);
-    *len += n;
-    buf[*len] = '\0';
-}
-
-static inline void *gx_drain_thread(void *arg)
-{
-    struct gx_srv *s = arg;
-    while (!s->stop) {
-        struct pollfd pf[2] = {{s->p.out_fd, POLLIN, 0}, {s->p.err_fd, POLLIN, 0}};
-        if (poll(pf, 2, 20) <= 0)
-            continue;
-        char buf[65536];
-        for (int i = 0; i < 2; i++) {
-            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = read(pf[i].fd, buf, sizeof buf);
-            if (n <= 0) {
-                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    close(pf[i].fd);
-                    if (i == 0)
-                        s->p.out_fd = -1;
-                    else
-                        s->p.err_fd = -1;
-                }
-                continue;
-            }
-            if (i == 1)
-                gx_keep_tail(s->errtail, &s->errlen, sizeof s->errtail, buf, (size_t)n);
-            else if (s->outlen < sizeof s->outhead - 1) {
-                size_t k = (size_t)n < sizeof s->outhead - 1 - s->outlen
-                               ? (size_t)n
-                               : sizeof s->outhead - 1 - s->outlen;
-                memcpy(s->outhead + s->outlen, buf, k);
-                s->outlen += k;
-                s->outhead[s->outlen] = '\0';
-            }
-        }
-    }
-    return NULL;
-}
 
 /* ---- a time limit per test, that says what it was waiting for ---------------- */
 
@@ -146,148 +81,38 @@ static inline void gx_watchdog(void)
     alarm(t >= 3 ? (unsigned)t - 1 : 2); /* before Criterion's own, when that one works */
 }
 
-/* Start argv (its last args should include "--port", "0"); wait for the port.
- * On failure the test fails with what the program printed. */
-static inline void gx_start_env(struct gx_srv *s, const char *const argv[], const char *const env[],
-                                double timeout_s)
+/* Start argv (its last args should include "--port", "0") with evs_start, under
+ * the watchdog. On failure the test fails with what the program printed. */
+static inline void gx_start_env(struct evs_server *s, const char *const argv[],
+                                const char *const env[], double timeout_s)
 {
-    memset(s, 0, sizeof *s);
     signal(SIGPIPE, SIG_IGN);
     gx_watchdog();
-    gx_step("starting %s", argv[0]);
-    cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "could not start %s", argv[0]);
-    gx_watch_pid = s->p.pid;
     gx_step("waiting for %s to print 'listening on 127.0.0.1:PORT'", argv[0]);
-    s->port = evt_wait_port(&s->p, timeout_s);
+    evs_start(s, argv, env, timeout_s);
+    gx_watch_pid = s->p.pid;
     gx_step("talking to the server");
-    if (s->port <= 0) {
-        evt_stop(&s->p, SIGKILL, 1);
-        cr_assert_fail("%s never printed 'listening on 127.0.0.1:PORT' (within %.0f s).\n"
-                       "stdout: %.600s\nstderr: %.600s",
-                       argv[0], timeout_s, s->p.out, s->p.err);
-    }
-    pthread_create(&s->th, NULL, gx_drain_thread, s);
-    s->thread_on = true;
 }
 
-static inline void gx_start(struct gx_srv *s, const char *const argv[])
+static inline void gx_start(struct evs_server *s, const char *const argv[])
 {
     gx_start_env(s, argv, NULL, 5);
 }
 
-static inline void gx_join(struct gx_srv *s)
-{
-    if (s->thread_on) {
-        s->stop = 1;
-        pthread_join(s->th, NULL);
-        s->thread_on = false;
-    }
-}
-
-/* Send sig and wait for the exit; returns the wait status. */
-static inline int gx_stop(struct gx_srv *s, int sig, double timeout_s)
-{
-    gx_join(s);
-    int st = evt_stop(&s->p, sig, timeout_s);
-    if (s->p.err_len)
-        gx_keep_tail(s->errtail, &s->errlen, sizeof s->errtail, s->p.err, s->p.err_len);
-    return st;
-}
-
-static inline void gx_free(struct gx_srv *s)
-{
-    gx_join(s);
-    evt_proc_free(&s->p);
-}
-
-/* true while the server runs; once it has died, its status is kept in p.status. */
-static inline bool gx_alive(struct gx_srv *s)
-{
-    if (s->p.pid <= 0)
-        return false;
-    if (waitpid(s->p.pid, &s->p.status, WNOHANG) == 0)
-        return true;
-    kill(-s->p.pid, SIGKILL);
-    s->p.pid = 0;
-    return false;
-}
-
-static inline const char *gx_death(struct gx_srv *s)
+/* How a server that is no longer alive (evs_alive) ended, for a message. */
+static inline const char *gx_death(const struct evs_server *s)
 {
     static char why[256];
-    int st = s->p.status;
-    if (WIFSIGNALED(st))
+    int st = evs_exit_status(s);
+    if (st == -1)
+        snprintf(why, sizeof why, "it is still running");
+    else if (WIFSIGNALED(st))
         snprintf(why, sizeof why, "it was killed by signal %d (%s)%s", WTERMSIG(st),
                  strsignal(WTERMSIG(st)),
                  WTERMSIG(st) == SIGPIPE ? ": ignore SIGPIPE, or send with MSG_NOSIGNAL" : "");
     else
         snprintf(why, sizeof why, "it exited with code %d", WEXITSTATUS(st));
     return why;
-}
-
-/* ---- measuring the process ----------------------------------------------------- */
-
-/* utime+stime in clock ticks, or -1. */
-static inline long gx_cpu_ticks(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    long ut = 0, st = 0;
-    /* fields after ")": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
-        return -1;
-    return ut + st;
-}
-
-static inline long gx_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
-static inline int gx_threads(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int n = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
-static inline void gx_raise_nofile(rlim_t want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rlim_t cur = want < rl.rlim_max ? want : rl.rlim_max;
-        if (cur > rl.rlim_cur) {
-            rl.rlim_cur = cur;
-            setrlimit(RLIMIT_NOFILE, &rl);
-        }
-    }
 }
 
 static inline void gx_pause_ms(int ms)
@@ -298,51 +123,15 @@ static inline void gx_pause_ms(int ms)
 
 /* ---- talking to it ------------------------------------------------------------ */
 
-/* Write `out` and read up to `in_n` bytes at the same time, so that a big echo
- * cannot deadlock. If shut_after, half-close once everything is written.
- * Returns bytes read; *written gets bytes written. */
+/* evs_duplex() in the suites' argument order: write `out` while reading up to
+ * `in_n` bytes; if shut_after, half-close once everything is written. Returns
+ * the bytes read; *written gets the bytes written. */
 static inline size_t gx_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_n,
                                double timeout_s, size_t *written, bool shut_after)
 {
-    double deadline = evt_now() + timeout_s;
-    size_t w = 0, r = 0;
-    bool shut = false;
-    while (r < in_n || w < out_n) {
-        if (w == out_n && shut_after && !shut) {
-            shutdown(fd, SHUT_WR);
-            shut = true;
-        }
-        double left = deadline - evt_now();
-        if (left <= 0)
-            break;
-        struct pollfd pf = {fd, (short)((r < in_n ? POLLIN : 0) | (w < out_n ? POLLOUT : 0)), 0};
-        int rc = poll(&pf, 1, (int)(left * 1000) + 1);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (rc <= 0)
-            continue;
-        if (pf.revents & POLLOUT && w < out_n) {
-            ssize_t k = send(fd, (const char *)out + w, out_n - w > 65536 ? 65536 : out_n - w,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (k > 0)
-                w += (size_t)k;
-            else if (k < 0 && errno != EAGAIN && errno != EINTR)
-                out_n = w; /* the peer is gone: stop writing */
-        }
-        if (pf.revents & (POLLIN | POLLHUP | POLLERR) && r < in_n) {
-            ssize_t k = recv(fd, (char *)in + r, in_n - r, MSG_DONTWAIT);
-            if (k > 0)
-                r += (size_t)k;
-            else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                break;
-        } else if (pf.revents & (POLLHUP | POLLERR) && !(pf.revents & POLLOUT))
-            break;
-    }
-    if (written)
-        *written = w;
-    if (w == out_n && shut_after && !shut)
-        shutdown(fd, SHUT_WR);
-    return r;
+    struct evs_duplex_opts o = {
+        .timeout_s = timeout_s, .half_close = shut_after, .written = written};
+    return evs_duplex(fd, out, out_n, in, in_n, o);
 }
 
 /* Describe how `got` differs from `want`, into msg. Returns true if equal. */
@@ -418,7 +207,7 @@ static inline bool gx_exchange(int port, const char *req, const char *want, doub
  * waiting out its own deadlines on a server that answers nothing: feedback
  * on hanging code stays within seconds, and the first test (which does this
  * exchange as its own check) carries the real message. */
-static inline void gx_start_probe(struct gx_srv *s, const char *const argv[], const char *req,
+static inline void gx_start_probe(struct evs_server *s, const char *const argv[], const char *req,
                                   const char *want, double timeout_s, const char *first_test)
 {
     gx_start_env(s, argv, NULL, 5);
@@ -426,47 +215,16 @@ static inline void gx_start_probe(struct gx_srv *s, const char *const argv[], co
     gx_step("the first exchange (\"%s\") waited for its reply", gx_show(req, strlen(req)));
     if (gx_exchange(s->port, req, want, timeout_s, msg, sizeof msg))
         return;
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     char death[256];
     snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
-    evt_stop(&s->p, SIGKILL, 1);
-    gx_free(s);
+    evs_stop(s, SIGKILL, 1);
+    evs_free(s);
     cr_assert_fail("not run: needs %s to pass first (%s%s%s)", first_test, msg,
                    alive ? "" : "; the server died: ", death);
 }
 
-/* ---- fd leaks -------------------------------------------------------------------- */
-
-/* Wait until the process has at most `want` fds open. Returns the last count. */
-static inline int gx_wait_fds(pid_t pid, int want, double timeout_s)
-{
-    double deadline = evt_now() + timeout_s;
-    int n;
-    while ((n = evt_count_fds(pid)) > want && evt_now() < deadline)
-        gx_pause_ms(20);
-    return n;
-}
-
 /* ---- memory checking ---------------------------------------------------------------- */
-
-static inline bool gx_is_asan(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    static char buf[1 << 16];
-    bool found = false;
-    size_t n, keep = 0;
-    while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
-        n += keep;
-        if (memmem(buf, n, "__asan_init", 11) || memmem(buf, n, "__tsan_init", 11))
-            found = true;
-        keep = n > 16 ? 16 : n;
-        memmove(buf, buf + n - keep, keep);
-    }
-    fclose(f);
-    return found;
-}
 
 static inline bool gx_have_valgrind(void) { return access("/usr/bin/valgrind", X_OK) == 0; }
 
@@ -483,7 +241,7 @@ static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], 
 {
     memset(m, 0, sizeof *m);
     int i = 0;
-    if (!gx_is_asan(prog_argv[0])) {
+    if (!evs_is_sanitized(prog_argv[0])) {
         if (!gx_have_valgrind())
             return false;
         snprintf(m->log, sizeof m->log, "/tmp/evlab-vg-%d-%ld.log", (int)getpid(),
@@ -505,7 +263,8 @@ static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], 
     return true;
 }
 
-/* What valgrind said (or the sanitizer's stderr), trimmed, for a message. */
+/* What valgrind said (or the sanitizer's stderr from its "ERROR: " on, else
+ * the end of stderr), trimmed, for a message. */
 static inline const char *gx_mem_report(struct gx_mem *m, const char *stderr_text)
 {
     static char out[2048];
@@ -520,37 +279,22 @@ static inline const char *gx_mem_report(struct gx_mem *m, const char *stderr_tex
         unlink(m->log);
     } else if (stderr_text) {
         const char *s = strstr(stderr_text, "ERROR: ");
-        snprintf(out, sizeof out, "%.2000s", s ? s : stderr_text);
+        size_t n = strlen(stderr_text);
+        if (!s)
+            s = n > 2000 ? stderr_text + n - 2000 : stderr_text;
+        snprintf(out, sizeof out, "%.2000s", s);
     }
     return out;
 }
 
 /* ---- the checks issue 14 added: CPU, stalls, pauses, half-close with data queued -- */
 
-/* CPU seconds the process (all its threads) has used: /proc/PID/schedstat in
- * nanoseconds, or utime+stime in clock ticks where schedstat is missing. */
-static inline double gx_cpu_seconds(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long ns = 0;
-    if (f) {
-        int ok = fscanf(f, "%llu", &ns);
-        fclose(f);
-        if (ok == 1)
-            return (double)ns / 1e9;
-    }
-    long t = gx_cpu_ticks(pid), hz = sysconf(_SC_CLK_TCK);
-    return t < 0 || hz <= 0 ? -1 : (double)t / (double)hz;
-}
-
 /* CPU seconds the process used during window_s of wall time. */
 static inline double gx_cpu_over(pid_t pid, double window_s)
 {
-    double c0 = gx_cpu_seconds(pid);
+    double c0 = evs_cpu_seconds(pid);
     gx_pause_ms((int)(window_s * 1000));
-    double c1 = gx_cpu_seconds(pid);
+    double c1 = evs_cpu_seconds(pid);
     return c0 < 0 || c1 < 0 ? -1 : c1 - c0;
 }
 
@@ -593,8 +337,8 @@ static inline int gx_connect_small(int port)
  * everything: every byte must come back in order, with no gap of stall_s
  * without progress. Returns the fd (still open) for more checks; on failure
  * the test fails with what was missing. */
-static inline int gx_check_pause_resume(struct gx_srv *s, size_t n, double pause_s, double stall_s,
-                                        unsigned seed)
+static inline int gx_check_pause_resume(struct evs_server *s, size_t n, double pause_s,
+                                        double stall_s, unsigned seed)
 {
     int fd = gx_connect_small(s->port);
     cr_assert(fd >= 0, "could not connect to the server");
@@ -637,7 +381,7 @@ static inline int gx_check_pause_resume(struct gx_srv *s, size_t n, double pause
     size_t d = evt_first_diff(out, in, r);
     free(out);
     free(in);
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     cr_assert(alive, "a client paused reading for %.1f s while sending, and the server died: %s",
               pause_s, gx_death(s));
     cr_assert(d == r,
@@ -659,12 +403,76 @@ static inline int gx_check_pause_resume(struct gx_srv *s, size_t n, double pause
     return fd;
 }
 
+/* Has the server (pid, listening on port) stopped reading from the client
+ * connected on fd? True when it sleeps (state S in /proc/PID/stat) while its end
+ * of the connection holds bytes it has not read (rx_queue in /proc/net/tcp): a
+ * loop that watched that socket for EV_READ would be running, not sleeping.
+ * Unlike "nothing has moved for a while", a server that is merely descheduled
+ * on a loaded machine (state R) does not count. */
+static inline bool gx_stopped_reading(pid_t pid, int port, int fd)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    if (getsockname(fd, (struct sockaddr *)&me, &len) < 0)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *st = strrchr(buf, ')');
+    if (!st || st[1] != ' ' || st[2] != 'S')
+        return false;
+    f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return false;
+    unsigned long rx = 0;
+    bool found = false;
+    char line[512];
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned lport, rport;
+        unsigned long tx, q;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %lx:%lx", &lport, &rport, &tx, &q) == 4 &&
+            (int)lport == port && rport == ntohs(me.sin_port)) {
+            rx = q;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found && rx > 0;
+}
+
+/* Client A (fd) sent the first `sent` bytes of `bulk` without reading its echo;
+ * now it reads: every byte must come back, in order, with no gap of 2 s. Closes
+ * fd; on failure the test fails with `hint`. */
+static inline void gx_check_reads_back(int fd, const char *bulk, size_t sent, const char *hint)
+{
+    char *in = malloc(sent + 1);
+    size_t r = 0;
+    for (double last = evt_now(); r < sent && evt_now() - last < 2;) {
+        size_t k = evt_read_n(fd, in + r, sent - r, 0.2);
+        if (k)
+            last = evt_now();
+        r += k;
+    }
+    size_t d = evt_first_diff(bulk, in, r);
+    close(fd);
+    free(in);
+    cr_assert(d == r && r == sent,
+              "client A sent %zu bytes without reading, then read: %zu came back%s%zu. %s", sent, r,
+              d < r ? ", and they differ from what was sent at offset " : ", the first ",
+              d < r ? d : r, hint);
+}
+
 /* Half-close with data queued: send up to n random bytes without reading a
  * single one (stop once the server has taken nothing for 0.3 s), shut down the
  * write side, wait 0.3 s, and only then read. Everything sent must come back,
  * then EOF. n must be more than the kernel's buffers hold (over 2 MiB on
  * loopback), so that the server has echo queued when it sees the EOF. */
-static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigned seed)
+static inline void gx_check_halfclose_queued(struct evs_server *s, size_t n, unsigned seed)
 {
     int fd = gx_connect_small(s->port);
     cr_assert(fd >= 0, "could not connect to the server");
@@ -720,7 +528,7 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
     close(fd);
     free(out);
     free(in);
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     cr_assert(alive, "a client half-closed with its echo still queued, and the server died: %s",
               gx_death(s));
     cr_assert(r >= w && d == w,
@@ -741,7 +549,7 @@ static inline void gx_check_halfclose_queued(struct gx_srv *s, size_t n, unsigne
 /* Stalled-loop detector: client B's round trip, while `situation` holds, must
  * take under limit_s. It waits up to limit_s + 4 s to measure how long the
  * loop really left B waiting, and says so. */
-static inline void gx_check_round_trip(struct gx_srv *s, double limit_s, const char *situation)
+static inline void gx_check_round_trip(struct evs_server *s, double limit_s, const char *situation)
 {
     int b = evt_connect(s->port, limit_s + 4);
     cr_assert(b >= 0, "%s, client B could not connect", situation);
@@ -752,7 +560,7 @@ static inline void gx_check_round_trip(struct gx_srv *s, double limit_s, const c
     size_t r = w == sizeof req - 1 ? evt_read_n(b, got, sizeof req - 1, limit_s + 4) : 0;
     double dt = evt_now() - t0;
     close(b);
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     cr_assert(alive, "%s, the server died: %s", situation, gx_death(s));
     bool answered = r == sizeof req - 1 && memcmp(got, req, r) == 0;
     cr_assert(answered && dt < limit_s,
@@ -763,13 +571,13 @@ static inline void gx_check_round_trip(struct gx_srv *s, double limit_s, const c
 }
 
 /* SIGTERM with one client connected: the server must exit 0 within 5 s. */
-static inline void gx_check_sigterm(struct gx_srv *s)
+static inline void gx_check_sigterm(struct evs_server *s)
 {
     int fd = evt_connect(s->port, 3);
     cr_assert(fd >= 0, "could not connect to the server");
     char msg[1024];
     bool ok = gx_exchange(s->port, "bye\n", "bye\n", 3, msg, sizeof msg);
-    int st = gx_stop(s, SIGTERM, 5);
+    int st = evs_stop(s, SIGTERM, 5);
     close(fd);
     (void)ok;
     cr_assert(!(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM),
@@ -782,24 +590,21 @@ static inline void gx_check_sigterm(struct gx_srv *s)
               WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : (WEXITSTATUS(st) ? "non-zero" : "0"));
 }
 
-/* Everything the server printed on stdout after the "listening on" line. */
-static inline const char *gx_stdout_after_port(struct gx_srv *s)
+/* Everything the server printed on stdout after the "listening on" line (once
+ * it is stopped: evs_stop() collects the rest of its output). */
+static inline const char *gx_stdout_after_port(const struct evs_server *s)
 {
-    static char all[8192];
-    snprintf(all, sizeof all, "%s", s->outhead);
     const char *rest = s->p.out ? s->p.out : "";
     const char *nl = strstr(rest, "listening on ");
     if (nl && (nl = strchr(nl, '\n')))
         rest = nl + 1;
-    if (strlen(all) < sizeof all - 1)
-        snprintf(all + strlen(all), sizeof all - strlen(all), "%s", rest);
-    return all;
+    return rest;
 }
 
 /* ---- ready-made hostile-client checks (they assert) ---------------------------- */
 
 /* A request sent one byte at a time (TCP_NODELAY, 2 ms apart) must get `want`. */
-static inline void gx_check_one_byte(struct gx_srv *s, const char *req, const char *want)
+static inline void gx_check_one_byte(struct evs_server *s, const char *req, const char *want)
 {
     int fd = evt_connect(s->port, 3);
     cr_assert(fd >= 0, "could not connect to the server");
@@ -822,9 +627,10 @@ static inline void gx_check_one_byte(struct gx_srv *s, const char *req, const ch
 
 /* n connections open at once; each sends `req` (with %d replaced by its index
  * if fmt) and must get its reply. Raises RLIMIT_NOFILE first. */
-static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, const char *want_fmt)
+static inline void gx_check_many(struct evs_server *s, int n, const char *req_fmt,
+                                 const char *want_fmt)
 {
-    gx_raise_nofile((rlim_t)n * 2 + 64);
+    evs_raise_nofile((rlim_t)n * 2 + 64);
     int *fds = calloc((size_t)n, sizeof *fds);
     /* All n connect()s start at once (non-blocking), as n clients arriving
      * together would: the listen() backlog has to hold what the loop has not
@@ -864,7 +670,7 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
         for (int i = opened; i < n; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     cr_assert(opened == n, "only %d of %d connections could be opened at once (%s)%s%s%s", opened,
               n, strerror(errno), alive ? "" : "; the server died: ", alive ? "" : gx_death(s),
               alive ? ". The kernel queues connections the loop has not accepted yet only up to "
@@ -899,7 +705,7 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
     free(fds);
     if (bad >= 0) {
         snprintf(req, sizeof req, req_fmt, bad);
-        alive = gx_alive(s);
+        alive = evs_alive(s);
         cr_assert_fail(
             "with %d connections open at once, connection %d sent \"%s\" and expected \"%s\", "
             "got \"%s\"%s%s%s",
@@ -914,7 +720,7 @@ static inline void gx_check_many(struct gx_srv *s, int n, const char *req_fmt, c
 }
 
 /* 50 idle connections stay open; a new client is still served. */
-static inline void gx_check_idle(struct gx_srv *s, const char *req, const char *want)
+static inline void gx_check_idle(struct evs_server *s, const char *req, const char *want)
 {
     int fds[50];
     for (int i = 0; i < 50; i++) {
@@ -930,14 +736,14 @@ static inline void gx_check_idle(struct gx_srv *s, const char *req, const char *
 
 /* Client A sends a request and resets the connection before reading the
  * reply; repeat; the server must survive and serve client B. */
-static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bulk_n,
+static inline void gx_check_reset(struct evs_server *s, const char *bulk, size_t bulk_n,
                                   size_t read_first, const char *req, const char *want)
 {
     for (int round = 0; round < 20; round++) {
         int fd = evt_connect(s->port, 3);
         if (fd < 0) {
             gx_pause_ms(100);
-            bool alive = gx_alive(s);
+            bool alive = evs_alive(s);
             cr_assert_fail("could not connect after %d clients closed or reset mid-reply%s%s",
                            round, alive ? "" : "; the server died: ", alive ? "" : gx_death(s));
         }
@@ -962,7 +768,7 @@ static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bul
     }
     char msg[1024];
     bool ok = gx_exchange(s->port, req, want, 3, msg, sizeof msg);
-    bool alive = gx_alive(s);
+    bool alive = evs_alive(s);
     cr_assert(alive,
               "20 clients closed or reset their connection in the middle of a reply and the "
               "server died: %s",
@@ -972,11 +778,11 @@ static inline void gx_check_reset(struct gx_srv *s, const char *bulk, size_t bul
 
 /* Open and close (FIN or RST) 200 connections, each doing one exchange; the
  * server's fd count must return to where it was. */
-static inline void gx_check_fd_leak(struct gx_srv *s, const char *req, const char *want)
+static inline void gx_check_fd_leak(struct evs_server *s, const char *req, const char *want)
 {
     char msg[1024];
     cr_assert(gx_exchange(s->port, req, want, 3, msg, sizeof msg), "%s", msg);
-    int before = gx_wait_fds(s->p.pid, 0, 0.3);
+    int before = evs_wait_fds(s->p.pid, 0, 0.3);
     cr_assert(before > 0, "cannot read /proc/%d/fd", (int)s->p.pid);
     for (int i = 0; i < 200; i++) {
         gx_step("client %d of 200 (each connects, sends \"%s\" and waits for its echo) was "
@@ -993,7 +799,7 @@ static inline void gx_check_fd_leak(struct gx_srv *s, const char *req, const cha
         else
             close(fd);
     }
-    int after = gx_wait_fds(s->p.pid, before, 3);
+    int after = evs_wait_fds(s->p.pid, before, 3);
     cr_assert(after <= before,
               "the server had %d fds open before 200 clients came and went, and %d "
               "after they had all closed (waited 3 s): close() each connection's socket when "
@@ -1009,7 +815,7 @@ static inline void gx_check_memory(const char *const argv[], bool leaks, int rou
     struct gx_mem m;
     if (!gx_mem_argv(&m, argv, leaks))
         cr_skip_test("neither valgrind nor a sanitizer build is available");
-    struct gx_srv s;
+    struct evs_server s;
     gx_start_env(&s, m.argv, NULL, 10);
     char *got = malloc(reply_n + 1);
     /* One deadline for all the rounds, so that a server that hangs costs this
@@ -1023,27 +829,31 @@ static inline void gx_check_memory(const char *const argv[], bool leaks, int rou
         cr_assert(fd >= 0, "could not connect (connection %d)", i);
         size_t w = 0, r = gx_duplex(fd, req, req_n, got, reply_n, left > 1 ? left : 1, &w, false);
         close(fd);
-        if (r != reply_n || !gx_alive(&s)) {
-            gx_stop(&s, SIGKILL, 2);
-            const char *rep = gx_mem_report(&m, s.errtail);
+        if (r != reply_n || !evs_alive(&s)) {
+            evs_stop(&s, SIGKILL, 2);
+            const char *rep = gx_mem_report(&m, s.p.err);
             cr_assert_fail("connection %d: expected %zu bytes back, got %zu under %s.\n%s", i,
                            reply_n, r, m.valgrind ? "valgrind" : "the sanitizer", rep);
         }
     }
     free(got);
     gx_pause_ms(200); /* let it see the last EOFs before the signal */
-    int st = gx_stop(&s, SIGTERM, 20);
-    const char *rep = gx_mem_report(&m, s.errtail);
+    int st = evs_stop(&s, SIGTERM, 20);
+    const char *rep = gx_mem_report(&m, s.p.err);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(rep, "definitely lost") &&
-        !strstr(rep, "Invalid ") && !strstr(rep, "ERROR: "))
+        !strstr(rep, "Invalid ") && !strstr(rep, "ERROR: ")) {
+        evs_free(&s);
         return;
+    }
     bool found =
         strstr(rep, "definitely lost") || strstr(rep, "Invalid ") || strstr(rep, "ERROR: ");
     /* Valgrind checks leaks even when SIGTERM kills the program (it runs its
      * exit path for a fatal signal), so a missing SIGTERM handler costs only
      * the test that checks for one, not this one. */
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && m.valgrind && !found)
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && m.valgrind && !found) {
+        evs_free(&s);
         return;
+    }
     if (WIFSIGNALED(st) && !found)
         cr_assert_fail(
             "after SIGTERM the server died of signal %d instead of freeing everything and "

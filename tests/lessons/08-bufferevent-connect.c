@@ -124,6 +124,35 @@ Test(bev_connect, hostname_resolves_from_hosts_and_bad_name_reports_dns_error)
     evt_run_free(&r);
 }
 
+/* A hosts file that cannot be read makes evdns_base_load_hosts() return -1,
+ * but libevent has added localhost first (minimal containers have no
+ * /etc/hosts); a readable empty file adds nothing, so there localhost is
+ * unknown. The second run shows the first is not luck. */
+Test(bev_connect, a_missing_hosts_file_still_knows_localhost)
+{
+    struct evt_run r = run(EVT_ARGV(PROG, "--hosts", "/nonexistent/evlab/hosts"));
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    char *s4 = evt_step_section(r.out, 4);
+    cr_assert(strstr(s4, "evdns_base_load_hosts(/nonexistent/evlab/hosts) returned -1"), "%s", s4);
+    const char *bad = strstr(s4, "connect_hostname('no-such-host.invalid'");
+    cr_assert(bad && strstr(s4, "BEV_EVENT_CONNECTED") < bad, "localhost still connects:\n%s", s4);
+    free(s4);
+    evt_run_free(&r);
+
+    char empty[] = "/tmp/evlab-hosts-XXXXXX";
+    int fd = mkstemp(empty);
+    cr_assert(fd >= 0);
+    close(fd);
+    r = run(EVT_ARGV(PROG, "--hosts", empty));
+    unlink(empty);
+    s4 = evt_step_section(r.out, 4);
+    cr_assert_null(strstr(s4, "returned -1"), "%s", s4);
+    cr_assert_eq(evt_count(s4, "name lookup failed"), 2,
+                 "an empty hosts file leaves even localhost unknown:\n%s", s4);
+    free(s4);
+    evt_run_free(&r);
+}
+
 Test(bev_connect, without_a_nameserver_a_lookup_just_waits)
 {
     struct evt_run r = run(EVT_ARGV(PROG, "--no-dns-server"));

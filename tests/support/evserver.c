@@ -3,6 +3,7 @@
 #include "evserver.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,11 +45,14 @@ void evs_start(struct evs_server *s, const char *const argv[], const char *const
                double timeout_s)
 {
     memset(s, 0, sizeof *s);
-    cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "cannot start %s", argv[0]);
+    cr_assert_eq(evt_spawn(&s->p, argv, env), 0, "could not start %s", argv[0]);
     s->port = evt_wait_port(&s->p, timeout_s);
-    cr_assert_gt(s->port, 0,
-                 "%s never printed 'listening on 127.0.0.1:PORT'.\nstdout: %s\nstderr: %s", argv[0],
-                 s->p.out, s->p.err);
+    if (s->port <= 0) {
+        evt_stop(&s->p, SIGKILL, 1);
+        cr_assert_fail("%s never printed 'listening on 127.0.0.1:PORT' (within %.0f s).\n"
+                       "stdout: %.600s\nstderr: %.600s",
+                       argv[0], timeout_s, s->p.out, s->p.err);
+    }
     evs_drain_on(s);
 }
 
@@ -75,6 +79,18 @@ bool evs_alive(const struct evs_server *s)
     return info.si_pid == 0;
 }
 
+int evs_exit_status(const struct evs_server *s)
+{
+    if (s->p.pid <= 0)
+        return s->p.status; /* reaped by evs_stop */
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)s->p.pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0)
+        return -1;
+    return info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0)
+                                      : W_EXITCODE(0, info.si_status);
+}
+
 int evs_wait_fds(pid_t pid, int at_most, double timeout_s)
 {
     double deadline = evt_now() + timeout_s;
@@ -84,9 +100,9 @@ int evs_wait_fds(pid_t pid, int at_most, double timeout_s)
     return n;
 }
 
-double evs_cpu_seconds(pid_t pid)
+long evs_cpu_ticks(pid_t pid)
 {
-    char path[64], buf[1024];
+    char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -94,12 +110,65 @@ double evs_cpu_seconds(pid_t pid)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    const char *p = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+    long ut = 0, st = 0;
+    /* after ")": state(3) ... utime(14) stime(15) */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
         return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return ut + st;
 }
+
+double evs_cpu_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    double ns = 0;
+    bool any = false;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sp[300];
+        snprintf(sp, sizeof sp, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(sp, "r");
+        unsigned long long t = 0;
+        if (f && fscanf(f, "%llu", &t) == 1) {
+            ns += (double)t;
+            any = true;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    if (any)
+        return ns / 1e9;
+    long ticks = evs_cpu_ticks(pid), hz = sysconf(_SC_CLK_TCK);
+    return ticks < 0 || hz <= 0 ? -1 : (double)ticks / (double)hz;
+}
+
+/* The number after `key` in /proc/PID/status, -1 if missing. */
+static long status_field(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    size_t k = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, k) == 0) {
+            v = strtol(line + k, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+long evs_rss_kb(pid_t pid) { return status_field(pid, "VmRSS:"); }
+
+int evs_threads(pid_t pid) { return (int)status_field(pid, "Threads:"); }
 
 void evs_raise_nofile(rlim_t want)
 {
@@ -145,13 +214,15 @@ size_t evs_duplex(int fd, const void *out, size_t out_n, void *in, size_t in_cap
     while (evt_now() < deadline) {
         if (!o.to_eof && got >= in_cap && sent >= out_n)
             break;
-        bool reading = evt_now() >= resume_at;
+        bool paused = evt_now() < resume_at; /* slow: a pause after each 4 MiB */
+        /* past in_cap, read on only to find EOF (to_eof) */
+        bool reading = !paused && (got < in_cap || o.to_eof);
         struct pollfd pf = {fd, (short)((reading ? POLLIN : 0) | (sent < out_n ? POLLOUT : 0)), 0};
         if (sent >= out_n && o.half_close && !shut) {
             shutdown(fd, SHUT_WR);
             shut = true;
         }
-        int ms = reading ? 100 : (int)((resume_at - evt_now()) * 1000) + 1;
+        int ms = paused ? (int)((resume_at - evt_now()) * 1000) + 1 : 100;
         if (poll(&pf, 1, ms) < 0 && errno != EINTR)
             break;
         if (pf.revents & POLLOUT) {

@@ -9,7 +9,13 @@
  *   - a sanitized program: evs_is_sanitized() looks for the sanitizer's
  *     symbols in the binary, rather than guessing from the directory name;
  *   - a transfer: evs_duplex() writes and reads at the same time on one fd;
- *   - fds: evs_wait_fds() waits until a process holds at most N.
+ *   - fds: evs_wait_fds() waits until a process holds at most N;
+ *   - the server's output: all of it is kept (p.out, p.err), drained by one
+ *     thread, complete once evs_stop() returns;
+ *   - a dead server: evs_alive() leaves it a zombie, evs_exit_status() says
+ *     how it ended, evs_stop() reaps it;
+ *   - CPU: evs_cpu_seconds() in the scheduler's nanoseconds, all threads.
+ * tests/grading/gx_server.h builds the grading checks on these.
  */
 #ifndef EVLAB_EVSERVER_H
 #define EVLAB_EVSERVER_H
@@ -33,8 +39,8 @@ struct evs_server {
 
 /* Start argv (argv[0] a path; it should pass "--port", "0") with env (as for
  * evt_spawn), wait up to timeout_s for "listening on 127.0.0.1:PORT", then
- * drain its output in a thread. Fails the test with what it printed if no
- * port appears. */
+ * drain its output in a thread. If no port appears, kills it and fails the
+ * test with what it printed. */
 void evs_start(struct evs_server *s, const char *const argv[], const char *const env[],
                double timeout_s);
 void evs_drain_on(struct evs_server *s);
@@ -47,13 +53,22 @@ void evs_free(struct evs_server *s);
 /* Still running? (WNOWAIT: a dead child stays a zombie, so evs_stop still
  * gets its status.) */
 bool evs_alive(const struct evs_server *s);
+/* Its wait status once it has exited (without reaping it), -1 while it runs. */
+int evs_exit_status(const struct evs_server *s);
 
 /* ---- the process from outside ------------------------------------------------- */
 /* Wait until pid holds at most `at_most` fds (a server closes asynchronously
  * after a reset). Returns the last count (-1 if it cannot be read). */
 int evs_wait_fds(pid_t pid, int at_most, double timeout_s);
-/* Seconds of CPU (user + system) pid has used so far, -1 if unknown. */
+/* Seconds of CPU pid (all its threads) has used so far, -1 if unknown: the
+ * scheduler's nanoseconds (/proc/PID/task/TID/schedstat), or the clock ticks of
+ * /proc/PID/stat where schedstat is missing. */
 double evs_cpu_seconds(pid_t pid);
+/* utime + stime of pid (all its threads) in clock ticks, -1 if unknown. */
+long evs_cpu_ticks(pid_t pid);
+/* Resident memory (VmRSS) in KiB, and the number of threads; -1 if unknown. */
+long evs_rss_kb(pid_t pid);
+int evs_threads(pid_t pid);
 /* Make sure this process (and the children it starts) may open `want` fds;
  * skips the test if the hard limit is lower. */
 void evs_raise_nofile(rlim_t want);

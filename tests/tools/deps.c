@@ -4,7 +4,9 @@
  * target uses is looked up in dpkg (which package owns it), and that package
  * must be in the target's groups (directly, or as a dependency of a package
  * listed there). Every listed package must be needed by something, and every
- * tool the test suites, scripts and make fragments call must be known here.
+ * tool the test suites, scripts and make fragments call must be known here:
+ * the programs the groups' packages install (dpkg -L) are looked for at
+ * command position in every script and make recipe.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -50,6 +52,7 @@ static const struct need {
     {"bench", "gnuplot"},
     {"bench", "strace"},
     {"bench", "ps"},
+    {"bench", "pgrep"}, /* tools/bench.sh stops the servers' children */
 };
 #define NNEEDS (sizeof needs / sizeof needs[0])
 
@@ -419,4 +422,209 @@ Test(deps, doctor_names_the_group_of_what_is_missing)
     cr_assert(strstr(r.out, "fix: install these packages (Debian names): gcc libc6-dev make"),
               "one fix line per group:\n%s", r.out);
     evt_run_free(&r);
+}
+
+/* ---- the programs the groups' packages install, wherever they are called ---------- */
+
+/* Command-position words of one shell line: the first word, and the first
+ * after | ; && || ` $( ( then do else (VAR=value and @-+! skipped). */
+static void command_words(const char *line, void (*each)(const char *word, void *arg), void *arg)
+{
+    char *s = strdup(line);
+    static const char *const seps[] = {"||", "&&", "|", ";", "`", "$(", "(", "{ "};
+    for (size_t k = 0; k < sizeof seps / sizeof seps[0]; k++)
+        for (char *p = strstr(s, seps[k]); p; p = strstr(p, seps[k]))
+            memset(p, '\n', strlen(seps[k]));
+    char *save = NULL;
+    for (char *seg = strtok_r(s, "\n", &save); seg; seg = strtok_r(NULL, "\n", &save)) {
+        for (;;) {
+            seg += strspn(seg, " \t@-+!");
+            size_t id =
+                strspn(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+            if (id && seg[id] == '=') { /* VAR=value cmd, VAR="a b" cmd */
+                seg += id + 1;
+                if (*seg == '"' || *seg == '\'') {
+                    char *end = strchr(seg + 1, *seg);
+                    seg = end ? end + 1 : seg + strlen(seg);
+                } else {
+                    seg += strcspn(seg, " \t");
+                }
+                continue;
+            }
+            if (strncmp(seg, "then ", 5) == 0 || strncmp(seg, "do ", 3) == 0 ||
+                strncmp(seg, "else ", 5) == 0 || strncmp(seg, "exec ", 5) == 0) {
+                seg += strcspn(seg, " ");
+                continue;
+            }
+            break;
+        }
+        size_t n = strspn(seg, "abcdefghijklmnopqrstuvwxyz0123456789-_.+");
+        if (n && n < 48 && (seg[n] == ' ' || seg[n] == '\0' || seg[n] == '\t')) {
+            char word[48];
+            snprintf(word, sizeof word, "%.*s", (int)n, seg);
+            each(word, arg);
+        }
+    }
+    free(s);
+}
+
+struct calls {
+    const char *bins; /* "\nname\n..." */
+    const char *file;
+    int unknown;
+};
+
+static void check_call(const char *word, void *arg)
+{
+    struct calls *c = arg;
+    char *key = xfmt("\n%s\n", word);
+    bool from_a_group = strstr(c->bins, key) != NULL;
+    free(key);
+    if (!from_a_group)
+        return;
+    bool known = false;
+    for (size_t i = 0; i < NNEEDS && !known; i++)
+        known = strcmp(needs[i].what, word) == 0;
+    for (size_t i = 0; i < sizeof base_tools / sizeof base_tools[0] && !known; i++)
+        known = strcmp(base_tools[i], word) == 0;
+    cr_expect(known,
+              "%s runs '%s' (from a package of tools/deps.sh) but the needs table of "
+              "tests/tools/deps.c does not say which group's target runs it",
+              c->file, word);
+    c->unknown += !known;
+}
+
+static void scan_calls(const char *path, bool recipes_only, struct calls *c)
+{
+    char *text = get_file(path);
+    c->file = path;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (recipes_only && l[0] != '\t')
+            continue;
+        if (l[strspn(l, " \t")] == '#')
+            continue;
+        command_words(l, check_call, c);
+    }
+    free(text);
+}
+
+/* Every program that a group's packages install (ps, pgrep, bwrap, dot,
+ * gnuplot, pandoc, ...) and that a script or a make recipe runs is in the
+ * needs table, so the check above ties it to its group. */
+Test(deps, every_program_of_a_group_that_is_run_is_tied_to_a_group, .timeout = 120)
+{
+    if (!have_dpkg())
+        cr_skip_test("not a Debian system");
+    const char *argv[128] = {"/usr/bin/dpkg-query", "-L"};
+    int a = 2;
+    char *lists[8] = {0};
+    int nl = 0;
+    char *copy = strdup("tour tests docs bench"), *save = NULL;
+    for (char *g = strtok_r(copy, " ", &save); g; g = strtok_r(NULL, " ", &save)) {
+        char *l = run_out(EVT_ARGV("tools/deps.sh", "--list", g));
+        cr_assert(l);
+        lists[nl++] = l;
+        char *s2 = NULL;
+        for (char *p = strtok_r(l, "\n", &s2); p && a < 126; p = strtok_r(NULL, "\n", &s2))
+            if (installed(p))
+                argv[a++] = p;
+    }
+    argv[a] = NULL;
+    struct evt_run r;
+    cr_assert_eq(evt_run(&r, argv, NULL, NULL, 60), 0);
+    char *bins = strdup("\n");
+    for (const char *l = r.out; l && *l;) {
+        const char *nl2 = strchr(l, '\n');
+        size_t len = nl2 ? (size_t)(nl2 - l) : strlen(l);
+        static const char *const dirs[] = {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"};
+        for (size_t d = 0; d < 4; d++) {
+            size_t dl = strlen(dirs[d]);
+            if (len > dl && strncmp(l, dirs[d], dl) == 0 && !memchr(l + dl, '/', len - dl)) {
+                char *grow = xfmt("%s%.*s\n", bins, (int)(len - dl), l + dl);
+                free(bins);
+                bins = grow;
+            }
+        }
+        l = nl2 ? nl2 + 1 : NULL;
+    }
+    evt_run_free(&r);
+    struct calls c = {.bins = bins};
+    static const char *const dirs[] = {"tools", "tools/docs", "tools/gradescope", ".ci"};
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+        DIR *dd = opendir(dirs[d]);
+        if (!dd)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dd))) {
+            size_t n = strlen(e->d_name);
+            if (!(n > 3 && strcmp(e->d_name + n - 3, ".sh") == 0) && strcmp(e->d_name, "run") != 0)
+                continue;
+            char *path = xfmt("%s/%s", dirs[d], e->d_name);
+            scan_calls(path, false, &c);
+            free(path);
+        }
+        closedir(dd);
+    }
+    scan_calls("Makefile", true, &c);
+    DIR *mk = opendir("mk");
+    cr_assert(mk);
+    struct dirent *e;
+    while ((e = readdir(mk))) {
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 3, ".mk") != 0)
+            continue;
+        char *path = xfmt("mk/%s", e->d_name);
+        scan_calls(path, true, &c);
+        free(path);
+    }
+    closedir(mk);
+    free(bins);
+    for (int i = 0; i < nl; i++)
+        free(lists[i]);
+    free(copy);
+}
+
+/* The four that a fresh machine lacked or that were found missing once:
+ * each is in the needs table with its group, and is owned by the package
+ * that group installs. */
+Test(deps, ps_bwrap_dot_and_gnuplot_are_in_their_groups)
+{
+    static const struct {
+        const char *what, *group, *package;
+    } want[] = {{"ps", "tests", "procps"},    {"ps", "bench", "procps"},
+                {"pgrep", "bench", "procps"}, {"bwrap", "tests", "bubblewrap"},
+                {"dot", "docs", "graphviz"},  {"gnuplot", "bench", "gnuplot"}};
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        size_t i = 0;
+        while (i < NNEEDS && !(strcmp(needs[i].what, want[w].what) == 0 &&
+                               strcmp(needs[i].group, want[w].group) == 0))
+            i++;
+        cr_expect(i < NNEEDS, "the needs table lacks %s in group %s", want[w].what, want[w].group);
+        char *list = run_out(EVT_ARGV("tools/deps.sh", "--list", want[w].group));
+        cr_assert(list);
+        bool listed_pkg = false;
+        for (const char *p = strstr(list, want[w].package); p && !listed_pkg;
+             p = strstr(p + 1, want[w].package))
+            listed_pkg = p == list || p[-1] == '\n';
+        cr_expect(listed_pkg, "tools/deps.sh %s does not install %s (for %s)", want[w].group,
+                  want[w].package, want[w].what);
+        free(list);
+        if (i < NNEEDS && have_dpkg()) { /* the package, or one it depends on (dot is
+                                             a link to libgvc6's program) */
+            const char *o = owner_of(i);
+            char *deps = strdup("");
+            if (*o && strncmp(o, want[w].package, strlen(want[w].package)) != 0) {
+                char *full = run_out(EVT_ARGV("tools/deps.sh", "--list", want[w].group));
+                char *s2 = NULL;
+                for (char *p = strtok_r(full, "\n", &s2); p; p = strtok_r(NULL, "\n", &s2))
+                    if (strncmp(p, want[w].package, strlen(want[w].package)) == 0)
+                        add_depends(p, &deps);
+                free(full);
+                cr_expect(listed(deps, o), "%s belongs to %s here, which %s does not bring",
+                          want[w].what, o, want[w].package);
+            }
+            free(deps);
+        }
+    }
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "evlab_test.h"
@@ -367,6 +368,348 @@ Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
         kill(pid, SIGKILL), waitpid(pid, &st, 0);
     cr_assert(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q did not end watch");
     close(master);
+    fixture_free(root);
+}
+
+/* watch in a pseudo-terminal: a touch re-checks (nothing written), keys work
+ * without Enter, and a bad save after a pass keeps "n" and the solution. */
+Test(grader, watch_touch_rechecks_keys_need_no_enter_and_a_bad_save_locks_nothing, .timeout = 120)
+{
+    char *root = fixture_copy();
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("EVLAB_ROOT", root, 1);
+        unsetenv("EVLAB_STATE");
+        setenv("NO_COLOR", "1", 1);
+        setenv("EVLAB_BUILD", "build", 1);
+        unsetenv("BXFI_MAP");
+        execl(evt_prog("evlab"), "evlab", "watch", "01", (char *)NULL);
+        _exit(127);
+    }
+    static char acc[1 << 16];
+    acc[0] = '\0';
+    cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
+    solve(root, "01-add", "add.c");
+    cr_assert(read_until(master, "All tests pass", acc, sizeof acc, 30), "no re-check:\n%s", acc);
+    cr_assert(read_until(master, "n: next exercise", acc, sizeof acc, 20), "%s", acc);
+    /* touch: the content is the same, the check runs again */
+    acc[0] = '\0';
+    cr_assert_eq(sh("touch %s/exercises/01-add/add.c", root), 0);
+    cr_assert(read_until(master, "a file changed", acc, sizeof acc, 30), "touch: no re-check:\n%s",
+              acc);
+    cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
+    /* a bad save: the check fails, n is still offered */
+    acc[0] = '\0';
+    char *src = xfmt("%s/exercises/01-add/add.c", root);
+    put_file(src, "int add(int a, int b);\nint add(int a, int b) { return a - b; }\n");
+    cr_assert(read_until(master, "points. Fix the first failure", acc, sizeof acc, 30), "%s", acc);
+    cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
+    cr_assert(strstr(acc, "n: next exercise"), "a bad save took back n:\n%s", acc);
+    /* one key, no Enter */
+    acc[0] = '\0';
+    cr_assert_eq(write(master, "n", 1), 1);
+    cr_assert(read_until(master, "Checking 02-greet", acc, sizeof acc, 30), "n alone:\n%s", acc);
+    cr_assert(read_until(master, "watching exercises/02-greet/", acc, sizeof acc, 30), "%s", acc);
+    cr_assert_eq(write(master, "q", 1), 1);
+    int st = 0;
+    double end = evt_now() + 15;
+    pid_t w = 0;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
+        char tmp[4096];
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
+            (void)0;
+    }
+    if (w == 0)
+        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    cr_assert(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q alone did not end watch");
+    close(master);
+    struct evt_run r = evlab(root, NULL, "solution", "01", NULL);
+    cr_assert_eq(r.exit_code, 0, "the earned solution is locked again:\n%s", r.out);
+    evt_run_free(&r);
+    free(src);
+    fixture_free(root);
+}
+
+/* While watch runs, its terminal reads single keys (no ICANON, no echo);
+ * Ctrl-C ends it and the terminal is as before (checked on the pty pair). */
+Test(grader, watch_restores_the_terminal_on_ctrl_c, .timeout = 60)
+{
+    char *root = fixture_copy();
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("EVLAB_ROOT", root, 1);
+        unsetenv("EVLAB_STATE");
+        setenv("NO_COLOR", "1", 1);
+        setenv("EVLAB_BUILD", "build", 1);
+        unsetenv("BXFI_MAP");
+        execl(evt_prog("evlab"), "evlab", "watch", "02", (char *)NULL);
+        _exit(127);
+    }
+    struct termios before;
+    cr_assert_eq(tcgetattr(master, &before), 0);
+    cr_assert(before.c_lflag & ICANON, "a new pty starts canonical");
+    static char acc[1 << 16];
+    acc[0] = '\0';
+    cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
+    struct termios during;
+    cr_assert_eq(tcgetattr(master, &during), 0);
+    cr_assert(!(during.c_lflag & ICANON) && !(during.c_lflag & ECHO),
+              "watch reads single keys without echo");
+    cr_assert_eq(write(master, "\003", 1), 1);
+    int st = 0;
+    double end = evt_now() + 15;
+    pid_t w = 0;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
+        char tmp[4096];
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
+            (void)0;
+    }
+    if (w == 0)
+        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    cr_assert(w == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "Ctrl-C did not end watch");
+    struct termios after;
+    cr_assert_eq(tcgetattr(master, &after), 0);
+    cr_assert((after.c_lflag & (ICANON | ECHO)) == (before.c_lflag & (ICANON | ECHO)),
+              "the terminal was left without ICANON/ECHO");
+    close(master);
+    fixture_free(root);
+}
+
+/* ---- not run, warnings, backends (issue 14) ------------------------------------------- */
+
+/* A suite (a script, real process) whose second test says "not run: needs"
+ * the first, as the grading suites do: NOT RUN in text, a failure with its
+ * reason in TAP (never "# SKIP": it scores 0), JUnit and Gradescope. */
+Test(grader, not_run_is_its_own_status_in_every_format, .timeout = 90)
+{
+    char *root = fixture_copy();
+    cr_assert_eq(sh("mkdir -p %s/nr/suites %s/nr/sub/00-fake && printf 'int main(void) { return "
+                    "0; }\\n' > %s/nr/sub/00-fake/x.c",
+                    root, root, root),
+                 0);
+    char *suite = xfmt("%s/nr/suites/00-fake", root);
+    put_file(suite, "#!/bin/sh\n"
+                    "if [ \"${EVLAB_LIST_TESTS:-}\" = 1 ]; then\n"
+                    "  printf 'fake::a\\t2\\tfirst\\nfake::b\\t3\\tsecond\\nfake::c\\t4\\tthird\\n"
+                    "fake::d\\t1\\tfourth\\n' "
+                    ">&3; exit 0\nfi\n"
+                    "printf 'fake::a\\tFAIL\\t2\\t0\\tfirst\\twrong answer\\n"
+                    "fake::b\\tFAIL\\t3\\t0\\tsecond\\tnot run: needs fake::a to pass first\\n"
+                    "fake::c\\tPASS\\t4\\t0\\tthird\\t\\n"
+                    "fake::d\\tFAIL\\t1\\t0\\tfourth\\tnot run: needs fake::a to pass first (it "
+                    "failed)\\n' >&3\n");
+    cr_assert_eq(sh("chmod 755 %s", suite), 0);
+    char *suites = xfmt("%s/nr/suites", root), *sub = xfmt("%s/nr/sub", root);
+    struct evt_run r = evlab(root, NULL, "grade", "--suites", suites, "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "FAIL     0/2   first"), "%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/3   second"), "not run is its own status:\n%s", r.out);
+    cr_assert(strstr(r.out, "PASS     4/4   third"), "%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/1   fourth  (fake::d)\n"
+                            "                 not run: needs fake::a to pass first (as above)\n"),
+              "the same cause once in full:\n%s", r.out);
+    cr_assert(strstr(r.out, "total 4/10"), "not run scores 0 and stays in the maximum:\n%s", r.out);
+    cr_assert(strstr(r.out,
+                     "Fix first: first (fake::a), the first failure in task order; the tests "
+                     "marked NOT RUN need it"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "build: -Wall -Wextra; warnings are notes"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade", "--format", "tap", "--suites", suites, "--submission", sub,
+              NULL);
+    cr_assert(strstr(r.out, "    not ok 2 - fake::b: second\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "      status: not run\n"), "%s", r.out);
+    cr_assert(!strstr(r.out, "# SKIP") && !strstr(r.out, "# TODO"), "a 0-point test is not ok:\n%s",
+              r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade", "--format", "junit", "--suites", suites, "--submission", sub,
+              NULL);
+    cr_assert(strstr(r.out, "<failure type=\"NOT_RUN\" message=\"second\">not run: needs fake::a"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "tests=\"4\" failures=\"3\""), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade", "--format", "gradescope", "--suites", suites, "--submission",
+              sub, NULL);
+    cr_assert(strstr(r.out, "\"score\": 4,\n  \"max_score\": 10,"), "%s", r.out);
+    cr_assert(strstr(r.out, "(fake::b) [not run]\", \"number\": \"0.2\", \"score\": 0, "
+                            "\"max_score\": 3, \"status\": \"failed\""),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "fix first: first (fake::a)"), "%s", r.out);
+    evt_run_free(&r);
+    free(suite), free(suites), free(sub);
+    fixture_free(root);
+}
+
+/* A build that fails: the compiler's output once, every test listed as
+ * "not run: needs a build", the maximum unchanged (check, grade, JUnit). */
+Test(grader, build_failure_lists_every_test_as_not_run, .timeout = 90)
+{
+    char *root = fixture_copy();
+    char *src = xfmt("%s/exercises/02-greet/greet.c", root);
+    put_file(src, "int main(void)\n{\n    return missing_name;\n}\n");
+    struct evt_run r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/3   greets by name"), "%s", r.out);
+    cr_assert(strstr(r.out, "not run: needs a build"), "%s", r.out);
+    cr_assert_eq(evt_count(r.out, "error:"), 1, "the compiler's output once:\n%s", r.out);
+    cr_assert(strstr(r.out, "0 of 3 points"), "%s", r.out);
+    evt_run_free(&r);
+    char *st = state_of(root);
+    cr_assert(strstr(st, "exercise.02-greet build-failed 0/3"), "the maximum stays:\n%s", st);
+    free(st);
+    char *sub = xfmt("%s/exercises", root);
+    r = evlab(root, NULL, "grade", "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "02-greet  Greet  0/3"), "%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/3   greets by name"), "%s", r.out);
+    cr_assert_eq(evt_count(r.out, "error:"), 1, "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade", "--format", "junit", "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "<failure type=\"NOT_RUN\""), "%s", r.out);
+    cr_assert_eq(evt_count(r.out, "error:"), 1, "%s", r.out);
+    evt_run_free(&r);
+    free(src), free(sub);
+    fixture_free(root);
+}
+
+/* Warnings are feedback; --werror is the strict rule; the header says which. */
+Test(grader, warnings_are_feedback_and_werror_is_the_strict_rule, .timeout = 90)
+{
+    char *root = fixture_copy();
+    char *src = xfmt("%s/exercises/02-greet/greet.c", root);
+    put_file(src, "#include <stdio.h>\nint main(int argc, char **argv)\n{\n    int unused_var;\n"
+                  "    printf(\"hello, %s\\n\", argv[1]);\n    return 0;\n}\n");
+    struct evt_run r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 0, "a warning costs nothing:\n%s", r.out);
+    cr_assert(strstr(r.out, "warnings are shown, not fatal"), "%s", r.out);
+    cr_assert(strstr(r.out, "greet.c:4:") && strstr(r.out, "unused_var"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert(strstr(r.out, "unused_var"), "nothing rebuilt, the warnings still shown:\n%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", "--werror", NULL);
+    cr_assert_eq(r.exit_code, 1, "the rule changed, so it rebuilt:\n%s", r.out);
+    cr_assert(strstr(r.out, "-Werror (--werror"), "%s", r.out);
+    cr_assert(strstr(r.out, "NOT RUN  0/3"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 0, "and back:\n%s", r.out);
+    evt_run_free(&r);
+    char *sub = xfmt("%s/exercises", root);
+    r = evlab(root, NULL, "grade", "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "\nbuild: -Wall -Wextra; warnings are notes"), "%s", r.out);
+    cr_assert(strstr(r.out, "02-greet  Greet  3/3"), "%s", r.out);
+    cr_assert(strstr(r.out, "note: compiler warnings") && strstr(r.out, "unused_var"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade", "--werror", "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "\nbuild: -Wall -Wextra -Werror"), "%s", r.out);
+    cr_assert(strstr(r.out, "02-greet  Greet  0/3"), "%s", r.out);
+    evt_run_free(&r);
+    /* grade-class passes the rule on to each grade */
+    cr_assert_eq(sh("cd %s && mkdir -p class/ann && cp -r solutions/01-add exercises/02-greet "
+                    "class/ann/",
+                    root),
+                 0);
+    char *cls = xfmt("%s/class", root), *out = xfmt("%s/g1", root), *out2 = xfmt("%s/g2", root);
+    r = evlab(root, NULL, "grade-class", cls, "-o", out, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "grade-class", cls, "--werror", "-o", out2, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    evt_run_free(&r);
+    char *p1 = xfmt("%s/gradebook.csv", out), *p2 = xfmt("%s/gradebook.csv", out2);
+    char *c1 = get_file(p1), *c2 = get_file(p2);
+    cr_assert(strstr(c1, "\"ann\",3,3,6,6\n"), "%s", c1);
+    cr_assert(strstr(c2, "\"ann\",3,0,3,6\n"), "--werror: %s", c2);
+    free(c1), free(c2), free(p1), free(p2), free(cls), free(out), free(out2);
+    free(src), free(sub);
+    fixture_free(root);
+}
+
+/* A program that fails only on select (it reads what the grader sets to pick
+ * the backend): check names its backend, --backend all finds the failure and
+ * names select, grade --backend all too. */
+Test(grader, check_names_its_backend_and_all_finds_a_select_only_failure, .timeout = 90)
+{
+    char *root = fixture_copy();
+    char *src = xfmt("%s/exercises/02-greet/greet.c", root);
+    put_file(src, "#include <stdio.h>\n#include <stdlib.h>\nint main(int argc, char **argv)\n{\n"
+                  "    if (argc < 2 || getenv(\"EVENT_NOPOLL\"))\n        return 1;\n"
+                  "    printf(\"hello, %s\\n\", argv[1]);\n    return 0;\n}\n");
+    struct evt_run r = evlab(root, EVT_ENV("EVENT_NOEPOLL", "EVENT_NOPOLL"), "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "backend: epoll (libevent's choice here"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", "--backend", "poll", NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "backend: poll (--backend)"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "--backend", "all", "02", NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "backends: epoll, poll and select"), "%s", r.out);
+    cr_assert(strstr(r.out, "PASS     3/3   greets by name  (greet::says_hello [poll])"), "%s",
+              r.out);
+    cr_assert(strstr(r.out, "FAIL     0/3   greets by name  (greet::says_hello [select])"), "%s",
+              r.out);
+    cr_assert(strstr(r.out, "6 of 9 points"), "%s", r.out);
+    cr_assert(strstr(r.out, "by backend: epoll 3/3, poll 3/3, select 0/3"), "%s", r.out);
+    cr_assert(strstr(r.out, "Fix first: greets by name (greet::says_hello [select])"), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", "--backend", "kqueue", NULL);
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "kqueue"), "%s", r.err);
+    evt_run_free(&r);
+    char *sub = xfmt("%s/exercises", root);
+    r = evlab(root, NULL, "grade", "--backend", "all", "--submission", sub, NULL);
+    cr_assert(strstr(r.out, "02-greet  Greet  6/9"), "%s", r.out);
+    cr_assert(strstr(r.out, "FAIL     0/3   greets by name  (greet::says_hello [select])"), "%s",
+              r.out);
+    evt_run_free(&r);
+    free(src), free(sub);
+    fixture_free(root);
+}
+
+/* hint and solution without NN follow the exercise checked last; a solution
+ * once earned stays open after a bad save; the lock names no --force. */
+Test(grader, hint_and_solution_follow_the_exercise_checked_last, .timeout = 90)
+{
+    char *root = fixture_copy();
+    struct evt_run r = evlab(root, NULL, "hint", NULL);
+    cr_assert(strstr(r.out, "Hint 1 of 3: The operator is `+`."), "nothing checked: 01:\n%s",
+              r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "check", "02", NULL);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "hint", NULL);
+    cr_assert(strstr(r.out, "Hint 1 of 1: Use `printf`."), "after check 02, 02's hint:\n%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "solution", NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "opens once your version passes: ./evlab check 02"), "%s", r.out);
+    cr_assert(!strstr(r.out, "force") && !strstr(r.out, "INSTRUCTOR"),
+              "the lock does not advertise a way round it:\n%s", r.out);
+    evt_run_free(&r);
+    solve(root, "02-greet", "greet.c");
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.out);
+    evt_run_free(&r);
+    char *src = xfmt("%s/exercises/02-greet/greet.c", root);
+    put_file(src, "int main(void) { return 1; }\n");
+    r = evlab(root, NULL, "check", "02", NULL);
+    cr_assert_eq(r.exit_code, 1, "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "solution", NULL);
+    cr_assert_eq(r.exit_code, 0, "one bad save does not lock an earned solution:\n%s", r.out);
+    cr_assert(strstr(r.out, "== solutions/02-greet/greet.c =="), "%s", r.out);
+    evt_run_free(&r);
+    r = evlab(root, NULL, "hint", NULL);
+    cr_assert(strstr(r.out, "Hint 1 of 1") || strstr(r.out, "No hints left"), "%s", r.out);
+    evt_run_free(&r);
+    free(src);
     fixture_free(root);
 }
 

@@ -67,3 +67,21 @@ Test(gradescope, starters_and_flat_uploads, .timeout = 120)
     free(json);
     fixture_free(root);
 }
+
+/* A submission that does not build: every test of it is "failed" with 0
+ * points, named "[not run]", its output "not run: needs a build", and the
+ * compiler's message once; the maximum stays 6. */
+Test(gradescope, a_build_failure_shows_tests_not_run, .timeout = 120)
+{
+    char *root = fixture_copy();
+    char *json = autograde(root, "cp -r solutions/* ag/submission/ && "
+                                 "printf 'int main(void) { return nope; }\\n' > "
+                                 "ag/submission/02-greet/greet.c");
+    cr_assert(strstr(json, "\"score\": 3,\n  \"max_score\": 6,"), "%s", json);
+    cr_assert(strstr(json, "(greet::says_hello) [not run]"), "%s", json);
+    cr_assert(strstr(json, "\"status\": \"failed\", \"output\": \"not run: needs a build"), "%s",
+              json);
+    cr_assert_eq(evt_count(json, "error:"), 1, "the compiler's output once:\n%s", json);
+    free(json);
+    fixture_free(root);
+}

@@ -229,3 +229,41 @@ Test(runner, doctor_names_what_is_missing_and_the_fix)
     cr_assert(strstr(r.out, "libcriterion-dev"), "names the package:\n%s", r.out);
     evt_run_free(&r);
 }
+
+/* The course's own exercises: each README shows `./evlab check NN --backend
+ * all` and prints no hints; `./evlab hint NN` reveals the first of its
+ * hints.md, and only that one. */
+Test(runner, exercise_readmes_show_backend_all_and_hints_come_one_at_a_time)
+{
+    char state[] = "/tmp/evlab-hint-state-XXXXXX";
+    int fd = mkstemp(state);
+    cr_assert(fd >= 0);
+    close(fd);
+    char *sv = xfmt("EVLAB_STATE=%s", state);
+    for (int nn = 1; nn <= 15; nn++) {
+        char *glob = xfmt("exercises/%02d-*/README.md", nn);
+        char *readme_path = NULL;
+        struct evt_run g;
+        char *ls = xfmt("ls %s", glob);
+        cr_assert_eq(evt_run(&g, EVT_ARGV("/bin/sh", "-c", ls), NULL, NULL, 10), 0);
+        free(ls);
+        cr_assert_eq(g.exit_code, 0, "no %s", glob);
+        g.out[strcspn(g.out, "\n")] = '\0';
+        readme_path = strdup(g.out);
+        evt_run_free(&g);
+        char *readme = get_file(readme_path);
+        char *want = xfmt("./evlab check %02d --backend all", nn);
+        cr_assert(strstr(readme, want), "%s does not show '%s'", readme_path, want);
+        cr_assert(!strstr(readme, "## Hints"), "%s still prints every hint", readme_path);
+        char num[8];
+        snprintf(num, sizeof num, "%02d", nn);
+        struct evt_run r = evlab(NULL, EVT_ENV(sv), "hint", num, NULL);
+        cr_assert_eq(r.exit_code, 0, "hint %s: %s", num, r.err);
+        cr_assert(strstr(r.out, "Hint 1 of "), "hint %s:\n%s", num, r.out);
+        cr_assert(!strstr(r.out, "Hint 2 of "), "hint %s shows more than one:\n%s", num, r.out);
+        evt_run_free(&r);
+        free(readme), free(want), free(readme_path), free(glob);
+    }
+    unlink(state);
+    free(sv);
+}

@@ -156,17 +156,17 @@ Test(trace, stall_found_in_blocking_accept, .timeout = 120)
     struct evt_run r = TRACE("--quiet", "--fail-on-stall", "--html", html, "12", "blocking_accept",
                              "--", "--port", "0", "--sleep-ms", "600");
     cr_assert_eq(r.exit_code, 3, "--fail-on-stall exits 3 on a stall:\n%s\n%s", r.out, r.err);
-    cr_assert(strstr(r.out, "accept_cb (fd "), "%s", r.out);
+    cr_assert(strstr(r.out, "on_accept (fd "), "%s", r.out);
     const char *held = strstr(r.out, ") held the loop ");
     cr_assert_not_null(held, "%s", r.out);
     long ms = atol(held + strlen(") held the loop "));
     cr_assert(ms >= 550 && ms < 5000, "the stall lasts about the 600 ms sleep, not %ld", ms);
     cr_assert(strstr(r.out, "was readable for"), "the second client's fd waited:\n%s", r.out);
-    cr_assert(strstr(r.out, "the timer of heartbeat_cb was due"), "%s", r.out);
+    cr_assert(strstr(r.out, "the timer of on_heartbeat was due"), "%s", r.out);
     char *page = slurp(html);
     cr_assert_not_null(page);
     cr_assert(strstr(page, "class=\"stallbar\""), "the HTML draws the stall");
-    cr_assert(strstr(page, "accept_cb (fd "), "the HTML names it");
+    cr_assert(strstr(page, "on_accept (fd "), "the HTML names it");
     cr_assert(strstr(page, "class=\"ready\""), "the waiting fd is drawn under the stall");
     unlink(html);
     free(page);
@@ -395,7 +395,7 @@ Test(trace, stall_line_from_a_kept_recording, .timeout = 120)
     r = TRACE("--stall-line", rec);
     cr_assert_eq(r.exit_code, 3, "a stall: exit 3\n%s%s", r.out, r.err);
     cr_assert_eq(evt_count(r.out, "\n"), 1, "one line: %s", r.out);
-    cr_assert(strncmp(r.out, "accept_cb (fd ", 14) == 0, "%s", r.out);
+    cr_assert(strncmp(r.out, "on_accept (fd ", 14) == 0, "%s", r.out);
     evt_run_free(&r);
     r = TRACE("--stall-line", rec, "--stall-ms", "5000");
     cr_assert_eq(r.exit_code, 0, "no stall that long");
@@ -441,7 +441,7 @@ Test(trace, grading_helper_names_a_stall_in_progress, .timeout = 60)
     char why[512];
     bool found = evtrace_explain(&tj, p.pid, why, sizeof why);
     cr_assert(found, "no stall named: '%s'", why);
-    cr_assert_eq(strncmp(why, "accept_cb (fd ", 14), 0, "%s", why);
+    cr_assert_eq(strncmp(why, "on_accept (fd ", 14), 0, "%s", why);
     cr_assert(strstr(why, "held the loop"), "%s", why);
     close(a);
     close(b);

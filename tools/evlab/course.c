@@ -143,16 +143,6 @@ void free_names(char **names, int n)
     free(names);
 }
 
-bool source_has_main(const char *path)
-{
-    char *text = read_file(path, NULL);
-    if (!text)
-        return false;
-    bool has = strncmp(text, "int main(", 9) == 0 || strstr(text, "\nint main(") != NULL;
-    free(text);
-    return has;
-}
-
 /* ---- state -------------------------------------------------------------------- */
 
 const char *state_path(void)

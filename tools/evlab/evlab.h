@@ -4,7 +4,8 @@
  * course.c   lessons and exercises found from the directories; the state file
  * proc.c     running a child through a libevent loop: timeouts, signals,
  *            captured output with a cap, process groups, limits, the sweep
- * lessons.c  list, show, run (building a lesson program on demand)
+ * lessons.c  list, show
+ * run.c      run: building a lesson program on demand, then running it
  * markdown.c Markdown for the terminal: wrapping, box tables, attributes
  * tour.c     the tour: lesson scripts (lessons/NN-slug/tour.md), keys, predictions
  * doctor.c   what is installed, per dependency group (tools/deps.sh)
@@ -61,7 +62,6 @@ int find_units(const char *kind, struct unit **out);
 int pick_unit(const char *arg, const char *kind, const struct unit *u, int n);
 /* Program sources (*.c basenames without .c) of a directory, sorted. */
 int list_programs(const char *dir, char ***names);
-bool source_has_main(const char *path);
 void free_names(char **names, int n);
 
 const char *state_path(void);
@@ -129,7 +129,10 @@ int cmd_grade(int argc, char **argv);
 int cmd_grade_class(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
-/* lessons.c: make build/lessons/NN-slug/prog; prints the compiler's complaint */
+/* lessons.c: the lessons and the one argv[1] picks; non-zero (after a message)
+ * when it names none. */
+int lesson_arg(int argc, char **argv, struct unit **les, int *idx);
+/* run.c: make build/lessons/NN-slug/prog; prints the compiler's complaint */
 int build_lesson_program(const struct unit *u, const char *prog);
 /* The program a lesson's README names first (else the first by name), malloc'd. */
 char *default_program(const struct unit *u, char **progs, int n);
@@ -145,8 +148,17 @@ int display_width(const char *s); /* columns, SGR codes skipped */
 /* The text of a "## Heading" section (up to the next "## "), malloc'd or NULL. */
 char *md_section(const char *text, const char *heading);
 
-/* grade.c, shared with watch.c */
-int check_exercise(const struct unit *ex, bool quiet_pass);
+/* student.c, shared with watch.c */
+struct check_opts {
+    bool werror;         /* build with -Werror (default: warnings shown, not fatal) */
+    const char *backend; /* NULL/"default", epoll, poll, select or all */
+};
+/* Options of check and watch: [NN] [--backend B] [--werror]; non-zero (after
+ * a message) on bad input. *num is the NN given, or NULL. */
+int check_parse(int argc, char **argv, struct check_opts *co, const char **num);
+int check_exercise(const struct unit *ex, const struct check_opts *co);
+/* The exercise passed once (its solution is open, whatever came later). */
+bool exercise_earned(const struct unit *ex);
 int next_unfinished(const struct unit *ex, int n);
 
 #endif

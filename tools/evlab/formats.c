@@ -23,6 +23,47 @@
 #include "evlab.h"
 #include "grade.h"
 
+/* ---- not run ---------------------------------------------------------------------------- */
+
+const char *g_build_rule;
+
+bool tres_not_run(const struct tres *t)
+{
+    return strcmp(t->status, "PASS") != 0 && strncmp(t->msg, "not run: needs ", 15) == 0;
+}
+
+/* What a reader shows as the status: NOT RUN (the suite said "not run: needs
+ * X") or the suite's own PASS/FAIL/CRASH/TIMEOUT. */
+static const char *shown_status(const struct tres *t)
+{
+    return tres_not_run(t) ? "NOT RUN" : t->status;
+}
+
+void eres_not_run(struct eres *e, const struct expect *x, const char *needs)
+{
+    char *msg = xasprintf("not run: needs %s", needs);
+    for (int i = 0; i < x->n; i++)
+        tres_add(e, x->name[i], "FAIL", x->weight[i], 0, x->title[i], msg);
+    free(msg);
+}
+
+/* The first test, in task order, that failed on its own (not "not run"). */
+static const struct tres *first_failure(const struct eres *e)
+{
+    for (int i = 0; i < e->nt; i++)
+        if (strcmp(e->t[i].status, "PASS") != 0 && !tres_not_run(&e->t[i]))
+            return &e->t[i];
+    return NULL;
+}
+
+static int count_not_run(const struct eres *e)
+{
+    int n = 0;
+    for (int i = 0; i < e->nt; i++)
+        n += tres_not_run(&e->t[i]);
+    return n;
+}
+
 /* ---- report formats --------------------------------------------------------------------- */
 
 /* Bytes that are not valid UTF-8 or are control characters become '?'. */
@@ -96,9 +137,15 @@ static char *test_output(const struct eres *e, const struct tres *t)
 {
     struct buf b = {0};
     buf_add(&b, "", 0);
+    /* Tests that did not run share one cause (a build, say): its text goes
+     * with the first of them only, so the compiler's output appears once. */
+    const struct tres *first_nr = NULL;
+    for (int i = 0; i < e->nt && !first_nr; i++)
+        if (tres_not_run(&e->t[i]))
+            first_nr = &e->t[i];
     if (strcmp(t->status, "PASS") != 0) {
         buf_printf(&b, "%s", t->msg[0] ? t->msg : t->status);
-        if (e->err.len)
+        if (e->err.len && (!tres_not_run(t) || t == first_nr))
             buf_printf(&b, "\n%s", e->err.p);
     }
     return b.p;
@@ -117,10 +164,13 @@ static void tap_line(FILE *f, const char *indent, bool ok, int num, const char *
     free(c);
 }
 
-static void tap_yaml(FILE *f, const char *indent, const char *msg, int score, int max)
+static void tap_yaml(FILE *f, const char *indent, const char *msg, int score, int max,
+                     const char *status)
 {
     fprintf(f, "%s  ---\n%s  message: ", indent, indent);
     put_json_str(f, msg);
+    if (status)
+        fprintf(f, "\n%s  status: %s", indent, status);
     fprintf(f, "\n%s  score: %d\n%s  max_score: %d\n%s  ...\n", indent, score, indent, max, indent);
 }
 
@@ -128,6 +178,8 @@ void report_tap(FILE *f, const struct eres *r, int n, const char *sandbox)
 {
     fprintf(f, "TAP version 14\n1..%d\n", n);
     fprintf(f, "# sandbox: %s\n", sandbox);
+    if (g_build_rule)
+        fprintf(f, "# build: %s\n", g_build_rule);
     for (int i = 0; i < n; i++) {
         const struct eres *e = &r[i];
         fprintf(f, "# Subtest: %s\n", e->name);
@@ -140,21 +192,24 @@ void report_tap(FILE *f, const struct eres *r, int n, const char *sandbox)
             tap_line(f, "    ", ok, k + 1, desc);
             free(desc);
             if (!ok) {
+                /* "not ok", never "# SKIP" or "# TODO": both directives make a
+                 * harness count the point as passed, and a test that did not
+                 * run scores 0. The reason is in the diagnostic. */
                 char *out = test_output(e, t);
-                tap_yaml(f, "    ", out, 0, t->weight);
+                tap_yaml(f, "    ", out, 0, t->weight, tres_not_run(t) ? "not run" : "failed");
                 free(out);
             }
         }
         if (!e->nt) {
             tap_line(f, "    ", false, 1, "grading");
-            tap_yaml(f, "    ", e->err.len ? e->err.p : "no tests ran", 0, 0);
+            tap_yaml(f, "    ", e->err.len ? e->err.p : "no tests ran", 0, 0, NULL);
         }
         bool pass = e->nt && e->score == e->max && !e->err.len;
         char *desc = xasprintf("%s %d/%d", e->name, e->score, e->max);
         tap_line(f, "", pass, i + 1, desc);
         free(desc);
         if (!pass)
-            tap_yaml(f, "", e->err.len ? e->err.p : "some tests failed", e->score, e->max);
+            tap_yaml(f, "", e->err.len ? e->err.p : "some tests failed", e->score, e->max, NULL);
     }
 }
 
@@ -188,6 +243,10 @@ void report_junit(FILE *f, const struct eres *r, int n, const char *sandbox)
                 "<property name=\"max_score\" value=\"%d\"/><property name=\"sandbox\" value=\"",
                 e->score, e->max);
         put_xml(f, sandbox);
+        if (g_build_rule) {
+            fprintf(f, "\"/><property name=\"build\" value=\"");
+            put_xml(f, g_build_rule);
+        }
         fprintf(f, "\"/></properties>\n");
         for (int k = 0; k < e->nt; k++) {
             const struct tres *t = &e->t[k];
@@ -200,8 +259,12 @@ void report_junit(FILE *f, const struct eres *r, int n, const char *sandbox)
                 fprintf(f, "/>\n");
                 continue;
             }
+            /* A test that did not run is a <failure type="NOT_RUN">, not
+             * <skipped>: it scores 0, and CI readers count a skipped test as
+             * nothing lost (a build that failed would show no failures). */
             char *out = test_output(e, t);
-            fprintf(f, ">\n      <failure type=\"%s\" message=\"", t->status);
+            fprintf(f, ">\n      <failure type=\"%s\" message=\"",
+                    tres_not_run(t) ? "NOT_RUN" : t->status);
             put_xml(f, t->title);
             fprintf(f, "\">");
             put_xml(f, out);
@@ -236,8 +299,16 @@ void report_gradescope(FILE *f, const struct eres *r, int n, double secs, const 
     struct buf all = {0};
     buf_add(&all, "", 0);
     buf_printf(&all, "sandbox: %s\n", sandbox);
-    for (int i = 0; i < n; i++)
+    if (g_build_rule)
+        buf_printf(&all, "build: %s\n", g_build_rule);
+    for (int i = 0; i < n; i++) {
         buf_printf(&all, "%s: %d/%d\n", r[i].name, r[i].score, r[i].max);
+        const struct tres *ff = first_failure(&r[i]);
+        int nr = count_not_run(&r[i]);
+        if (ff)
+            buf_printf(&all, "  fix first: %s (%s)%s\n", ff->title, ff->name,
+                       nr ? "; the tests marked \"not run\" need it" : "");
+    }
     fprintf(f, "  \"output\": ");
     put_json_str(f, all.p);
     buf_free(&all);
@@ -253,7 +324,10 @@ void report_gradescope(FILE *f, const struct eres *r, int n, double secs, const 
             bool ok = false;
             if (e->nt) {
                 const struct tres *t = &e->t[k];
-                name = xasprintf("%s: %s (%s)", e->name, t->title, t->name);
+                /* Gradescope knows "passed" and "failed" only: a test that did
+                 * not run is "failed" (0 points), its name and output say why. */
+                name = xasprintf("%s: %s (%s)%s", e->name, t->title, t->name,
+                                 tres_not_run(t) ? " [not run]" : "");
                 out = test_output(e, t);
                 ok = strcmp(t->status, "PASS") == 0;
                 sc = ok ? t->weight : 0;
@@ -286,6 +360,8 @@ void report_text(FILE *f, const struct eres *r, int n, bool color, const char *s
 {
     int score = 0, max = 0;
     fprintf(f, "sandbox: %s\n", sandbox);
+    if (g_build_rule)
+        fprintf(f, "build: %s\n", g_build_rule);
     for (int i = 0; i < n; i++) {
         print_text_exercise(f, &r[i], color);
         score += r[i].score;
@@ -310,6 +386,19 @@ static void put_lines(FILE *f, const char *indent, const char *pre, const char *
     free(c);
 }
 
+/* "not run: needs X" of a longer "not run: needs X (details)" or "...: details". */
+static size_t cause_len(const char *msg)
+{
+    size_t n = strlen(msg);
+    const char *ends[] = {" (", ": ", "\n"};
+    for (int k = 0; k < 3; k++) {
+        const char *p = strstr(msg + 15, ends[k]);
+        if (p && (size_t)(p - msg) < n)
+            n = (size_t)(p - msg);
+    }
+    return n;
+}
+
 void print_text_exercise(FILE *f, const struct eres *e, bool color)
 {
     bool saved = g_color;
@@ -325,13 +414,39 @@ void print_text_exercise(FILE *f, const struct eres *e, bool color)
     for (int i = 0; i < e->nt; i++) {
         const struct tres *t = &e->t[i];
         bool ok = strcmp(t->status, "PASS") == 0;
+        bool nr = tres_not_run(t);
         char *title = clean_text(t->title, false), *name = clean_text(t->name, false);
-        fprintf(f, "  %s%-7s%s %2d/%-2d  %s  %s(%s)%s\n", col(ok ? "32" : "31"), t->status,
-                col("0"), ok ? t->weight : 0, t->weight, title, col("2"), name, col("0"));
+        fprintf(f, "  %s%-7s%s %2d/%-2d  %s  %s(%s)%s\n",
+                col(ok   ? "32"
+                    : nr ? "33"
+                         : "31"),
+                shown_status(t), col("0"), ok ? t->weight : 0, t->weight, title, col("2"), name,
+                col("0"));
         free(title);
         free(name);
-        if (!ok && t->msg[0])
+        /* Tests waiting on the same thing: its details once, then the cause. */
+        size_t cl = nr ? cause_len(t->msg) : 0;
+        bool again = false;
+        for (int k = 0; nr && k < i && !again; k++)
+            again = tres_not_run(&e->t[k]) && cause_len(e->t[k].msg) == cl &&
+                    strncmp(e->t[k].msg, t->msg, cl) == 0;
+        if (again) {
+            char *cause = strndup(t->msg, cl);
+            put_lines(f, "                 ", "", cause, " (as above)");
+            free(cause);
+        } else if (!ok && t->msg[0]) {
             put_lines(f, "                 ", "", t->msg, "");
+        }
+    }
+    const struct tres *ff = first_failure(e);
+    int nr = count_not_run(e);
+    if (ff) {
+        char *title = clean_text(ff->title, false), *name = clean_text(ff->name, false);
+        fprintf(f, "  %sFix first:%s %s (%s), the first failure in task order%s\n", col("1"),
+                col("0"), title, name,
+                nr ? "; the tests marked NOT RUN need it and run again once it passes" : "");
+        free(title);
+        free(name);
     }
     if (e->notes.len) {
         char *pre = xasprintf("%snote: ", col("33"));

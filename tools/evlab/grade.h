@@ -58,6 +58,7 @@ struct gopts {
     const char *only; /* one exercise */
     const char *out;  /* write the report here instead of stdout */
     bool which;       /* --which-sandbox: say which sandbox, grade nothing */
+    bool werror;      /* --werror: a warning fails the build (default: a note) */
 };
 
 /* ---- the sandbox ---------------------------------------------------------------------- */
@@ -116,6 +117,13 @@ void first_errors(const char *out, const char *strip, struct buf *b);
 
 /* ---- formats.c ------------------------------------------------------------------------ */
 char *clean_text(const char *s, bool keep_newlines);
+/* Every listed test as not run ("not run: needs <needs>"): 0 of its weight. */
+void eres_not_run(struct eres *e, const struct expect *x, const char *needs);
+/* A test that did not run because what it needs failed first: the suite's
+ * "not run: needs X" message. Shown as NOT RUN; it scores 0 like a failure. */
+bool tres_not_run(const struct tres *t);
+/* How the submission was built, for report headers (set by grade). */
+extern const char *g_build_rule;
 void print_text_exercise(FILE *f, const struct eres *e, bool color);
 void report_text(FILE *f, const struct eres *r, int n, bool color, const char *sandbox);
 void report_tap(FILE *f, const struct eres *r, int n, const char *sandbox);

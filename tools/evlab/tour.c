@@ -26,6 +26,9 @@
  *
  * Keys (one key, no Enter): Enter next, b back, q quit (the tour resumes at
  * this step), ? help; Ctrl-C stops the running program and returns here.
+ * On a terminal everything is shown one screen at a time (screen.c): a full
+ * screen waits at "-- more --" while programs and servers run on, their
+ * output kept for the next screen.
  * Without a terminal the tour runs straight through, with no escape codes.
  */
 #define _GNU_SOURCE
@@ -49,6 +52,7 @@
 #include <unistd.h>
 
 #include "evlab.h"
+#include "screen.h"
 
 extern char **environ;
 
@@ -156,41 +160,7 @@ int tour_parse(const char *text, struct step **out)
     return n;
 }
 
-/* ---- the terminal: one key, raw ------------------------------------------------ */
-
-static struct termios saved_tio;
-static bool raw_saved;
-
-static void tty_restore(void)
-{
-    if (raw_saved)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
-}
-
-/* One key, without Enter or echo. Ctrl-C reads as 3. EOF: 'q'. */
-static int read_key(void)
-{
-    if (!raw_saved) {
-        if (tcgetattr(STDIN_FILENO, &saved_tio) != 0)
-            return 'q';
-        raw_saved = true;
-        atexit(tty_restore);
-    }
-    struct termios raw = saved_tio;
-    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG);
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    tcsetattr(STDIN_FILENO, TCSANOW, &raw); /* keys typed ahead are kept */
-    unsigned char c;
-    ssize_t n;
-    do
-        n = read(STDIN_FILENO, &c, 1);
-    while (n < 0 && errno == EINTR);
-    tty_restore();
-    if (n != 1)
-        return 'q';
-    return c == '\r' ? '\n' : c;
-}
+/* ---- the terminal ------------------------------------------------------------ */
 
 static int term_rows(void)
 {
@@ -204,15 +174,16 @@ static int term_rows(void)
 }
 
 static bool interactive;
-static volatile sig_atomic_t got_sigint;
 static void on_sigint(int sig)
 {
     (void)sig;
-    got_sigint = 1;
+    tour_sigint = 1;
 }
 
-/* Long text through $PAGER (default less -R; -X -F so it stays on screen
- * and one screenful does not wait) on a terminal; otherwise printed. */
+/* Long text (more than a screen) through $PAGER (default less -R; -X -F so
+ * it stays on screen) on a terminal; shorter text, text without a terminal,
+ * or when the pager cannot be run: through the screen (screen.c), which
+ * stops at "-- more --" when the screen is full. */
 static void page(const char *text)
 {
     int lines = 0;
@@ -225,17 +196,17 @@ static void page(const char *text)
     for (char *w = strtok_r(cmd, " ", &save); w && a < 15; w = strtok_r(NULL, " ", &save))
         argv[a++] = w;
     argv[a] = NULL;
-    if (!interactive || lines < term_rows() - 3 || !a || !in_path(argv[0])) {
-        fputs(text, stdout);
+    if (!interactive || lines <= term_rows() - 2 || !a || !in_path(argv[0])) {
+        scr_write(text, strlen(text));
         free(cmd);
         return;
     }
-    fflush(stdout);
+    scr_flush();
     int p[2];
     posix_spawn_file_actions_t fa;
     pid_t pid;
     if (pipe(p) != 0) {
-        fputs(text, stdout);
+        scr_write(text, strlen(text));
         free(cmd);
         return;
     }
@@ -247,7 +218,7 @@ static void page(const char *text)
     close(p[0]);
     if (rc != 0) {
         close(p[1]);
-        fputs(text, stdout);
+        scr_write(text, strlen(text));
     } else {
         size_t len = strlen(text), off = 0;
         while (off < len) {
@@ -258,8 +229,22 @@ static void page(const char *text)
         }
         close(p[1]);
         waitpid(pid, NULL, 0);
+        scr_keyed(); /* the reader left the pager with a key */
     }
     free(cmd);
+}
+
+static void wrapped(const char *text, const char *first, const char *rest)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f)
+        return;
+    render_wrapped(text, first, rest, f);
+    fclose(f);
+    scr_write(s, n);
+    free(s);
 }
 
 static void md(const char *text)
@@ -325,42 +310,47 @@ static void say(struct run_ctx *c, const char *fmt, ...)
     va_end(ap);
     if (!s)
         return;
-    printf("%s%s%s\n", col("33"), s, col("0"));
+    scr_printf("%s%s%s\n", col("33"), s, col("0"));
     buf_printf(&c->out, "%s\n", s);
     free(s);
+}
+
+/* Read what the server printed into the step's output and onto the screen;
+ * false at EOF. */
+static bool server_read(struct run_ctx *c)
+{
+    char tmp[4096];
+    ssize_t n = read(c->server_fd, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n <= 0) {
+        close(c->server_fd);
+        c->server_fd = -1;
+        return false;
+    }
+    buf_add(&c->out, tmp, (size_t)n);
+    scr_output(tmp, (size_t)n); /* may read more of it while at "-- more --" */
+    return true;
 }
 
 /* Copy what the server printed in the next `secs` (or until `needle`). */
 static bool server_output(struct run_ctx *c, double secs, const char *needle)
 {
-    if (c->server_fd < 0)
-        return false;
     double end = now_s() + secs;
     size_t from = c->out.len;
     for (;;) {
         if (needle && c->out.p && strstr(c->out.p + from, needle))
             return true;
         double left = end - now_s();
-        if (left <= 0)
+        if (left <= 0 || c->server_fd < 0)
             return false;
-        if (got_sigint) {
+        if (tour_sigint) {
             c->interrupted = true;
             return false;
         }
         struct pollfd pf = {c->server_fd, POLLIN, 0};
-        int r = poll(&pf, 1, (int)(left * 1000) + 1);
-        if (r <= 0)
-            continue;
-        char tmp[4096];
-        ssize_t n = read(c->server_fd, tmp, sizeof tmp);
-        if (n <= 0) {
-            close(c->server_fd);
-            c->server_fd = -1;
-            return needle && c->out.p && strstr(c->out.p + from, needle);
-        }
-        fwrite(tmp, 1, (size_t)n, stdout);
-        fflush(stdout);
-        buf_add(&c->out, tmp, (size_t)n);
+        if (poll(&pf, 1, (int)(left * 1000) + 1) > 0)
+            server_read(c);
     }
 }
 
@@ -369,18 +359,8 @@ static void server_drain(struct run_ctx *c)
 {
     while (c->server_fd >= 0) {
         struct pollfd pf = {c->server_fd, POLLIN, 0};
-        if (poll(&pf, 1, 0) <= 0)
+        if (poll(&pf, 1, 0) <= 0 || !server_read(c))
             return;
-        char tmp[4096];
-        ssize_t n = read(c->server_fd, tmp, sizeof tmp);
-        if (n <= 0) {
-            close(c->server_fd);
-            c->server_fd = -1;
-            return;
-        }
-        fwrite(tmp, 1, (size_t)n, stdout);
-        fflush(stdout);
-        buf_add(&c->out, tmp, (size_t)n);
     }
 }
 
@@ -388,13 +368,16 @@ static void server_stop(struct run_ctx *c, int sig, const char *name)
 {
     if (c->server <= 0)
         return;
-    printf("%s$ kill -%s %d%s   (the server)\n", col("1;32"), name, (int)c->server, col("0"));
+    scr_printf("%s$ kill -%s %d%s   (the server)\n", col("1;32"), name, (int)c->server, col("0"));
     kill(-c->server, sig);
     int st = 0;
     double end = now_s() + 5;
     pid_t w = 0;
+    scr_hold(true); /* the 5 s are the server's, not the reader's */
     while ((w = waitpid(c->server, &st, WNOHANG)) == 0 && now_s() < end)
         server_output(c, 0.05, NULL);
+    scr_hold(false);
+    scr_flush();
     if (w == 0) {
         kill(-c->server, SIGKILL);
         waitpid(c->server, &st, 0);
@@ -421,10 +404,49 @@ static int build_prog(struct run_ctx *c, const char *prog, char **path)
 
 static void show_cmd(char **argv, int n)
 {
-    printf("%s$ ", col("1;32"));
+    scr_printf("%s$ ", col("1;32"));
     for (int i = 0; i < n; i++)
-        printf("%s%s", i ? " " : "", argv[i]);
-    printf("%s\n", col("0"));
+        scr_printf("%s%s", i ? " " : "", argv[i]);
+    scr_printf("%s\n", col("0"));
+}
+
+/* Start path with argv in its own process group (stopped whole by the tour,
+ * never by the terminal's Ctrl-C), stdin from /dev/null, stdout and stderr
+ * into a pipe whose read end goes to *out. envp NULL: our environment. */
+static int spawn_prog(const char *path, char **argv, char **envp, pid_t *pid, int *out)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return errno;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    sigset_t def, none;
+    sigemptyset(&def);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaddset(&def, sig); /* (glibc's own signals are refused: fine) */
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawn(pid, path, &fa, &at, argv, envp ? envp : environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(p[1]);
+    if (rc != 0) {
+        close(p[0]);
+        *pid = 0;
+        return rc;
+    }
+    *out = p[0];
+    return 0;
 }
 
 static void action_server(struct run_ctx *c, char **argv, int n)
@@ -435,44 +457,19 @@ static void action_server(struct run_ctx *c, char **argv, int n)
         return;
     }
     show_cmd(argv, n);
-    printf("%s(started in the background; its output follows as it comes)%s\n", col("2"), col("0"));
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        free(path);
-        return;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setpgroup(&at, 0); /* its own group: stopped whole, never by our Ctrl-C */
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGHUP);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
     char *name = argv[0];
     argv[0] = path;
-    int rc = posix_spawn(&c->server, path, &fa, &at, argv, environ);
+    int rc = spawn_prog(path, argv, NULL, &c->server, &c->server_fd);
     argv[0] = name; /* the caller frees the words; path is ours */
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(p[1]);
     if (rc != 0) {
-        close(p[0]);
-        c->server = 0;
         say(c, "(could not start %s: %s)", path, strerror(rc));
+        c->broken = true;
         free(path);
         return;
     }
-    c->server_fd = p[0];
     free(path);
+    scr_printf("%s(started in the background as pid %d; its output follows as it comes)%s\n",
+               col("2"), (int)c->server, col("0"));
     /* Wait for the port (servers print "listening on 127.0.0.1:PORT"); a
      * program without --port is followed by a wait: line instead. */
     bool has_port = false;
@@ -517,7 +514,7 @@ static void client_echo(struct run_ctx *c, size_t total)
         data[i] = (unsigned char)(i * 2654435761u >> 13);
     size_t sent = 0, got = 0;
     double end = now_s() + 20;
-    while (got < total && now_s() < end && !got_sigint) {
+    while (got < total && now_s() < end && !tour_sigint) {
         server_drain(c);
         struct pollfd pf = {fd, (short)(POLLIN | (sent < total ? POLLOUT : 0)), 0};
         if (poll(&pf, 1, 200) <= 0)
@@ -557,7 +554,7 @@ static void client_line(struct run_ctx *c, const char *text)
     char reply[4096];
     size_t got = 0;
     double end = now_s() + 3;
-    while (got < sizeof reply - 1 && now_s() < end && !memchr(reply, '\n', got) && !got_sigint) {
+    while (got < sizeof reply - 1 && now_s() < end && !memchr(reply, '\n', got) && !tour_sigint) {
         server_drain(c);
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, 100) <= 0)
@@ -589,7 +586,7 @@ static void client_connect(struct run_ctx *c, int n)
     int left = 0;
     for (int i = 0; i < n; i++)
         left += fds[i] >= 0;
-    while (left && now_s() < t0 + 10 && !got_sigint) {
+    while (left && now_s() < t0 + 10 && !tour_sigint) {
         server_drain(c);
         struct pollfd pf[16];
         for (int i = 0; i < n; i++)
@@ -617,7 +614,7 @@ static void client_connect(struct run_ctx *c, int n)
 static void action_write(struct run_ctx *c, const char *text)
 {
     char *path = xasprintf("%s/fifo", c->tmp);
-    printf("%s$ echo '%s' > %s%s\n", col("1;32"), text, path, col("0"));
+    scr_printf("%s$ echo '%s' > %s%s\n", col("1;32"), text, path, col("0"));
     int fd = -1;
     double end = now_s() + 5;
     while (fd < 0 && now_s() < end) {
@@ -638,7 +635,33 @@ static void action_write(struct run_ctx *c, const char *text)
     server_output(c, 0.5, NULL);
 }
 
-/* argv[-nenv .. -1] are VAR=value words that came before the program. */
+/* Our environment without EVLAB_STEP (step mode is the reader's choice, not
+ * the tour's) and Criterion's BXFI_ variables, with `set` (VAR=value) added. */
+static char **prog_env(char **set, int nset)
+{
+    int n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc((size_t)(n + nset + 1), sizeof *env);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const char *e = environ[i];
+        size_t kl = strcspn(e, "=");
+        bool drop = strncmp(e, "EVLAB_STEP=", 11) == 0 || strncmp(e, "BXFI_", 5) == 0;
+        for (int j = 0; j < nset && !drop; j++)
+            drop = strncmp(e, set[j], kl + 1) == 0;
+        if (!drop)
+            env[k++] = environ[i];
+    }
+    for (int j = 0; j < nset; j++)
+        env[k++] = set[j];
+    return env;
+}
+
+/* Run a program and show its output as it comes (through the screen, which
+ * keeps reading it while the reader looks at "-- more --"). Ctrl-C sends it
+ * SIGINT, the time limit SIGTERM; SIGKILL 2 s later. argv[-nenv .. -1] are
+ * VAR=value words that came before the program. */
 static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double timeout)
 {
     char *path;
@@ -650,35 +673,88 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
     show_cmd(argv - nenv, n + nenv);
     char *name = argv[0];
     argv[0] = path;
-    fflush(stdout);
-    const char *env[16] = {"EVLAB_STEP"};
-    for (int i = 0; i < nenv && i < 14; i++)
-        env[i + 1] = argv[i - nenv];
-    struct proc_spec s = {.argv = (const char *const *)argv,
-                          .env = env,
-                          .timeout_s = timeout,
-                          .grace_s = 2,
-                          .capture = true,
-                          .echo = true,
-                          .stdin_null = true};
-    struct proc_result r;
-    int rc = proc_run(&s, &r);
-    if (r.out)
-        buf_add(&c->out, r.out, r.out_len);
-    if (r.interrupted) {
+    char **env = prog_env(argv - nenv, nenv);
+    pid_t pid;
+    int fd = -1;
+    int rc = spawn_prog(path, argv, env, &pid, &fd);
+    argv[0] = name;
+    free(env);
+    if (rc != 0) {
+        say(c, "(could not start %s: %s)", path, strerror(rc));
+        c->broken = true;
+        free(path);
+        return;
+    }
+    free(path);
+    scr_sources(&c->server_fd, &fd, &c->out);
+    double t0 = now_s(), kill_at = 0;
+    bool timed_out = false, interrupted = false, quit = false;
+    int st = 0;
+    pid_t w = 0;
+    for (;;) {
+        if ((w = waitpid(pid, &st, WNOHANG)) != 0) {
+            /* What it wrote before it ended is in the pipe (a child it left
+             * behind may hold the pipe open: no waiting for EOF). */
+            for (struct pollfd pf = {fd, POLLIN, 0}; fd >= 0 && poll(&pf, 1, 0) > 0;) {
+                char tmp[4096];
+                ssize_t r = read(fd, tmp, sizeof tmp);
+                if (r <= 0)
+                    break;
+                if (c->out.len < (1u << 20))
+                    buf_add(&c->out, tmp, (size_t)r);
+                scr_output(tmp, (size_t)r);
+                pf.fd = fd;
+            }
+            break;
+        }
+        double now = now_s();
+        if ((tour_sigint || scr_quit()) && !interrupted && !quit) {
+            interrupted = tour_sigint, quit = !tour_sigint;
+            kill(-pid, quit ? SIGTERM : SIGINT);
+            kill_at = now + 2;
+        }
+        if (!timed_out && !interrupted && !quit && now - t0 >= timeout) {
+            timed_out = true;
+            kill(-pid, SIGTERM);
+            kill_at = now + 2;
+        }
+        if (kill_at && now >= kill_at)
+            kill(-pid, SIGKILL);
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, fd >= 0 ? 100 : 20) <= 0 || fd < 0)
+            continue;
+        char tmp[4096];
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        if (c->out.len < (1u << 20))
+            buf_add(&c->out, tmp, (size_t)r);
+        scr_output(tmp, (size_t)r);
+    }
+    if (w < 0)
+        st = -1;
+    kill(-pid, SIGKILL); /* anything it left in its group */
+    if (fd >= 0)
+        close(fd);
+    scr_sources(&c->server_fd, NULL, &c->out);
+    if (interrupted) {
         c->interrupted = true;
         say(c, "(stopped with Ctrl-C)");
-    } else if (r.timed_out) {
+    } else if (quit) {
+        /* q at "-- more --": the tour ends; nothing to say */
+    } else if (timed_out) {
         say(c, "(stopped after %g s)", timeout);
-    } else if (rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0) {
-        say(c, "(exit status %d)", WEXITSTATUS(r.status));
-    } else if (rc == 0 && !WIFEXITED(r.status)) {
+    } else if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+        say(c, "(exit status %d)", WEXITSTATUS(st));
+    } else if (st != -1 && !WIFEXITED(st)) {
         char d[96];
-        say(c, "(the program %s)", describe_status(r.status, d, sizeof d));
+        say(c, "(the program %s)", describe_status(st, d, sizeof d));
     }
-    proc_result_free(&r);
-    argv[0] = name;
-    free(path);
 }
 
 static const struct {
@@ -690,8 +766,10 @@ static const struct {
 /* Run one step's actions. Output goes to the terminal and into c->out. */
 static void run_step(struct run_ctx *c, const struct step *st, double timeout)
 {
-    got_sigint = 0;
-    for (int a = 0; a < st->nactions && !c->interrupted && !got_sigint; a++) {
+    tour_sigint = 0;
+    scr_new_step();
+    scr_sources(&c->server_fd, NULL, &c->out);
+    for (int a = 0; a < st->nactions && !c->interrupted && !tour_sigint && !scr_quit(); a++) {
         const char *line = st->action[a], *v;
         char **argv;
         int n;
@@ -718,7 +796,7 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
         } else if (key_is(line, "signal", &v)) {
             for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
                 if (strcmp(v, sigs[k].name) == 0 && c->server > 0) {
-                    printf("%s$ kill -%s %d%s\n", col("1;32"), v, (int)c->server, col("0"));
+                    scr_printf("%s$ kill -%s %d%s\n", col("1;32"), v, (int)c->server, col("0"));
                     kill(-c->server, sigs[k].sig);
                 }
             server_output(c, 0.5, NULL);
@@ -732,12 +810,15 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
             server_stop(c, sig, name);
             continue;
         } else if (key_is(line, "client", &v)) {
+            scr_hold(true); /* the client's timing is not the reader's */
             if (strncmp(v, "echo ", 5) == 0)
                 client_echo(c, (size_t)strtoul(v + 5, NULL, 10));
             else if (strncmp(v, "line ", 5) == 0)
                 client_line(c, v + 5);
             else if (strncmp(v, "connect ", 8) == 0)
                 client_connect(c, atoi(v + 8));
+            scr_hold(false);
+            scr_flush();
             server_output(c, 0.3, NULL);
             continue;
         } else {
@@ -747,13 +828,14 @@ static void run_step(struct run_ctx *c, const struct step *st, double timeout)
             free(argv[i]);
         free(argv);
     }
-    if (got_sigint && !c->interrupted) {
+    if (tour_sigint && !c->interrupted) {
         c->interrupted = true;
         say(c, "(stopped with Ctrl-C)");
-    } else if (got_sigint) {
+    } else if (tour_sigint) {
         say(c, "(stopped with Ctrl-C)");
     }
     server_stop(c, SIGTERM, "TERM"); /* nothing is left running after a step */
+    scr_new_step();                  /* c is gone after this step */
 }
 
 /* ---- the tour ------------------------------------------------------------------------ */
@@ -780,20 +862,23 @@ static char *goal_of(const char *readme)
 
 static void help_keys(void)
 {
-    printf("%sKeys%s (one key, no Enter): Enter or space: go on, b: back a step,\n"
-           "  q: quit (the tour resumes here), ?: this help.\n"
-           "  While a program runs, Ctrl-C stops it and brings you back here.\n",
-           col("1"), col("0"));
+    scr_printf("%sKeys%s (one key, no Enter): Enter or space: go on, b: back a step,\n"
+               "  q: quit (the tour resumes here), ?: this help.\n"
+               "  While a program runs, Ctrl-C stops it and brings you back here.\n"
+               "  A full screen stops at a \"more\" line: Enter shows the next one.\n",
+               col("1"), col("0"));
 }
 
 /* The prompt between steps; returns '\n', 'b' or 'q'. */
 static int prompt(const char *what)
 {
     for (;;) {
-        printf("%s[Enter: %s   b: back   q: quit   ?: keys]%s ", col("7"), what, col("0"));
+        if (scr_quit())
+            return 'q'; /* q at "-- more --" */
+        scr_printf("%s[Enter: %s   b: back   q: quit   ?: keys]%s ", col("7"), what, col("0"));
         fflush(stdout);
-        int k = read_key();
-        printf("\n");
+        int k = scr_key();
+        scr_printf("\n");
         if (k == '\n' || k == ' ')
             return '\n';
         if (k == 'q' || k == 'Q' || k == 3 || k == 4)
@@ -816,16 +901,18 @@ enum { GO_NEXT, GO_BACK, GO_QUIT };
 static int do_step(const struct unit *u, const struct step *st, int k, int nsteps,
                    const struct tour_opts *o, int *failed)
 {
-    printf("\n%s── Step %d of %d: %s%s\n", col("1;36"), k + 1, nsteps, st->title, col("0"));
+    scr_printf("\n%s── Step %d of %d: %s%s\n", col("1;36"), k + 1, nsteps, st->title, col("0"));
     if (st->observe.p)
         md(st->observe.p);
+    if (scr_quit())
+        return GO_QUIT;
     if (st->needs) {
         char file[512] = "", pkg[128] = "";
         sscanf(st->needs, "%511s %127s", file, pkg);
         if (!file_exists(file)) {
-            printf("%s(This step needs %s, which the tour group does not install: "
-                   "make bench does. Skipped.)%s\n",
-                   col("33"), pkg[0] ? pkg : file, col("0"));
+            scr_printf("%s(This step needs %s, which the tour group does not install: "
+                       "make bench does. Skipped.)%s\n",
+                       col("33"), pkg[0] ? pkg : file, col("0"));
             if (!interactive || o->check)
                 return GO_NEXT;
             int key = prompt(k + 1 < nsteps ? "next step" : "the end of this lesson");
@@ -834,20 +921,20 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
     }
     int choice = 0;
     if (st->question) {
-        printf("\n%sPredict:%s\n", col("1;33"), col("0"));
-        render_wrapped(st->question, "", "", stdout);
+        scr_printf("\n%sPredict:%s\n", col("1;33"), col("0"));
+        wrapped(st->question, "", "");
         for (int i = 0; i < st->nopts; i++) {
             char *first = xasprintf("  %c) ", st->opt_key[i]);
-            render_wrapped(st->opt[i], first, "     ", stdout);
+            wrapped(st->opt[i], first, "     ");
             free(first);
         }
         if (interactive) {
             for (;;) {
-                printf("%s[press %c-%c to answer, Enter to skip, b, q, ?]%s ", col("7"),
-                       st->opt_key[0], st->opt_key[st->nopts ? st->nopts - 1 : 0], col("0"));
+                scr_printf("%s[press %c-%c to answer, Enter to skip, b, q, ?]%s ", col("7"),
+                           st->opt_key[0], st->opt_key[st->nopts ? st->nopts - 1 : 0], col("0"));
                 fflush(stdout);
-                int key = read_key();
-                printf("\n");
+                int key = scr_key();
+                scr_printf("\n");
                 if (key == 'q' || key == 3 || key == 4)
                     return GO_QUIT;
                 if (key == 'b' && !memchr(st->opt_key, 'b', (size_t)st->nopts))
@@ -860,12 +947,12 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
                     break;
                 if (memchr(st->opt_key, key, (size_t)st->nopts)) {
                     choice = key;
-                    printf("You chose %c. Running it:\n", key);
+                    scr_printf("You chose %c. Running it:\n", key);
                     break;
                 }
             }
         } else {
-            printf("(Think of your answer: it is given after the output.)\n");
+            scr_printf("(Think of your answer: it is given after the output.)\n");
         }
     }
     struct run_ctx c = {.u = u, .server_fd = -1};
@@ -873,14 +960,19 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
     if (!mkdtemp(c.tmp))
         c.tmp[0] = '\0';
     run_step(&c, st, o->timeout);
+    bool quit = scr_quit();
     if (c.tmp[0]) {
         char *f = xasprintf("%s/fifo", c.tmp);
         unlink(f);
         free(f);
         rmdir(c.tmp);
     }
+    if (quit) {
+        buf_free(&c.out);
+        return GO_QUIT;
+    }
     if (st->after.p && !c.interrupted) {
-        printf("\n");
+        scr_printf("\n");
         struct buf b = {0};
         buf_printf(&b, "> %s", st->after.p);
         for (char *nl = strchr(b.p, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n')) {
@@ -903,21 +995,21 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
             if (st->opt_key[i] == st->answer)
                 ans = st->opt[i];
         if (choice)
-            printf("\n%s%s%s ", col(choice == st->answer ? "1;32" : "1;31"),
-                   choice == st->answer ? "Right." : "Not this time.", col("0"));
+            scr_printf("\n%s%s%s ", col(choice == st->answer ? "1;32" : "1;31"),
+                       choice == st->answer ? "Right." : "Not this time.", col("0"));
         else
-            printf("\n%sAnswer:%s ", col("1"), col("0"));
-        printf("%c) %s", st->answer, ans);
+            scr_printf("\n%sAnswer:%s ", col("1"), col("0"));
+        scr_printf("%c) %s", st->answer, ans);
         if (st->expect)
-            printf(" (the output shows \"%s\")", st->expect);
-        printf("\n");
+            scr_printf(" (the output shows \"%s\")", st->expect);
+        scr_printf("\n");
         if (st->why)
             md(st->why);
         if (st->expect && !seen) {
             (*failed)++;
-            printf("%sThis run did not show \"%s\": the lesson and its tour disagree "
-                   "(please report it).%s\n",
-                   col("1;31"), st->expect, col("0"));
+            scr_printf("%sThis run did not show \"%s\": the lesson and its tour disagree "
+                       "(please report it).%s\n",
+                       col("1;31"), st->expect, col("0"));
         }
     }
     if (o->check && st->question)
@@ -931,7 +1023,7 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
     bool stopped = c.interrupted;
     buf_free(&c.out);
     if (stopped) {
-        printf("%sStopped. The lesson is not marked as seen.%s\n", col("33"), col("0"));
+        scr_printf("%sStopped. The lesson is not marked as seen.%s\n", col("33"), col("0"));
         if (!interactive)
             return GO_QUIT;
         int k2 = prompt("run it again");
@@ -1011,7 +1103,7 @@ static int do_lesson(const struct unit *u, int nn_last, int *step, const struct 
         if (q)
             buf_printf(&end, "## Questions\n\n%s\n", q);
         if (end.p) {
-            printf("\n");
+            scr_printf("\n");
             md(end.p);
         }
         free(t);
@@ -1049,6 +1141,7 @@ int cmd_tour(int argc, char **argv)
     if (!n)
         return free(les), err2("there are no lessons yet");
     interactive = stdin_tty() && isatty(STDOUT_FILENO) && !o.check;
+    scr_init(interactive, term_rows(), term_width()); /* one screen at a time on a terminal */
     if (!stdin_tty())
         g_color = false; /* make tour </dev/null: plain text, no escape codes */
     o.timeout = interactive ? 300 : 60;
@@ -1072,8 +1165,9 @@ int cmd_tour(int argc, char **argv)
                 start = i;
         step = sv ? atoi(sv) : 0;
         if (last)
-            printf("%sResuming the tour at lesson %s, step %d (./evlab tour 01 starts over).%s\n",
-                   col("2"), les[start].nn, step + 1, col("0"));
+            scr_printf(
+                "%sResuming the tour at lesson %s, step %d (./evlab tour 01 starts over).%s\n",
+                col("2"), les[start].nn, step + 1, col("0"));
         free(last);
         free(sv);
     }
@@ -1081,12 +1175,12 @@ int cmd_tour(int argc, char **argv)
         help_keys();
     int failed = 0, rc = 0;
     for (int i = start; i < n;) {
-        printf("\n%s━━ Lesson %s of %s: %s ━━%s\n\n", col("1;35"), les[i].nn, les[n - 1].nn,
-               les[i].title, col("0"));
+        scr_printf("\n%s━━ Lesson %s of %s: %s ━━%s\n\n", col("1;35"), les[i].nn, les[n - 1].nn,
+                   les[i].title, col("0"));
         int r = do_lesson(&les[i], n, &step, &o, &failed);
         if (r == GO_QUIT) {
-            printf("The tour resumes at lesson %s, step %d, next time (./evlab tour).\n", les[i].nn,
-                   step + 1);
+            scr_printf("The tour resumes at lesson %s, step %d, next time (./evlab tour).\n",
+                       les[i].nn, step + 1);
             break;
         }
         if (r == GO_BACK) {
@@ -1097,8 +1191,8 @@ int cmd_tour(int argc, char **argv)
         if (o.check)
             break;
         if (i + 1 == n) {
-            printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n", col("1"),
-                   col("0"));
+            scr_printf("\n%sThat was the last lesson. Next: ./evlab list, ./evlab check.%s\n",
+                       col("1"), col("0"));
             state_set("tour.last", NULL);
             state_set("tour.step", NULL);
             break;
@@ -1108,7 +1202,7 @@ int cmd_tour(int argc, char **argv)
         state_set("tour.last", les[i].nn);
         state_set("tour.step", NULL);
         if (interactive && prompt("next lesson") == 'q') {
-            printf("The tour resumes at lesson %s next time.\n", les[i].nn);
+            scr_printf("The tour resumes at lesson %s next time.\n", les[i].nn);
             break;
         }
     }

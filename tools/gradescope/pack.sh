@@ -2,8 +2,8 @@
 # pack.sh COURSE_ROOT OUT_DIR -- stage and zip a Gradescope autograder:
 # OUT_DIR/autograder.zip holding setup.sh, run_autograder and what grading
 # needs from COURSE_ROOT (Makefile, tools, lesson.h, tests/support,
-# tests/grading/*.c|*.h and preload/, the exercise starters, READMEs and
-# exercise.mk manifests). Never the solutions. The runner's sources come from the evlab tree this script is in.
+# tests/grading/*.c|*.h, preload/ and loader/, the exercise starters with
+# their contract headers, READMEs and exercise.mk manifests). Never the solutions. The runner's sources come from the evlab tree this script is in.
 set -eu
 root=$(cd "$1" && pwd); out=$2
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +22,12 @@ for f in "$root"/tests/grading/*.c "$root"/tests/grading/*.h; do [ -f "$f" ] && 
 if [ -d "$root/tests/grading/preload" ]; then
     mkdir -p "$stage/tests/grading/preload"
     cp "$root"/tests/grading/preload/*.c "$stage/tests/grading/preload/" 2>/dev/null || true
+fi
+# The loaders that run a function-level exercise's library for its suite
+# (exercise.mk's "needs"), with their shared header.
+if [ -d "$root/tests/grading/loader" ]; then
+    mkdir -p "$stage/tests/grading/loader"
+    cp "$root"/tests/grading/loader/*.c "$root"/tests/grading/loader/*.h "$stage/tests/grading/loader/" 2>/dev/null || true
 fi
 for d in "$root"/exercises/*/; do
     [ -d "$d" ] || continue

@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#include "features.h"
+
 static const struct {
     int bit;
     const char *name;

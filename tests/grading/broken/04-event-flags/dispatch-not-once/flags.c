@@ -13,6 +13,8 @@
 
 #include <event2/event.h>
 
+#include "flags.h"
+
 static const struct {
     short bit;
     const char *name;

@@ -1,4 +1,4 @@
-/* BROKEN VARIANT sleeps-in-accept: sleeps a second in the accept callback, like the seed: every client waits for every earlier accept */
+/* BROKEN VARIANT sleeps-in-accept: sleeps 2 s in the accept callback, like the seed: every client waits for every earlier accept */
 /* blocking_accept.c -- exercise 12, reference solution: one thread, many clients.
  *
  * The accept callback returns at once: it accepts, wraps the new socket in a
@@ -76,7 +76,7 @@ static void call_accept(struct evconnlistener *lis, evutil_socket_t fd, struct s
     (void)salen;
     (void)arg;
     struct event_base *base = evconnlistener_get_base(lis);
-    usleep(1000 * 1000); /* "slow work" in the accept callback: the loop stalls */
+    sleep(2); /* "slow work" in the accept callback: the loop stalls */
     struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
         evutil_closesocket(fd);
