@@ -69,7 +69,7 @@ type a number then <kbd>Enter</kbd> to jump; <kbd>?</kbd> lists the keys.</li>
 </ul>
 <h2>For instructors</h2>
 <p><code>make instructor</code> builds <a href="instructor/index.html">instructor/</a>: the decks with
-speaker notes shown, a PDF of each deck, answer keys, and the course guide (schedule,
+speaker notes (n shows them), a PDF of each deck, answer keys, and the course guide (schedule,
 lab machine set-up, grading with <code>./evlab grade-class</code> and Gradescope, how to add
 a lesson). It is kept out of the student build: hand students <code>slides/</code> and
 <code>handouts/</code> only.</p>
