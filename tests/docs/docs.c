@@ -117,6 +117,15 @@ static void check_deck(const char *slug)
     /* Pagination may add "(continued)" slides, never lose one. */
     cr_assert_geq(slides, headings, "%s: %d slides rendered, the source has %d", slug, slides,
                   headings);
+    /* The code-heavy decks are written one step a slide: none needs a
+     * "(continued)" page. */
+    static const char *const stepped[] = {"10-", "12-", "13-", "14-", "16-"};
+    for (size_t i = 0; i < sizeof stepped / sizeof *stepped; i++)
+        if (strncmp(slug, stepped[i], 3) == 0) {
+            const char *cont = strstr(r.out, " (continued)</h2>");
+            cr_expect_null(cont, "deck %s is written in steps, yet a slide continues: %.80s", slug,
+                           cont ? cont - 60 : "");
+        }
     const char *end = strstr(report, "</pre>");
     cr_assert_eq(problems, 0, "deck %s: %.*s", slug, (int)(end ? end - report : 2000), report);
     /* every <pre><code ...>...</code> holds text */

@@ -15,6 +15,15 @@
 -- omit="^ready" drops the lines that match a Lua pattern (a pid, say);
 -- status="N" declares an expected non-zero exit (otherwise it fails the build).
 --
+-- from="TEXT" to="TEXT" (with include=) keep a part of the snippet: from the
+-- first line containing TEXT (plain text, not a pattern) through the first
+-- line after it containing the `to` TEXT; either missing stops the build;
+-- lines="A-B" keeps the snippet's lines A to B (1 is the first). A
+-- deck shows a long function one step a slide this way, without new markers.
+--
+-- ::: notes divs (speaker notes) are kept only with `-M instructor=true`: the
+-- student decks do not carry them.
+--
 -- With the metadata field `evlab-lesson: NN-slug`, every marker in
 -- lessons/NN-slug/*.c must be used by this document: an unused marker stops
 -- the build too, so a deck never silently falls behind its sources.
@@ -114,12 +123,54 @@ local function run(prog, args, env, status)
   return (out:gsub("%s+$", ""))
 end
 
+-- Lines of `text` from the first containing `from` through the first (at or
+-- after it) containing `to`; nil bounds mean the snippet's first or last line.
+local function part(text, from, to, range, where)
+  if not from and not to and not range then return text end
+  local lines = {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do table.insert(lines, line) end
+  local a, b = 1, #lines
+  if range then
+    a, b = range:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a), tonumber(b)
+    if not a or a < 1 or b < a or b > #lines then
+      fail(where .. ": lines=\"" .. range .. "\" is not within the snippet's " .. #lines .. " lines")
+    end
+  end
+  if from then
+    a = nil
+    for i, l in ipairs(lines) do
+      if l:find(from, 1, true) then a = i; break end
+    end
+    if not a then fail(where .. ": from=\"" .. from .. "\" matches no line") end
+  end
+  if to then
+    b = nil
+    for i = a, #lines do
+      if lines[i]:find(to, 1, true) then b = i; break end
+    end
+    if not b then fail(where .. ": to=\"" .. to .. "\" matches no line at or after from=") end
+  end
+  -- Closing braces of blocks opened before the part are not shown.
+  local first = #(lines[a]:match("^(%s*)"))
+  while b > a and lines[b]:match("^%s*}%s*$") and #(lines[b]:match("^(%s*)")) < first do b = b - 1 end
+  local kept, indent = {}, math.huge
+  for i = a, b do
+    table.insert(kept, lines[i])
+    if lines[i]:match("%S") then indent = math.min(indent, #lines[i]:match("^(%s*)")) end
+  end
+  if indent == math.huge then indent = 0 end
+  for i, l in ipairs(kept) do kept[i] = l:sub(indent + 1) end
+  return table.concat(kept, "\n")
+end
+
 local function code_block(el)
   local inc, snip = el.attributes["include"], el.attributes["snippet"]
   if inc then
     if not snip then fail("include=" .. inc .. " needs snippet=NAME") end
-    el.text = snippet(inc, snip)
-    el.attributes["include"], el.attributes["snippet"] = nil, nil
+    el.text = part(snippet(inc, snip), el.attributes["from"], el.attributes["to"],
+                   el.attributes["lines"], inc .. " [" .. snip .. "]")
+    for _, k in ipairs({"include", "snippet", "from", "to", "lines"}) do el.attributes[k] = nil end
     return el
   end
   local prog = el.attributes["run"]
@@ -141,6 +192,11 @@ local function code_block(el)
 end
 
 local function check_unused(doc)
+  if not doc.meta["instructor"] then
+    doc = doc:walk({Div = function(d)
+      if d.classes:includes("notes") then return {} end
+    end})
+  end
   local lesson = doc.meta["evlab-lesson"]
   if lesson then
     lesson = pandoc.utils.stringify(lesson)

@@ -64,12 +64,12 @@ designed at 1280×720 and scales to the screen.</li>
 type a number then <kbd>Enter</kbd> to jump; <kbd>?</kbd> lists the keys.</li>
 <li>The address ends in <code>#N</code> for slide N: a reload or a link keeps your place
 (<code>slides/10-echo-server.html#5</code>).</li>
-<li><kbd>n</kbd> toggles the speaker notes. <kbd>Ctrl</kbd>+<kbd>P</kbd> prints one slide a page.</li>
-<li>Long code is paginated into "(continued)" slides, never clipped.</li>
+<li><kbd>n</kbd> toggles the speaker notes (they are in the instructor build's decks only). <kbd>Ctrl</kbd>+<kbd>P</kbd> prints one slide a page.</li>
+<li>Code-heavy lessons go one step a slide, code beside what it shows; elsewhere long code continues on a "(continued)" slide, never clipped.</li>
 </ul>
 <h2>For instructors</h2>
 <p><code>make instructor</code> builds <a href="instructor/index.html">instructor/</a>: the decks with
-speaker notes shown, a PDF of each deck, answer keys, and the course guide (schedule,
+speaker notes (n shows them), a PDF of each deck, answer keys, and the course guide (schedule,
 lab machine set-up, grading with <code>./evlab grade-class</code> and Gradescope, how to add
 a lesson). It is kept out of the student build: hand students <code>slides/</code> and
 <code>handouts/</code> only.</p>
