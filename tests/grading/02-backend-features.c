@@ -141,7 +141,7 @@ static void check_describe(int features, const char *why)
                  features, n, strlen(want));
 }
 
-GRADED(backend_features, describe_each_flag, 2, 10.0,
+GRADED(backend_features, t01_describe_each_flag, 2, 10.0,
        "describe_features: all four EV_FEATURE_* flags")
 {
     check_describe(EV_FEATURE_ET, NULL);
@@ -152,7 +152,7 @@ GRADED(backend_features, describe_each_flag, 2, 10.0,
                    "seed 000's program does not check");
 }
 
-GRADED(backend_features, describe_real_backends, 2, 10.0,
+GRADED(backend_features, t02_describe_real_backends, 2, 10.0,
        "describe_features: what epoll, poll and select report")
 {
     const char **all = methods();
@@ -193,7 +193,7 @@ static void check_pick(int required, const char *avoid)
             got ? got : "NULL", got ? "\"" : "", want);
 }
 
-GRADED(backend_features, method_with_requirements, 3, 10.0,
+GRADED(backend_features, t03_method_with_requirements, 3, 10.0,
        "method_with: event_config_require_features")
 {
     check_pick(EV_FEATURE_FDS, NULL);
@@ -203,7 +203,7 @@ GRADED(backend_features, method_with_requirements, 3, 10.0,
     check_pick(0, NULL);
 }
 
-GRADED(backend_features, method_with_avoid, 3, 10.0, "method_with: event_config_avoid_method")
+GRADED(backend_features, t04_method_with_avoid, 3, 10.0, "method_with: event_config_avoid_method")
 {
     check_pick(0, "epoll");
     check_pick(EV_FEATURE_EARLY_CLOSE, "epoll");
@@ -213,7 +213,7 @@ GRADED(backend_features, method_with_avoid, 3, 10.0, "method_with: event_config_
     check_pick(0, "kqueue"); /* not here: avoids nothing */
 }
 
-GRADED(backend_features, method_with_follows_environment, 2, 10.0,
+GRADED(backend_features, t05_method_with_follows_environment, 2, 10.0,
        "method_with: EVENT_NOEPOLL/EVENT_NOPOLL count")
 {
     gb_setenv(lib(), "EVENT_NOEPOLL", "1");
@@ -224,7 +224,7 @@ GRADED(backend_features, method_with_follows_environment, 2, 10.0,
     check_pick(EV_FEATURE_EARLY_CLOSE, NULL);
 }
 
-GRADED(backend_features, method_features_per_backend, 3, 10.0,
+GRADED(backend_features, t06_method_features_per_backend, 3, 10.0,
        "method_features: the features of one named backend")
 {
     const char **all = methods();
@@ -242,7 +242,7 @@ GRADED(backend_features, method_features_per_backend, 3, 10.0,
     cr_assert_eq(method_features("bogus"), -1, "method_features(\"bogus\") must be -1");
 }
 
-GRADED(backend_features, nothing_left_behind, 3, 30.0,
+GRADED(backend_features, t07_nothing_left_behind, 3, 30.0,
        "method_with/method_features free their config and base")
 {
     const char *first = methods()[0];

@@ -50,7 +50,7 @@ static void pair(int sv[3])
     sv[2] = gb_send_fd(lib(), sv[0]);
 }
 
-GRADED(event_lifecycle, state_outside_the_loop, 3, 10.0,
+GRADED(event_lifecycle, t01_state_outside_the_loop, 3, 10.0,
        "event_state: not initialized, not pending, pending on ...")
 {
     struct gb_lib *l = lib();
@@ -119,7 +119,7 @@ static void seen_inside(int64_t base, int fd, short events, char *seen, size_t l
     call(LOOK_FREE, in, 0, 0, "event_free()");
 }
 
-GRADED(event_lifecycle, state_inside_the_callback, 2, 10.0,
+GRADED(event_lifecycle, t02_state_inside_the_callback, 2, 10.0,
        "event_state: one-shot vs persistent, in its own callback")
 {
     int64_t base = gb_base_new(lib());
@@ -158,7 +158,7 @@ static void expect_timer_pending(int64_t t, const char *when)
               when);
 }
 
-GRADED(event_lifecycle, ticker_counts_then_stops, 3, 10.0,
+GRADED(event_lifecycle, t03_ticker_counts_then_stops, 3, 10.0,
        "ticker: N ticks of a persistent timer, then not pending")
 {
     struct gb_lib *l = lib();
@@ -185,7 +185,7 @@ GRADED(event_lifecycle, ticker_counts_then_stops, 3, 10.0,
     gb_base_free(l, base);
 }
 
-GRADED(event_lifecycle, ticker_free_while_pending, 2, 10.0,
+GRADED(event_lifecycle, t04_ticker_free_while_pending, 2, 10.0,
        "ticker_free on a pending timer: it is gone from the base")
 {
     struct gb_lib *l = lib();
@@ -208,7 +208,7 @@ GRADED(event_lifecycle, ticker_free_while_pending, 2, 10.0,
     gb_base_free(l, base);
 }
 
-GRADED(event_lifecycle, ticker_leaves_nothing, 2, 20.0,
+GRADED(event_lifecycle, t05_ticker_leaves_nothing, 2, 20.0,
        "ticker_start/ticker_free: no memory left behind")
 {
     struct gb_lib *l = lib();

@@ -93,14 +93,14 @@ static void check_to_string(short flags, const char *why)
                  (unsigned short)flags, n, strlen(want), want);
 }
 
-GRADED(event_flags, to_string_single_bits, 2, 10.0, "flags_to_string: each EV_* bit by name")
+GRADED(event_flags, t01_to_string_single_bits, 2, 10.0, "flags_to_string: each EV_* bit by name")
 {
     for (size_t i = 0; i < sizeof want_names / sizeof want_names[0]; i++)
         check_to_string(want_names[i].bit,
                         "every one of the eight EV_* bits in <event2/event.h> has a name");
 }
 
-GRADED(event_flags, to_string_combined, 2, 10.0,
+GRADED(event_flags, t02_to_string_combined, 2, 10.0,
        "flags_to_string: several bits, lowest first, joined by |")
 {
     check_to_string(EV_READ | EV_PERSIST, "names go lowest bit first, joined by '|'");
@@ -109,7 +109,7 @@ GRADED(event_flags, to_string_combined, 2, 10.0,
     check_to_string(EV_SIGNAL | EV_PERSIST, NULL);
 }
 
-GRADED(event_flags, to_string_zero_and_unknown, 2, 10.0,
+GRADED(event_flags, t03_to_string_zero_and_unknown, 2, 10.0,
        "flags_to_string: 0, and bits with no name as one hex number")
 {
     check_to_string(0, "no bits set is \"0\"");
@@ -120,7 +120,7 @@ GRADED(event_flags, to_string_zero_and_unknown, 2, 10.0,
                     "flags is a short: 0x8000 is its sign bit, not a negative number to print");
 }
 
-GRADED(event_flags, to_string_truncates_safely, 2, 10.0, "flags_to_string: never writes past len")
+GRADED(event_flags, t04_to_string_truncates_safely, 2, 10.0, "flags_to_string: never writes past len")
 {
     char buf[32];
     const short fl = EV_READ | EV_WRITE | EV_PERSIST; /* "EV_READ|EV_WRITE|EV_PERSIST", 27 */
@@ -150,7 +150,7 @@ GRADED(event_flags, to_string_truncates_safely, 2, 10.0, "flags_to_string: never
     cr_assert_eq(buf[0], '#', "with len=0, flags_to_string must not write at all");
 }
 
-GRADED(event_flags, from_string_roundtrip, 2, 10.0,
+GRADED(event_flags, t05_from_string_roundtrip, 2, 10.0,
        "flags_from_string(flags_to_string(x)) == x for all 256 values")
 {
     char text[256];
@@ -168,7 +168,7 @@ GRADED(event_flags, from_string_roundtrip, 2, 10.0,
                  "the order of the names does not matter");
 }
 
-GRADED(event_flags, from_string_rejects_bad_text, 2, 10.0,
+GRADED(event_flags, t06_from_string_rejects_bad_text, 2, 10.0,
        "flags_from_string: -1 for anything that is not flags")
 {
     int ok = from_string("EV_READ|EV_PERSIST");
@@ -231,7 +231,7 @@ static void check_what(int got, int want, const char *situation)
     cr_assert_eq(got, want, "%s: observe() returned %d (%s), expected %s", situation, got, g, w);
 }
 
-GRADED(event_flags, observe_read_and_write, 3, 10.0,
+GRADED(event_flags, t07_observe_read_and_write, 3, 10.0,
        "observe: EV_READ and EV_WRITE as the callback sees them")
 {
     struct rig r;
@@ -251,7 +251,7 @@ GRADED(event_flags, observe_read_and_write, 3, 10.0,
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_timeout, 3, 10.0,
+GRADED(event_flags, t08_observe_timeout, 3, 10.0,
        "observe: EV_TIMEOUT comes back as a result after timeout_ms")
 {
     struct rig r;
@@ -276,7 +276,7 @@ GRADED(event_flags, observe_timeout, 3, 10.0,
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_persist_is_not_a_result, 2, 10.0,
+GRADED(event_flags, t09_observe_persist_is_not_a_result, 2, 10.0,
        "observe: EV_PERSIST events return after one round")
 {
     struct rig r;
@@ -294,7 +294,7 @@ GRADED(event_flags, observe_persist_is_not_a_result, 2, 10.0,
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_closed, 2, 10.0,
+GRADED(event_flags, t10_observe_closed, 2, 10.0,
        "observe: a peer's shutdown as EV_READ, and as EV_CLOSED where the backend can")
 {
     struct rig r;
@@ -311,7 +311,7 @@ GRADED(event_flags, observe_closed, 2, 10.0,
     rig_down(&r);
 }
 
-GRADED(event_flags, observe_frees_its_event, 3, 20.0, "observe: no memory or events left behind")
+GRADED(event_flags, t11_observe_frees_its_event, 3, 20.0, "observe: no memory or events left behind")
 {
     struct rig r;
     rig_up(&r);
