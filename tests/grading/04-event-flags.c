@@ -120,7 +120,8 @@ GRADED(event_flags, t03_to_string_zero_and_unknown, 2, 10.0,
                     "flags is a short: 0x8000 is its sign bit, not a negative number to print");
 }
 
-GRADED(event_flags, t04_to_string_truncates_safely, 2, 10.0, "flags_to_string: never writes past len")
+GRADED(event_flags, t04_to_string_truncates_safely, 2, 10.0,
+       "flags_to_string: never writes past len")
 {
     char buf[32];
     const short fl = EV_READ | EV_WRITE | EV_PERSIST; /* "EV_READ|EV_WRITE|EV_PERSIST", 27 */
@@ -311,7 +312,8 @@ GRADED(event_flags, t10_observe_closed, 2, 10.0,
     rig_down(&r);
 }
 
-GRADED(event_flags, t11_observe_frees_its_event, 3, 20.0, "observe: no memory or events left behind")
+GRADED(event_flags, t11_observe_frees_its_event, 3, 20.0,
+       "observe: no memory or events left behind")
 {
     struct rig r;
     rig_up(&r);
