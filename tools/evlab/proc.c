@@ -277,6 +277,15 @@ static void child_exec(const struct proc_spec *s, int out_w, int rep_w)
     if (s->pass_fd > 2 && fcntl(s->pass_fd, F_SETFD, 0) != 0)
         _exit(127);
     if (s->drop) {
+        /* A Criterion suite binds ipc:///tmp/criterion_<its pid>.sock. A file
+         * of that name left by a killed runner of another uid cannot be
+         * replaced once we are the judge's uid (/tmp is sticky), and the
+         * suite would not start. No live process has our pid, so such a file
+         * is stale: remove it while we are still root (unlink never follows
+         * a link). */
+        char stale[64];
+        snprintf(stale, sizeof stale, "/tmp/criterion_%ld.sock", (long)getpid());
+        unlink(stale);
         if (s->keep_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
             _exit(127);
         if (setgroups(0, NULL) != 0 || setgid(s->gid) != 0 || setuid(s->uid) != 0) {
