@@ -28,8 +28,7 @@ static struct report run(const char *const args[])
      * --run-ms takes 3 s: 3.5 s tells both apart, and a loop that never
      * returns costs 3.5 s per test rather than 5. */
     cr_assert_eq(evt_run(&r, argv, NULL, NULL, 3.5), 0, "could not run %s", argv[0]);
-    cr_assert(!r.timed_out, "%s did not finish within 3.5 s: does the loop ever return?",
-              rep.cmd);
+    cr_assert(!r.timed_out, "%s did not finish within 3.5 s: does the loop ever return?", rep.cmd);
     cr_assert_eq(r.exit_code, 0, "%s exited with %d (signal %d); stderr: %.300s", rep.cmd,
                  r.exit_code, r.term_signal, r.err);
     const char *c = strstr(r.out, "callbacks: "), *ret = strstr(r.out, "returned: "),
