@@ -202,34 +202,17 @@ static inline struct gb_lib *gb_load(const char *name)
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
                  strerror(errno));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* The loader is student code: under `evlab grade` it runs as the
-         * student's uid, with no capabilities, in a session of its own
-         * (nothing outside grading). Then it dies with this test's process
-         * (a uid change clears the parent-death signal, so it is set after),
-         * and holds only its socket. */
-        setsid();
-        if (evt_drop_to_student() != 0)
-            _exit(127);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0 && nul != 0) {
-            dup2(nul, 0);
-            close(nul);
-        }
-        if (sv[1] == GB_SOCK)
-            fcntl(GB_SOCK, F_SETFD, 0);
-        else if (dup2(sv[1], GB_SOCK) < 0)
-            _exit(127);
-        char *argv[] = {loader, l->path, NULL};
-        execv(loader, argv);
-        _exit(127);
-    }
+    /* The loader is student code: evt_spawn_student() runs it as the
+     * student's uid under `evlab grade` (nothing changes outside grading), in
+     * a group of its own, killed if this test's process dies, holding only
+     * stdin (/dev/null), stdout, stderr and its socket. */
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const char *argv[] = {loader, l->path, NULL};
+    const int fds[GB_SOCK + 1] = {[0] = nul, [1] = -1, [2] = -1, [GB_SOCK] = sv[1]};
+    pid_t pid = evt_spawn_student(argv, NULL, fds, GB_SOCK + 1);
+    if (nul >= 0)
+        close(nul);
+    cr_assert(pid > 0, "fork: %s", strerror(errno));
     close(sv[1]);
     l->pid = pid;
     l->fd = sv[0];
