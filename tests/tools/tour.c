@@ -523,6 +523,8 @@ static void pty_tour_run(struct pty_tour *t, const char *root, const char *const
         const char *keys = decide(t, t->out + from);
         if (!keys)
             continue;
+        if (!*keys)
+            break; /* "": the reader closes the terminal */
         if (term.feeds > t->max_rows) {
             t->max_rows = term.feeds;
             free(t->max_where);
@@ -734,6 +736,43 @@ Test(tour, at_more_ctrl_c_stops_the_program_and_q_quits_at_once, .timeout = 120)
     char *state = state_of(root);
     cr_assert(!strstr(state, "lesson.01-hello seen"), "%s", state);
     free(state);
+    free(more);
+    free(text);
+    free(path);
+    free(t.out);
+    free(t.max_where);
+    fixture_free(root);
+}
+
+/* The terminal window is closed while a program runs: the tour gets SIGHUP
+ * and takes the program with it (it is in a process group of its own, which
+ * the kernel's hang-up does not reach). */
+static const char *close_when_running(struct pty_tour *t, const char *screen)
+{
+    (void)t;
+    if (strstr(screen, "[press "))
+        return "a";
+    if (strstr(screen, "arg: --hang"))
+        return "";
+    if (strstr(screen, "[Enter: next step") || strstr(screen, "-- more --"))
+        return "\r";
+    return NULL;
+}
+
+Test(tour, a_closed_terminal_ends_the_tour_and_its_program, .timeout = 120)
+{
+    char *root = fixture_copy();
+    char *path = xfmt("%s/lessons/01-hello/tour.md", root);
+    char *text = get_file(path);
+    char *more = xfmt("%s\n## A program that hangs\nrun: hello --hang\n", text);
+    put_file(path, more);
+    struct pty_tour t = {0};
+    pty_tour_run(&t, root, NULL, close_when_running, 90, NULL);
+    cr_assert(strstr(t.out, "arg: --hang"), "the program ran:\n%s", t.out);
+    cr_assert_eq(t.exit_code, -1, "the tour ended on the hang-up signal:\n%s", t.out);
+    for (int i = 0; i < 100 && procs_naming(root); i++)
+        usleep(20000); /* SIGKILL is sent; the kernel reaps it in a moment */
+    cr_assert_eq(procs_naming(root), 0, "the program outlived the tour");
     free(more);
     free(text);
     free(path);

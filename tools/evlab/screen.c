@@ -48,7 +48,8 @@ static struct {
 static struct termios saved_tio;
 static bool raw_saved;
 
-static void tty_restore(void)
+/* Async-signal-safe: the tour calls it from its SIGHUP/SIGTERM handler too. */
+void scr_tty_restore(void)
 {
     if (raw_saved)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
@@ -83,14 +84,16 @@ int scr_key(void)
         if (tcgetattr(STDIN_FILENO, &saved_tio) != 0)
             return 'q';
         raw_saved = true;
-        atexit(tty_restore);
+        atexit(scr_tty_restore);
     }
-    fflush(stdout);
     struct termios raw = saved_tio;
     raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG);
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
     tcsetattr(STDIN_FILENO, TCSANOW, &raw); /* keys typed ahead are kept */
+    /* Raw first, prompt second: a reader who answers the prompt at once must
+     * find the terminal raw, or Ctrl-C becomes a signal instead of a key. */
+    fflush(stdout);
     int key = 'q';
     for (;;) {
         struct pollfd pf[3];
@@ -101,6 +104,10 @@ int scr_key(void)
         }
         pf[n++] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
         if (poll(pf, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR && tour_sigint) {
+                key = 3; /* Ctrl-C typed before the terminal went raw */
+                break;
+            }
             if (errno == EINTR)
                 continue;
             break;
@@ -116,7 +123,7 @@ int scr_key(void)
             break;
         }
     }
-    tty_restore();
+    scr_tty_restore();
     S.feeds = 0;
     return key;
 }

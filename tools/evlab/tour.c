@@ -180,6 +180,38 @@ static void on_sigint(int sig)
     tour_sigint = 1;
 }
 
+/* The process groups the tour has started and not yet stopped: a program and
+ * a server. A closed terminal window (SIGHUP) or a kill (SIGTERM) ends the
+ * tour; it takes them with it, or a lesson's server would keep its port. */
+static volatile sig_atomic_t live_group[2];
+
+static void group_started(pid_t pgid)
+{
+    for (int i = 0; i < 2; i++)
+        if (!live_group[i]) {
+            live_group[i] = pgid;
+            return;
+        }
+}
+
+static void group_stopped(pid_t pgid)
+{
+    kill(-pgid, SIGKILL); /* anything the program left in its group */
+    for (int i = 0; i < 2; i++)
+        if (live_group[i] == pgid)
+            live_group[i] = 0;
+}
+
+static void on_hangup(int sig)
+{
+    for (int i = 0; i < 2; i++)
+        if (live_group[i])
+            kill(-(pid_t)live_group[i], SIGKILL);
+    scr_tty_restore();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Long text (more than a screen) through $PAGER (default less -R; -X -F so
  * it stays on screen) on a terminal; shorter text, text without a terminal,
  * or when the pager cannot be run: through the screen (screen.c), which
@@ -387,7 +419,7 @@ static void server_stop(struct run_ctx *c, int sig, const char *name)
         server_output(c, 0.3, NULL);
         say(c, "(the server %s)", describe_status(st, d, sizeof d));
     }
-    kill(-c->server, SIGKILL); /* anything it left in its group */
+    group_stopped(c->server);
     if (c->server_fd >= 0)
         close(c->server_fd);
     c->server_fd = -1;
@@ -445,6 +477,7 @@ static int spawn_prog(const char *path, char **argv, char **envp, pid_t *pid, in
         *pid = 0;
         return rc;
     }
+    group_started(*pid);
     *out = p[0];
     return 0;
 }
@@ -738,7 +771,7 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
     }
     if (w < 0)
         st = -1;
-    kill(-pid, SIGKILL); /* anything it left in its group */
+    group_stopped(pid);
     if (fd >= 0)
         close(fd);
     scr_sources(&c->server_fd, NULL, &c->out);
@@ -1153,6 +1186,10 @@ int cmd_tour(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_hangup};
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
+    sigaction(SIGTERM, &hup, NULL);
     int start = 0, step = 0;
     if (which) {
         start = pick_unit(which, "lessons", les, n);
