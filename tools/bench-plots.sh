@@ -123,7 +123,7 @@ fi
         echo "| N | epoll | poll | select | poll/epoll | select/epoll | loop passes (epoll, poll) |"
         echo "|---:|---:|---:|---:|---:|---:|---:|"
         awk -F, 'NR > 1 { n[$2] = 1; cpu[$1, $2] = sprintf("%.0f [%.0f-%.0f]", $7, $8, $9)
-                          r[$1, $2] = sprintf("%.2fx [%.2f-%.2f]%s", $13, $14, $15, ($14 <= 1 && $15 >= 1) ? " tie" : "")
+                          r[$1, $2] = sprintf("%.2fx [%.2f-%.2f]%s%s", $13, $14, $15, ($14 <= 1 && $15 >= 1) ? " tie" : "", ($15 - $14 > 0.1 * $13) ? " (wide)" : "")
                           l[$1, $2] = $11 }
              END { for (k in n) keys[++c] = k + 0
                    for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }

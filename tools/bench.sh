@@ -7,7 +7,9 @@
 #
 #   make bench                  default: under 5 minutes on 2 cores
 #   make bench FULL=1           more rounds, longer windows, more sizes
-#   make bench PIN=1            server on CPU 1, load generator on CPU 0
+#   make bench PIN=0            let the scheduler place server and load generator
+#                               (default PIN=1: server on CPU 1, load_gen on CPU 0;
+#                               unpinned samples are bimodal, see lesson 17)
 #   make bench SEED=N           replay a run's order (the seed is printed and kept)
 #   BENCH_QUICK=1               a smoke run (2 rounds, short windows): for tests
 #   BENCH_OUT=DIR               where the CSVs and plots go (default build/bench)
@@ -17,7 +19,7 @@ B=${EVLAB_BUILD:-build}
 out=${BENCH_OUT:-build/bench}
 full=${FULL:-0}
 quick=${BENCH_QUICK:-0}
-pin=${PIN:-0}
+pin=${PIN:-1}
 seed=${SEED:-$(( $(date +%s) % 2147483646 + 1 ))}
 publish=${BENCH_PUBLISH:-1}
 mkdir -p "$out"
@@ -38,6 +40,10 @@ else
     # median narrows with the number of rounds, not with their length.
     fds=10,100,500,1000,5000; brounds=15; rounds=20; ms=400; warm=150; pp_ms=300
     open_ms=400; rates=2000,10000,30000; open_rounds=6
+fi
+if [ "$pin" = 1 ] && [ "$(nproc)" -lt 2 ]; then
+    echo "bench: one CPU: pinning needs two, so this run is unpinned" >&2
+    pin=0
 fi
 pinflag=""; [ "$pin" = 1 ] && pinflag=--pin
 pinmode=unpinned; [ "$pin" = 1 ] && pinmode="pinned (server CPU 1, load_gen CPU 0)"
@@ -66,13 +72,13 @@ calls() { awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { print
 
 if command -v strace >/dev/null; then
     echo
-    echo "$(at) == 1c. control: syscalls of the whole run, 100 pairs, 20 rounds (+1 warm-up) per backend"
+    echo "$(at) == 1c. control: syscalls of the whole run, 100 pairs, 20 rounds (+1 warm-up, +1 calibration) per backend"
     echo "active,syscall,calls" >"$out/backend-syscalls.csv"
     for a in 1 100; do
         # (LeakSanitizer cannot run under ptrace: off for an ASan build)
         ASAN_OPTIONS=detect_leaks=0 strace -f -qq -c -o "$out/strace16.txt" \
             -e trace=epoll_ctl,epoll_wait,poll,select \
-            "$L16/backend_bench" --fds 100 --active "$a" --rounds 20 --seed "$seed" >/dev/null ||
+            "$L16/backend_bench" --fds 100 --active "$a" --rounds 20 --min-sample-ms 0 --seed "$seed" >/dev/null ||
             echo "bench: backend_bench under strace failed" >&2
         calls "$out/strace16.txt" | while read -r name n; do
             echo "$a,$name,$n" >>"$out/backend-syscalls.csv"

@@ -290,6 +290,19 @@ static double median_ci(double *v, int n, double *lo, double *hi)
 }
 // [/bootstrap]
 
+/* The verdict on a ratio with its 95% interval. An interval that contains 1
+ * is a tie; one wider than +-5% of the ratio is marked "(wide)": this run
+ * did not pin the ratio down to that precision, whatever the verdict. */
+static const char *verdict_of(double ratio, double lo, double hi)
+{
+    bool tie = lo <= 1 && hi >= 1, wide = (hi - lo) / 2 > 0.05 * ratio;
+    if (tie)
+        return wide ? "tie (wide)" : "tie";
+    if (ratio < 1)
+        return wide ? "lower (wide)" : "lower";
+    return wide ? "higher (wide)" : "higher";
+}
+
 enum metric { CPU, RATE, P50, P99, P999, NMETRICS };
 static const char *metric_names[] = {"cpu_ns_per_msg", "msgs_per_s", "p50_us", "p99_us", "p999_us"};
 static double metric(const struct sample *s, enum metric m)
@@ -332,10 +345,8 @@ static void summarize(FILE *sum, int base_idx)
                 }
                 med[m] = median_ci(v, n, &lo[m], &hi[m]);
                 ratio[m] = median_ci(rv, nr, &rlo[m], &rhi[m]);
-                verdict[m] = si == base_idx || nr == 0      ? "baseline"
-                             : (rlo[m] <= 1 && rhi[m] >= 1) ? "tie"
-                             : ratio[m] < 1                 ? "lower"
-                                                            : "higher";
+                verdict[m] =
+                    si == base_idx || nr == 0 ? "baseline" : verdict_of(ratio[m], rlo[m], rhi[m]);
                 fprintf(sum, "%s,%s,%ld,%s,%s,%d,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", opt.mode,
                         opt.pin ? "pinned" : "unpinned", rate, servers[opt.chosen[si]].name,
                         metric_names[m], n, med[m], lo[m], hi[m], ratio[m], rlo[m], rhi[m],
@@ -380,10 +391,7 @@ static void summarize_pairs(FILE *sum)
                         rv[n++] = metric(x, which) / metric(y, which);
                 }
                 double ratio = median_ci(rv, n, &lo, &hi);
-                const char *verdict = n == 0                 ? "no data"
-                                      : (lo <= 1 && hi >= 1) ? "tie"
-                                      : ratio < 1            ? "lower"
-                                                             : "higher";
+                const char *verdict = n == 0 ? "no data" : verdict_of(ratio, lo, hi);
                 snprintf(cell[m], sizeof cell[m], "%.3fx [%.3f-%.3f] %s", ratio, lo, hi, verdict);
                 fprintf(sum, "%s,%s,%ld,%s,pair_%s,%d,,,,%.4f,%.4f,%.4f,%s\n", opt.mode,
                         opt.pin ? "pinned" : "unpinned", opt.rates[r], name, metric_names[which], n,
@@ -573,7 +581,7 @@ int main(int argc, char **argv)
     summarize(sum, base_idx);
     summarize_pairs(sum);
     printf("ratios are server/%s per round: median [bootstrap 95%% interval, %d resamples]; "
-           "an interval containing 1 is a tie\n",
+           "an interval containing 1 is a tie; (wide): wider than +-5%%\n",
            opt.baseline, opt.boot);
     if (csv)
         fclose(csv);
