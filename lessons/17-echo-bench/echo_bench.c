@@ -7,13 +7,16 @@
  * ratio to a baseline server is taken round by round (the two ran seconds
  * apart, so slow drift of a shared machine cancels), and reported as the
  * median ratio with a bootstrap 95% confidence interval. An interval that
- * contains 1 is reported as a tie, in those words.
+ * contains 1 is reported as a tie, in those words, and one wider than +-5%
+ * is marked "(wide)".
  *
  *   --pin  runs the server on CPU 1 and load_gen on CPU 0 (sched_setaffinity,
  *          what taskset does). On 2 cores this keeps them from trading places
  *          but forbids the kernel to give the server the idle core; unpinned,
- *          they may share a core for a while. Both modes are honest; the CSV
- *          says which one ran.
+ *          they may share a core for a while, and a server's CPU per
+ *          message then falls into two clusters about 35% apart (which one
+ *          depends on where the scheduler put the two). make bench pins
+ *          unless PIN=0; the CSV says which mode ran.
  *
  * Modes: load (closed loop: 100 connections x 16 messages of 1 KiB),
  * pingpong (one connection, one 64-byte message in flight), open (open loop
