@@ -78,11 +78,14 @@ static void read_sources(struct pollfd *pf, int n)
     }
 }
 
-int scr_key(void)
+/* Raw first, prompt second: a reader who answers a prompt at once must find
+ * the terminal raw, or Ctrl-C becomes a signal instead of a key. So callers
+ * that print a prompt call this before printing it; scr_key calls it too. */
+bool scr_raw(void)
 {
     if (!raw_saved) {
         if (tcgetattr(STDIN_FILENO, &saved_tio) != 0)
-            return 'q';
+            return false;
         raw_saved = true;
         atexit(scr_tty_restore);
     }
@@ -91,8 +94,13 @@ int scr_key(void)
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
     tcsetattr(STDIN_FILENO, TCSANOW, &raw); /* keys typed ahead are kept */
-    /* Raw first, prompt second: a reader who answers the prompt at once must
-     * find the terminal raw, or Ctrl-C becomes a signal instead of a key. */
+    return true;
+}
+
+int scr_key(void)
+{
+    if (!scr_raw())
+        return 'q';
     fflush(stdout);
     int key = 'q';
     for (;;) {

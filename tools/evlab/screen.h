@@ -25,6 +25,7 @@ void scr_flush(void);
  * at EOF) into the kept output and into *cap (NULL fds are skipped). */
 void scr_sources(int *fd1, int *fd2, struct buf *cap);
 void scr_new_step(void);    /* forget a Ctrl-C at "more"; no sources */
+bool scr_raw(void);         /* the terminal raw: before printing a prompt for scr_key */
 void scr_tty_restore(void); /* the terminal as it was before scr_key (signal-safe) */
 int scr_key(void);          /* one key, raw (Ctrl-C reads as 3, EOF as 'q') */
 void scr_keyed(void);       /* a key was pressed elsewhere (an external pager) */

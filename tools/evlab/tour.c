@@ -908,8 +908,8 @@ static int prompt(const char *what)
     for (;;) {
         if (scr_quit())
             return 'q'; /* q at "-- more --" */
+        scr_raw();
         scr_printf("%s[Enter: %s   b: back   q: quit   ?: keys]%s ", col("7"), what, col("0"));
-        fflush(stdout);
         int k = scr_key();
         scr_printf("\n");
         if (k == '\n' || k == ' ')
@@ -963,9 +963,9 @@ static int do_step(const struct unit *u, const struct step *st, int k, int nstep
         }
         if (interactive) {
             for (;;) {
+                scr_raw();
                 scr_printf("%s[press %c-%c to answer, Enter to skip, b, q, ?]%s ", col("7"),
                            st->opt_key[0], st->opt_key[st->nopts ? st->nopts - 1 : 0], col("0"));
-                fflush(stdout);
                 int key = scr_key();
                 scr_printf("\n");
                 if (key == 'q' || key == 3 || key == 4)
