@@ -43,15 +43,8 @@ static void start(struct evs_server *s)
     gx_start(s, ARGV);
     gx_step("the first exchange (a line with a NUL byte) waited for its reply");
     char msg[1024];
-    if (exchange_n(s->port, nul_line, NUL_LINE_N, 2, msg, sizeof msg))
-        return;
-    bool alive = evs_alive(s);
-    char death[256];
-    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
-    evs_stop(s, SIGKILL, 1);
-    evs_free(s);
-    cr_assert_fail("not run: needs t01_text_line to pass first (%s%s%s)", msg,
-                   alive ? "" : "; the server died: ", death);
+    if (!exchange_n(s->port, nul_line, NUL_LINE_N, 2, msg, sizeof msg))
+        gx_not_run(s, "t01_text_line", msg);
 }
 
 /* Echo n random bytes on one connection; optionally half-close after writing. */

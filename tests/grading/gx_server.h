@@ -207,21 +207,28 @@ static inline bool gx_exchange(int port, const char *req, const char *want, doub
  * waiting out its own deadlines on a server that answers nothing: feedback
  * on hanging code stays within seconds, and the first test (which does this
  * exchange as its own check) carries the real message. */
+/* The server failed an exchange every later check needs: stop it and end
+ * the test as "not run: needs NEEDS to pass first (WHAT[; the server died:
+ * ...])". */
+static inline void gx_not_run(struct evs_server *s, const char *needs, const char *what)
+{
+    bool alive = evs_alive(s);
+    char death[256];
+    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
+    evs_stop(s, SIGKILL, 1);
+    evs_free(s);
+    cr_assert_fail("not run: needs %s to pass first (%s%s%s)", needs, what,
+                   alive ? "" : "; the server died: ", death);
+}
+
 static inline void gx_start_probe(struct evs_server *s, const char *const argv[], const char *req,
                                   const char *want, double timeout_s, const char *first_test)
 {
     gx_start_env(s, argv, NULL, 5);
     char msg[1024];
     gx_step("the first exchange (\"%s\") waited for its reply", gx_show(req, strlen(req)));
-    if (gx_exchange(s->port, req, want, timeout_s, msg, sizeof msg))
-        return;
-    bool alive = evs_alive(s);
-    char death[256];
-    snprintf(death, sizeof death, "%s", alive ? "" : gx_death(s));
-    evs_stop(s, SIGKILL, 1);
-    evs_free(s);
-    cr_assert_fail("not run: needs %s to pass first (%s%s%s)", first_test, msg,
-                   alive ? "" : "; the server died: ", death);
+    if (!gx_exchange(s->port, req, want, timeout_s, msg, sizeof msg))
+        gx_not_run(s, first_test, msg);
 }
 
 /* ---- memory checking ---------------------------------------------------------------- */

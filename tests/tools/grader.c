@@ -321,11 +321,11 @@ static bool read_until(int fd, const char *needle, char *acc, size_t cap, double
     return true;
 }
 
-Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
+/* evlab watch NN in a pseudo-terminal on a copy of the fixture; *master
+ * is the terminal's other side. */
+static pid_t watch_start(const char *root, const char *nn, int *master)
 {
-    char *root = fixture_copy();
-    int master;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    pid_t pid = forkpty(master, NULL, NULL, NULL);
     cr_assert(pid >= 0);
     if (pid == 0) {
         setenv("EVLAB_ROOT", root, 1);
@@ -333,9 +333,35 @@ Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
         setenv("NO_COLOR", "1", 1);
         setenv("EVLAB_BUILD", "build", 1);
         unsetenv("BXFI_MAP");
-        execl(evt_prog("evlab"), "evlab", "watch", "01", (char *)NULL);
+        execl(evt_prog("evlab"), "evlab", "watch", nn, (char *)NULL);
         _exit(127);
     }
+    return pid;
+}
+
+/* Wait up to limit_s for watch to end, draining its output so it never
+ * blocks on a full terminal; kill it after that. Returns waitpid's answer
+ * (0: it had to be killed). */
+static pid_t watch_end(pid_t pid, int master, double limit_s, int *st)
+{
+    double end = evt_now() + limit_s;
+    pid_t w = 0;
+    while ((w = waitpid(pid, st, WNOHANG)) == 0 && evt_now() < end) {
+        char tmp[4096];
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0)
+            (void)!read(master, tmp, sizeof tmp);
+    }
+    if (w == 0)
+        kill(pid, SIGKILL), waitpid(pid, st, 0);
+    return w;
+}
+
+Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
+{
+    char *root = fixture_copy();
+    int master;
+    pid_t pid = watch_start(root, "01", &master);
     static char acc[1 << 16];
     acc[0] = '\0';
     cr_assert(read_until(master, "watching exercises/01-add/", acc, sizeof acc, 20), "%s", acc);
@@ -356,16 +382,7 @@ Test(grader, watch_rechecks_on_save_and_quits_on_q, .timeout = 60)
     cr_assert(read_until(master, "watching exercises/02-greet/", acc, sizeof acc, 20), "%s", acc);
     cr_assert_eq(write(master, "q\n", 2), 2);
     int st = 0;
-    double end = evt_now() + 10;
-    pid_t w = 0;
-    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
-        char tmp[4096];
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
-            (void)0;
-    }
-    if (w == 0)
-        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    pid_t w = watch_end(pid, master, 10, &st);
     cr_assert(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q did not end watch");
     close(master);
     fixture_free(root);
@@ -377,17 +394,7 @@ Test(grader, watch_touch_rechecks_keys_need_no_enter_and_a_bad_save_locks_nothin
 {
     char *root = fixture_copy();
     int master;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        setenv("EVLAB_ROOT", root, 1);
-        unsetenv("EVLAB_STATE");
-        setenv("NO_COLOR", "1", 1);
-        setenv("EVLAB_BUILD", "build", 1);
-        unsetenv("BXFI_MAP");
-        execl(evt_prog("evlab"), "evlab", "watch", "01", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = watch_start(root, "01", &master);
     static char acc[1 << 16];
     acc[0] = '\0';
     cr_assert(read_until(master, "(no Enter needed)", acc, sizeof acc, 30), "%s", acc);
@@ -414,16 +421,7 @@ Test(grader, watch_touch_rechecks_keys_need_no_enter_and_a_bad_save_locks_nothin
     cr_assert(read_until(master, "watching exercises/02-greet/", acc, sizeof acc, 30), "%s", acc);
     cr_assert_eq(write(master, "q", 1), 1);
     int st = 0;
-    double end = evt_now() + 15;
-    pid_t w = 0;
-    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
-        char tmp[4096];
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
-            (void)0;
-    }
-    if (w == 0)
-        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    pid_t w = watch_end(pid, master, 15, &st);
     cr_assert(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q alone did not end watch");
     close(master);
     struct evt_run r = evlab(root, NULL, "solution", "01", NULL);
@@ -439,17 +437,7 @@ Test(grader, watch_restores_the_terminal_on_ctrl_c, .timeout = 60)
 {
     char *root = fixture_copy();
     int master;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        setenv("EVLAB_ROOT", root, 1);
-        unsetenv("EVLAB_STATE");
-        setenv("NO_COLOR", "1", 1);
-        setenv("EVLAB_BUILD", "build", 1);
-        unsetenv("BXFI_MAP");
-        execl(evt_prog("evlab"), "evlab", "watch", "02", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = watch_start(root, "02", &master);
     struct termios before;
     cr_assert_eq(tcgetattr(master, &before), 0);
     cr_assert(before.c_lflag & ICANON, "a new pty starts canonical");
@@ -462,16 +450,7 @@ Test(grader, watch_restores_the_terminal_on_ctrl_c, .timeout = 60)
               "watch reads single keys without echo");
     cr_assert_eq(write(master, "\003", 1), 1);
     int st = 0;
-    double end = evt_now() + 15;
-    pid_t w = 0;
-    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && evt_now() < end) {
-        char tmp[4096];
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 100) > 0 && read(master, tmp, sizeof tmp) <= 0)
-            (void)0;
-    }
-    if (w == 0)
-        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    pid_t w = watch_end(pid, master, 15, &st);
     cr_assert(w == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "Ctrl-C did not end watch");
     struct termios after;
     cr_assert_eq(tcgetattr(master, &after), 0);

@@ -482,6 +482,22 @@ static int spawn_prog(const char *path, char **argv, char **envp, pid_t *pid, in
     return 0;
 }
 
+/* spawn_prog with the built program's path in argv[0] for the call; on a
+ * failure the step is marked broken. Frees path (the words are the caller's). */
+static bool start_prog(struct run_ctx *c, char *path, char **argv, char **env, pid_t *pid, int *out)
+{
+    char *name = argv[0];
+    argv[0] = path;
+    int rc = spawn_prog(path, argv, env, pid, out);
+    argv[0] = name;
+    if (rc != 0) {
+        say(c, "(could not start %s: %s)", path, strerror(rc));
+        c->broken = true;
+    }
+    free(path);
+    return rc == 0;
+}
+
 static void action_server(struct run_ctx *c, char **argv, int n)
 {
     char *path;
@@ -490,17 +506,8 @@ static void action_server(struct run_ctx *c, char **argv, int n)
         return;
     }
     show_cmd(argv, n);
-    char *name = argv[0];
-    argv[0] = path;
-    int rc = spawn_prog(path, argv, NULL, &c->server, &c->server_fd);
-    argv[0] = name; /* the caller frees the words; path is ours */
-    if (rc != 0) {
-        say(c, "(could not start %s: %s)", path, strerror(rc));
-        c->broken = true;
-        free(path);
+    if (!start_prog(c, path, argv, NULL, &c->server, &c->server_fd))
         return;
-    }
-    free(path);
     scr_printf("%s(started in the background as pid %d; its output follows as it comes)%s\n",
                col("2"), (int)c->server, col("0"));
     /* Wait for the port (servers print "listening on 127.0.0.1:PORT"); a
@@ -704,21 +711,13 @@ static void action_run(struct run_ctx *c, char **argv, int n, int nenv, double t
         return;
     }
     show_cmd(argv - nenv, n + nenv);
-    char *name = argv[0];
-    argv[0] = path;
     char **env = prog_env(argv - nenv, nenv);
     pid_t pid;
     int fd = -1;
-    int rc = spawn_prog(path, argv, env, &pid, &fd);
-    argv[0] = name;
+    bool started = start_prog(c, path, argv, env, &pid, &fd);
     free(env);
-    if (rc != 0) {
-        say(c, "(could not start %s: %s)", path, strerror(rc));
-        c->broken = true;
-        free(path);
+    if (!started)
         return;
-    }
-    free(path);
     scr_sources(&c->server_fd, &fd, &c->out);
     double t0 = now_s(), kill_at = 0;
     bool timed_out = false, interrupted = false, quit = false;
