@@ -155,11 +155,13 @@ check: deps-check
 # only what carries it.
 check-all: export EVLAB_CHECK_RUN := $(shell date +%s%N)
 check-all:
-	@rm -f $(RESULTS); mkdir -p build; date +%s > build/.check-start
+	@rm -f $(RESULTS) $(RESULTS).details build/check-phases.txt; mkdir -p build; date +%s > build/.check-start
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' lessons solutions tests
-	@for t in check-run check-exercises check-asan check-tsan $(CHECK_EXTRA); do \
-	  $(MAKE) --no-print-directory $$t || echo "$$t(exit-status) 0 1" >> $(RESULTS); done
+	@echo "build took $$(( $$(date +%s) - $$(cat build/.check-start) )) s"
+	@for t in check-run check-exercises check-asan check-tsan $(CHECK_EXTRA); do t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$t || { echo "$$t(exit-status) 0 1" >> $(RESULTS); echo "make $$t stopped with an error (see above)" >> $(RESULTS).details; }; \
+	  echo "$$t took $$(( $$(date +%s) - t0 )) s" | tee -a build/check-phases.txt; done
 	@tools/strays.sh $(RESULTS)
 	@echo "$$(( $$(date +%s) - $$(cat build/.check-start) )) s" > build/check-time.txt
 	@echo "make check took $$(cat build/check-time.txt)"

@@ -46,7 +46,8 @@ if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD NN KIND TARGET [EXPECT]
        why="expected to fail [$(echo $want)], failed [$(echo $failed)]" ;;
     esac
     if [ "$ok" = 1 ]; then echo "ok      $nn/$kind"; echo "$build:exercise:$nn/$kind 1 0" >>"$results"
-    else echo "FAILED  $nn/$kind: $why"; echo "$build:exercise:$nn/$kind 0 1" >>"$results"; fi
+    else echo "FAILED  $nn/$kind: $why"; echo "$build:exercise:$nn/$kind 0 1" >>"$results"
+         echo "$build:exercise:$nn/$kind: $why" >>"$results.details"; fi
     exit 0
 fi
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run-suites.sh RESULTS BUILD SUITE... -- run Criterion suites, record counts.
 # Each suite runs with EVLAB_BUILD=BUILD so it tests the programs of that build
-# (build/ or build/asan/ ...). A line "suite passed failed" goes to RESULTS.
+# (build/ or build/asan/ ...). A line "suite passed failed" goes to RESULTS;
+# a failing suite's assertions also go to RESULTS.details, which summary.sh
+# prints again at the end (where a CI log's tail shows them).
 #
 # Most lesson suites spend their time waiting on timers, prompts and sockets
 # (under 20% of a core), and so does the tour's (it mostly waits for lesson
@@ -14,19 +16,22 @@ set -u
 if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD SUITE
     results=$2 build=$3 suite=$4
     log="$suite.log"
+    start=$(date +%s)
     EVLAB_BUILD=$build "$suite" --jobs "${EVLAB_JOBS:-2}" >"$log" 2>&1
     rc=$?
     line=$(grep 'Synthesis: Tested' "$log" | tail -n 1)
     passed=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
     failed=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
     if [ -z "$line" ]; then passed=0; failed=1; fi   # the suite itself died
-    report=$(printf '%-48s %3s passed, %s failed' "${suite#"$build"/tests/}" "$passed" "$failed")
+    took=$(( $(date +%s) - start ))
+    report=$(printf '%-48s %3s passed, %s failed  %4ss' "${suite#"$build"/tests/}" "$passed" "$failed" "$took")
     if [ "$rc" -ne 0 ] || [ "${failed:-1}" -ne 0 ]; then
         [ "$failed" -eq 0 ] && failed=1
         report=$(grep -E '^\[(FAIL|----)\]|Assertion|Synthesis|ERROR|AddressSanitizer|runtime error' "$log" |
-                 head -n 60; printf '%-48s %3s passed, %s failed' "${suite#"$build"/tests/}" "$passed" "$failed")
+                 head -n 60; printf '%-48s %3s passed, %s failed  %4ss' "${suite#"$build"/tests/}" "$passed" "$failed" "$took")
     fi
     echo "$report"   # one write per suite, so parallel suites do not interleave
+    [ "$failed" -ne 0 ] && printf '%s\n' "$report" >>"$results.details"
     echo "$build:${suite#"$build"/tests/} $passed $failed" >>"$results"
     exit 0
 fi

@@ -42,6 +42,7 @@ if [ -z "$strays" ]; then
     echo "no stray processes" ; echo "no-stray-processes 1 0" >>"$results"
 else
     echo "stray processes left by the tests:"; echo "$strays" | head -n 20
+    { echo "stray processes left by the tests:"; echo "$strays" | head -n 20; } >>"$results.details"
     echo "$strays" | while read -r pid _; do kill -9 "$pid" 2>/dev/null; done
     echo "no-stray-processes 0 1" >>"$results"
 fi

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -237,7 +238,7 @@ static inline bool gx_have_valgrind(void) { return access("/usr/bin/valgrind", X
 
 struct gx_mem {
     const char *argv[32];
-    char log[256];
+    int log_fd; /* valgrind's report: an anonymous file, gone with this process */
     bool valgrind;
 };
 
@@ -247,14 +248,18 @@ struct gx_mem {
 static inline bool gx_mem_argv(struct gx_mem *m, const char *const prog_argv[], bool leaks)
 {
     memset(m, 0, sizeof *m);
+    m->log_fd = -1;
     int i = 0;
     if (!evs_is_sanitized(prog_argv[0])) {
         if (!gx_have_valgrind())
             return false;
-        snprintf(m->log, sizeof m->log, "/tmp/evlab-vg-%d-%ld.log", (int)getpid(),
-                 (long)time(NULL));
-        static char logarg[300];
-        snprintf(logarg, sizeof logarg, "--log-file=%s", m->log);
+        /* Not a file in /tmp: a test that fails before it reads the report
+         * would leave the file behind. The child inherits this descriptor. */
+        m->log_fd = memfd_create("evlab-valgrind-log", 0);
+        if (m->log_fd < 0)
+            return false;
+        static char logarg[32];
+        snprintf(logarg, sizeof logarg, "--log-fd=%d", m->log_fd);
         m->argv[i++] = "/usr/bin/valgrind";
         m->argv[i++] = "-q";
         m->argv[i++] = "--error-exitcode=99";
@@ -277,13 +282,10 @@ static inline const char *gx_mem_report(struct gx_mem *m, const char *stderr_tex
     static char out[2048];
     out[0] = '\0';
     if (m->valgrind) {
-        FILE *f = fopen(m->log, "r");
-        if (f) {
-            size_t n = fread(out, 1, sizeof out - 1, f);
-            out[n] = '\0';
-            fclose(f);
-        }
-        unlink(m->log);
+        ssize_t n = pread(m->log_fd, out, sizeof out - 1, 0);
+        out[n > 0 ? n : 0] = '\0';
+        close(m->log_fd);
+        m->log_fd = -1;
     } else if (stderr_text) {
         const char *s = strstr(stderr_text, "ERROR: ");
         size_t n = strlen(stderr_text);
