@@ -22,20 +22,22 @@ set -eu
 #          check; clang-format; git and prove (perl) in the grader's
 #          tests; zip/unzip for Gradescope; xmllint for JUnit; bubblewrap for
 #          the sandbox; libuv/libev because make check builds every lesson,
-#          lesson 17's uv_echo and ev_echo included, and tests them.
+#          lesson 17's uv_echo and ev_echo included, and tests them;
+#          gnuplot because lesson 17's suite runs make bench's script (quick),
+#          plots included.
 #   docs:  pandoc, weasyprint (PDF), pdftotext/pdftoppm, headless chromium,
 #          Graphviz (dot: the diagrams), DejaVu fonts (embedded in the decks).
 #   bench: libuv and libev for lesson 17's comparison, gnuplot for the plots,
 #          strace for the epoll_ctl count.
 group_tour="make gcc libc6-dev pkg-config libevent-dev"
 group_tests="libcriterion-dev valgrind socat strace procps clang-format git perl zip unzip
-             libxml2-utils bubblewrap libuv1-dev libev-dev"
+             libxml2-utils bubblewrap libuv1-dev libev-dev gnuplot-nox"
 group_docs="pandoc weasyprint poppler-utils chromium graphviz fonts-dejavu-core"
 group_bench="libuv1-dev libev-dev gnuplot-nox strace procps"
 groups="tour tests docs bench"
 
 brew_tour="pkg-config libevent"
-brew_tests="criterion socat clang-format libuv libev zip"
+brew_tests="criterion socat clang-format libuv libev zip gnuplot"
 brew_docs="pandoc weasyprint poppler"
 brew_bench="libuv libev gnuplot"
 
