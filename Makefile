@@ -45,6 +45,7 @@ PROG_SRCS  := $(filter-out $(LIB_SRCS),$(ALL_SRCS) $(BROKEN_SRCS)) $(LOADER_SRCS
 PROGS      := $(PROG_SRCS:%.c=$(BUILD)/%)
 LIBS       := $(LIB_SRCS:%.c=$(BUILD)/%.so)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_OBJS    := $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 TEST_SRCS  := $(wildcard tests/lessons/*.c tests/grading/*.c tests/tools/*.c)
 TESTS      := $(TEST_SRCS:%.c=$(BUILD)/%)
 
@@ -92,12 +93,32 @@ $(LIBS): $(BUILD)/%.so: %.c | need-libevent
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) $(call contract,$<) -fPIC -shared -MMD -MP $< -o $@ $(LDFLAGS) $(SAN) $(call pkglibs,$<)
 
 # Test suites are not sanitized themselves: they run the sanitized programs.
-$(TESTS): $(BUILD)/%: %.c $(TEST_SUPPORT) | need-libevent
+# So a sanitized build (SAN set) takes the plain build's suites, as hard
+# links, instead of compiling them again; EVLAB_BUILD tells a suite which
+# build's programs to test. The support files are compiled once per build.
+SUITES_FROM ?= $(if $(SAN),build)
+$(TEST_OBJS): $(BUILD)/%.o: %.c | need-libevent
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support -MMD -MP -c $< -o $@ \
+	  $$(pkg-config --cflags criterion libevent)
+
+ifeq ($(SUITES_FROM),)
+$(TESTS): $(BUILD)/%: %.c $(TEST_OBJS) | need-libevent
 	@mkdir -p $(@D)
 	$(call say,TEST)
 	@$(CC) $(CPPFLAGS) -Itests/support -MM -MP -MT $@ $< > $@.d
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_OBJS) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
+else
+# One sub-make brings the plain suites up to date; each link is then made
+# again every time (ld replaces a rebuilt file, so an old link is stale).
+.PHONY: plain-suites FORCE
+plain-suites:
+	@$(MAKE) --no-print-directory BUILD=$(SUITES_FROM) SAN= SUITES_FROM= $(TESTS:$(BUILD)/%=$(SUITES_FROM)/%)
+$(TESTS): $(BUILD)/%: FORCE | plain-suites
+	@mkdir -p $(@D)
+	@ln -f $(SUITES_FROM)/$* $@
+endif
 
 $(EVLAB): $(EVLAB_SRCS) | need-libevent
 	@mkdir -p $(@D)
@@ -105,7 +126,7 @@ $(EVLAB): $(EVLAB_SRCS) | need-libevent
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(WARN) -MMD -MP $(EVLAB_SRCS) -o $@ $(LDFLAGS) $(SAN) \
 	  $$(pkg-config --cflags --libs libevent)
 
--include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(EVLAB).d
+-include $(PROGS:%=%.d) $(LIBS:%.so=%.d) $(TESTS:%=%.d) $(TEST_OBJS:%.o=%.d) $(EVLAB).d
 
 # A grading suite depends on what its exercise's manifest says it needs.
 $(foreach f,$(EX_FIELDS),$(if $(findstring @needs@,$(f)),$(eval \
@@ -157,7 +178,7 @@ check-all: export EVLAB_CHECK_RUN := $(shell date +%s%N)
 check-all:
 	@rm -f $(RESULTS) $(RESULTS).details build/check-phases.txt; mkdir -p build; date +%s > build/.check-start
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
-	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' lessons solutions tests
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' sanitized
 	@echo "build took $$(( $$(date +%s) - $$(cat build/.check-start) )) s"
 	@for t in check-run check-exercises check-asan check-tsan $(CHECK_EXTRA); do t0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$t || { echo "$$t(exit-status) 0 1" >> $(RESULTS); echo "make $$t stopped with an error (see above)" >> $(RESULTS).details; }; \
@@ -169,8 +190,16 @@ check-all:
 
 check-build: all tests
 
+# What the sanitizer pass runs: the lesson and grading suites (the plain
+# build's, linked) on sanitized lessons, solutions and grading loaders. The
+# broken variants and second-style solutions run in the plain build only.
+SAN_SUITES := $(filter $(BUILD)/tests/lessons/% $(BUILD)/tests/grading/%,$(TESTS)) \
+              $(filter $(BUILD)/tests/grading/loader/% $(BUILD)/tests/grading/preload/%,$(PROGS) $(LIBS))
+.PHONY: sanitized
+sanitized: lessons solutions $(SAN_SUITES)
+
 RUN_SUITES ?= $(filter-out $(BUILD)/tests/grading/%,$(TESTS))
-check-run: lessons $(EVLAB) tests
+check-run: lessons $(EVLAB) $(RUN_SUITES)
 	@tools/run-suites.sh $(RESULTS) $(BUILD) $(RUN_SUITES)
 
 check-exercises: exercises solutions tests
@@ -183,7 +212,7 @@ ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' \
 	  RUN_SUITES='$(patsubst $(BUILD)/%,build/asan/%,$(filter $(BUILD)/tests/lessons/%,$(TESTS)))' check-run
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' solutions tests
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN='$(ASAN)' sanitized
 	@EVLAB_SOLUTIONS_ONLY=1 EVLAB_ASAN_SKIP='$(ASAN_SKIP)' tools/check-exercises.sh $(RESULTS) build/asan
 
 # Only programs that use threads are rebuilt under TSan.

@@ -52,18 +52,19 @@ percent := %
 .PRECIOUS: build/handouts/%.md
 
 DOCS_TEST := $(BUILD)/tests/docs/docs
-$(DOCS_TEST): tests/docs/docs.c $(TEST_SUPPORT)
+$(DOCS_TEST): tests/docs/docs.c $(TEST_OBJS)
 	@mkdir -p $(@D)
 	$(call say,TEST)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_OBJS) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
 # run-suites.sh only records; check-docs exits non-zero when either docs suite
 # (docs.c, labs.c) failed or died.
 check-docs: docs $(DOCS_TEST)
-	@rm -f $(BUILD)/docs-results.txt
+	@rm -f $(BUILD)/docs-results.txt $(BUILD)/docs-results.txt.details
 	@tools/run-suites.sh $(BUILD)/docs-results.txt $(BUILD) $(DOCS_TEST) $(LABS_TEST)
 	@cat $(BUILD)/docs-results.txt >> $(RESULTS)
+	@if [ -f $(BUILD)/docs-results.txt.details ]; then cat $(BUILD)/docs-results.txt.details >> $(RESULTS).details; fi
 	@awk '$$3 != 0 { bad = 1 } END { exit bad }' $(BUILD)/docs-results.txt
 
 # make check runs the browser tests where pandoc is installed (make deps installs it).

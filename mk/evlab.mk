@@ -25,10 +25,10 @@ $(EVLAB_FIXTURE)/.stamp: $(EVLAB_FIXTURE_SRCS) Makefile $(wildcard tools/*.sh) l
 	@$(MAKE) -s --no-print-directory -C $(EVLAB_FIXTURE) BUILD=build SAN= lessons exercises solutions tests
 	@touch $@
 
-$(EVLAB_HOSTILE): tests/hostile/suite.c $(TEST_SUPPORT) | need-libevent
+$(EVLAB_HOSTILE): tests/hostile/suite.c $(TEST_OBJS) | need-libevent
 	@mkdir -p $(@D)
 	$(call say,TEST)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_SUPPORT) -o $@ $(LDFLAGS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/support $< $(TEST_OBJS) -o $@ $(LDFLAGS) \
 	  $$(pkg-config --cflags --libs criterion libevent) -lutil -ldl -lm
 
 # Every runner suite needs the runner, the fixture and the hostile suite.

@@ -11,9 +11,11 @@ format:
 check-format:
 	@if ! command -v clang-format >/dev/null; then \
 	  echo "format: clang-format is not installed (make deps installs it)"; echo "format 0 1" >> $(RESULTS); exit 0; fi; \
-	mkdir -p build; bad=""; for f in $(FORMAT_SRCS); do \
-	  clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || bad="$$bad $$f"; done; \
+	mkdir -p build; \
+	bad=$$(clang-format --dry-run -Werror $(FORMAT_SRCS) 2>&1 | \
+	  sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: .*/ \1/p' | sort -u | tr -d '\n'); \
 	if [ -z "$$bad" ]; then echo "format: every source follows .clang-format"; echo "format 1 0" >> $(RESULTS); \
-	else echo "format: these differ from .clang-format (run 'make format'):$$bad"; echo "format 0 1" >> $(RESULTS); fi
+	else echo "format: these differ from .clang-format (run 'make format'):$$bad" | tee -a $(RESULTS).details; \
+	  echo "format 0 1" >> $(RESULTS); fi
 
 CHECK_EXTRA += check-format

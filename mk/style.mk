@@ -6,6 +6,7 @@ SHARED_SRCS := $(addprefix lessons/10-echo-server/,bufferevent_echo.c line_echo.
 .PHONY: check-shared
 check-shared:
 	@mkdir -p build; if tools/check-shared.sh $(SHARED_SRCS); then echo "shared 1 0" >> $(RESULTS); \
-	else echo "shared: run 'diff -u' on the files named above"; echo "shared 0 1" >> $(RESULTS); fi
+	else echo "shared: the regions differ; run 'diff -u' on the files named above" | tee -a $(RESULTS).details; \
+	  echo "shared 0 1" >> $(RESULTS); fi
 
 CHECK_EXTRA += check-shared
