@@ -3,6 +3,7 @@
  * bench; `make check` needs tour+tests+docs. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,14 @@ int cmd_doctor(int argc, char **argv)
     printf("\n  a default base picks: %s\n", b ? event_base_get_method(b) : "(none!)");
     if (b)
         event_base_free(b);
+    /* Lesson 08 and grading 08 connect to "localhost" by name; a bare
+     * container with no /etc/hosts cannot resolve it. */
+    struct addrinfo hints = {.ai_family = AF_INET}, *ai = NULL;
+    int gai = getaddrinfo("localhost", NULL, &hints, &ai);
+    if (ai)
+        freeaddrinfo(ai);
+    printf("  \"localhost\" resolves: %s\n",
+           gai == 0 ? "yes" : "NO (is /etc/hosts missing? grading 08 connects to it by name)");
     struct buf names = {0};
     for (size_t i = 0; i < NGROUPS; i++)
         if (want[i])
