@@ -23,12 +23,17 @@ if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD SUITE
     passed=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
     failed=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
     if [ -z "$line" ]; then passed=0; failed=1; fi   # the suite itself died
-    took=$(( $(date +%s) - start ))
-    report=$(printf '%-48s %3s passed, %s failed  %4ss' "${suite#"$build"/tests/}" "$passed" "$failed" "$took")
+    bad=0
     if [ "$rc" -ne 0 ] || [ "${failed:-1}" -ne 0 ]; then
-        [ "$failed" -eq 0 ] && failed=1
+        bad=1
+        [ "${failed:-0}" -eq 0 ] && failed=1
+    fi
+    took=$(( $(date +%s) - start ))
+    counts=$(printf '%-48s %3s passed, %s failed  %4ss' "${suite#"$build"/tests/}" "$passed" "$failed" "$took")
+    report=$counts
+    if [ "$bad" = 1 ]; then
         report=$(grep -E '^\[(FAIL|----)\]|Assertion|Synthesis|ERROR|AddressSanitizer|runtime error' "$log" |
-                 head -n 60; printf '%-48s %3s passed, %s failed  %4ss' "${suite#"$build"/tests/}" "$passed" "$failed" "$took")
+                 head -n 60; echo "$counts")
     fi
     echo "$report"   # one write per suite, so parallel suites do not interleave
     [ "$failed" -ne 0 ] && printf '%s\n' "$report" >>"$results.details"
