@@ -49,7 +49,13 @@ if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD NN KIND TARGET [EXPECT]
     esac
     if [ "$ok" = 1 ]; then echo "ok      $nn/$kind"; echo "$build:exercise:$nn/$kind 1 0" >>"$results"
     else echo "FAILED  $nn/$kind: $why"; echo "$build:exercise:$nn/$kind 0 1" >>"$results"
-         echo "$build:exercise:$nn/$kind: $why" >>"$results.details"; fi
+         echo "$build:exercise:$nn/$kind: $why" >>"$results.details"
+         # and each unexpected failure's own reason, as the report gives it
+         [ "$kind" != starter-fails ] && [ -s "$tmp/report" ] && echo "${want:-}" >"$tmp/want" &&
+             awk -F'\t' 'NR == FNR { want[$1] = 1; next }
+                         $2 != "PASS" && !($1 in want) && n++ < 6 { print "    " $1 ": " substr($6, 1, 300) }' \
+                 "$tmp/want" "$tmp/report" >>"$results.details"
+    fi
     exit 0
 fi
 

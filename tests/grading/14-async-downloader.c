@@ -279,7 +279,7 @@ GRADED(downloader, t02_status_and_big_body, 2, 15,
 }
 
 GRADED(downloader, t03_concurrent, 5, 15,
-       "5 URLs that each take 1 s: done in well under 5 s, all 5 in flight")
+       "5 URLs that each take 1 s: all 5 in flight, done in under 4 s")
 {
     start_http();
     const char *u[5];
@@ -294,10 +294,12 @@ GRADED(downloader, t03_concurrent, 5, 15,
     int most = atomic_load(&max_inflight);
     cr_assert(
         most == 5,
-        "the server saw at most %d request(s) in flight at once (want 5): start every download "
-        "before waiting for any (one event loop, a bufferevent per URL)",
-        most);
-    cr_assert(r.seconds < 3.0,
+        "the server saw at most %d request(s) in flight at once (want 5; the run took %.1f s): "
+        "start every download before waiting for any (one event loop, a bufferevent per URL)",
+        most, r.seconds);
+    /* 1 s when they overlap, 5 s one after another: the bound sits between,
+     * with room for a loaded grading machine. */
+    cr_assert(r.seconds < 4.0,
               "5 downloads of 1 s each took %.1f s: they should overlap (about 1 s in all)",
               r.seconds);
     evt_run_free(&r);
