@@ -176,7 +176,7 @@ check: deps-check
 # only what carries it.
 check-all: export EVLAB_CHECK_RUN := $(shell date +%s%N)
 check-all:
-	@rm -f $(RESULTS) $(RESULTS).details build/check-phases.txt; mkdir -p build; date +%s > build/.check-start
+	@rm -f $(RESULTS) $(RESULTS).details $(RESULTS).flaky build/check-phases.txt; mkdir -p build; date +%s > build/.check-start
 	@$(MAKE) --no-print-directory -j$(NPROC) check-build
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SAN='$(ASAN)' sanitized
 	@echo "build took $$(( $$(date +%s) - $$(cat build/.check-start) )) s"

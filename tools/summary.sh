@@ -1,8 +1,15 @@
 #!/bin/sh
 # summary.sh RESULTS -- add up the "name passed failed" lines; exit 1 on any failure.
 # What the failures said (RESULTS.details) comes first, so that the last
-# screen of a long log says why, not only what.
+# screen of a long log says why, not only what. Before them: what passed
+# only on a second run (RESULTS.flaky), which counts as passed but deserves
+# a look.
 set -u
+if [ -s "$1.flaky" ]; then
+    echo "--- flaky: failed once, then passed on a second run (a timing check under load?) ---"
+    head -n 80 "$1.flaky"
+    echo "---"
+fi
 if [ -s "$1.details" ]; then
     echo "--- what failed, and why (also above, where it ran) ---"
     head -n 150 "$1.details"
