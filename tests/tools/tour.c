@@ -475,6 +475,7 @@ static void term_put(struct term *t, const unsigned char *p, size_t n, int cols)
  * to type, or NULL to read on. Each screen's rows are counted as above. */
 struct pty_tour {
     pid_t pid;
+    int master;      /* the terminal's master side (a test may resize it) */
     char *out;       /* everything */
     int max_rows;    /* the most rows one screen printed */
     char *max_where; /* that screen */
@@ -490,6 +491,7 @@ static void pty_tour_run(struct pty_tour *t, const char *root, const char *const
     struct winsize ws = {.ws_row = 24, .ws_col = 80};
     t->pid = forkpty(&master, NULL, NULL, &ws);
     cr_assert(t->pid >= 0, "forkpty");
+    t->master = master;
     if (t->pid == 0) {
         setenv("EVLAB_ROOT", root, 1);
         setenv("EVLAB_BUILD", "build", 1);
@@ -580,6 +582,51 @@ Test(tour, pressing_only_enter_shows_every_lesson_one_screen_at_a_time, .timeout
               t.screens, t.max_where);
     cr_expect(strstr(t.out, "-- more --"), "long output was paged");
     cr_expect(!strstr(t.out, "did not build"), "every program built");
+    unlink(st + strlen("EVLAB_STATE="));
+    free(st);
+    free(t.out);
+    free(t.max_where);
+}
+
+/* The reader makes the window smaller (80x24 to 80x12) at the first prompt
+ * of lesson 03: every screen after that fits in 12 rows, and the pager
+ * still pages (the window is measured again, not only at the start). */
+struct resize_state {
+    int keys;
+    int more_after; /* "-- more --" prompts after the resize */
+};
+
+static const char *resize_at_first_prompt(struct pty_tour *t, const char *screen)
+{
+    struct resize_state *s = t->arg;
+    bool at_more = strstr(screen, "-- more --");
+    if (!at_more && !strstr(screen, "[press ") && !strstr(screen, "[Enter: "))
+        return NULL;
+    if (s->keys == 0) {
+        struct winsize small = {.ws_row = 12, .ws_col = 80};
+        cr_assert(ioctl(t->master, TIOCSWINSZ, &small) == 0, "TIOCSWINSZ");
+    } else if (s->keys == 1) {
+        t->max_rows = 0; /* count only the screens printed since the resize */
+    }
+    s->more_after += s->keys > 0 && at_more;
+    if (++s->keys > 40 || strstr(screen, "That was the last lesson") || strstr(screen, "lesson 04"))
+        return "";
+    return "\r";
+}
+
+Test(tour, a_smaller_window_gets_smaller_screens, .timeout = 180)
+{
+    char cwd[4096];
+    cr_assert(getcwd(cwd, sizeof cwd));
+    char *st = tour_env_state();
+    const char *env[] = {st, NULL};
+    struct resize_state s = {0};
+    struct pty_tour t = {.arg = &s};
+    pty_tour_run(&t, cwd, env, resize_at_first_prompt, 150, "03");
+    cr_assert_gt(s.keys, 5, "the tour stopped early:\n%s", t.out);
+    cr_expect(t.max_rows <= 12, "after the resize to 12 rows a screen had %d rows:\n%s", t.max_rows,
+              t.max_where);
+    cr_expect_gt(s.more_after, 0, "nothing was paged after the resize:\n%s", t.out);
     unlink(st + strlen("EVLAB_STATE="));
     free(st);
     free(t.out);

@@ -12,6 +12,9 @@
  * kept, so a program never blocks on the reader, and is shown after the key:
  * live output stays live until the screen is full.
  *
+ * A resized terminal (SIGWINCH) is measured again before the next row is
+ * counted, so a smaller window gets smaller screens from then on.
+ *
  * Without a terminal (make tour </dev/null) this is fwrite: no pauses, no
  * escape codes.
  */
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -157,6 +161,26 @@ static int cp_width(unsigned cp)
     return 1;
 }
 
+static volatile sig_atomic_t resized;
+static void on_winch(int sig)
+{
+    (void)sig;
+    resized = 1;
+}
+
+/* The terminal's new size, unless LINES or COLUMNS fixed it. */
+static void follow_resize(void)
+{
+    struct winsize ws;
+    resized = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+        return;
+    if (!getenv("LINES") && ws.ws_row >= 5)
+        S.rows = ws.ws_row;
+    if (!getenv("COLUMNS") && ws.ws_col >= 20)
+        S.cols = ws.ws_col;
+}
+
 /* The screen is full: "-- more --" on the next row, then a key. Returns
  * false when the rest of the kept output is to be dropped (q, Ctrl-C). */
 static bool more(void)
@@ -187,6 +211,8 @@ static bool more(void)
 static void run(void)
 {
     while (S.off < S.held.len) {
+        if (resized)
+            follow_resize();
         const unsigned char *p = (const unsigned char *)S.held.p + S.off;
         size_t left = S.held.len - S.off, len = 1;
         unsigned char ch = p[0];
@@ -263,6 +289,11 @@ void scr_init(bool on, int rows, int cols)
     S.on = on;
     S.rows = rows < 5 ? 5 : rows;
     S.cols = cols < 20 ? 20 : cols;
+    if (on) { /* SA_RESTART: a resize must not cut a read short */
+        struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGWINCH, &sa, NULL);
+    }
 }
 
 void scr_write(const char *p, size_t n)
