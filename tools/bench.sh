@@ -29,16 +29,19 @@ L16=$B/lessons/16-backend-bench
 L17=$B/lessons/17-echo-bench
 
 if [ "$quick" = 1 ]; then
-    fds=10,100; brounds=3; rounds=2; ms=200; warm=100; pp_ms=200; open_ms=200
+    fds=10,100; fds100=$fds; brounds=3; rounds=2; ms=200; warm=100; pp_ms=200; open_ms=200
     rates=2000,8000; open_rounds=2; publish=0
 elif [ "$full" = 1 ]; then
-    fds=10,100,500,1000,5000,9000; brounds=31; rounds=20; ms=2000; warm=500; pp_ms=1000
+    fds=10,100,500,1000,5000,9000; fds100=$fds; brounds=31; rounds=20; ms=2000; warm=500; pp_ms=1000
     open_ms=2000; rates=2000,10000,30000,100000; open_rounds=5
 else
     # 20 short rounds rather than 10 long ones: per-round ratios on an idle
     # machine spread by 6-10% (sd of the log ratio), and the interval of a
     # median narrows with the number of rounds, not with their length.
-    fds=10,100,500,1000,5000; brounds=15; rounds=20; ms=400; warm=150; pp_ms=300
+    # With 100 active the sizes stop at 1000: at 5000 pairs the ratio moved
+    # with the machine's state (2.7x to 4.7x between runs, most with narrow
+    # intervals; lesson 16's README gives the control runs).
+    fds=10,100,500,1000,5000; fds100=10,100,500,1000; brounds=15; rounds=20; ms=400; warm=150; pp_ms=300
     open_ms=400; rates=2000,10000,30000; open_rounds=6
 fi
 if [ "$pin" = 1 ] && [ "$(nproc)" -lt 2 ]; then
@@ -64,7 +67,7 @@ echo "$(at) == 1. lesson 16: backends, thread CPU per round (1 active of N, 100 
 "$L16/backend_bench" --fds "$fds" --rounds "$brounds" --seed "$seed" --csv "$out/backend-1active.csv" | grep -v '^$\|^=='
 echo
 echo "$(at) == 1b. the same with 100 active"
-"$L16/backend_bench" --fds "$fds" --active 100 --rounds "$brounds" --seed "$seed" \
+"$L16/backend_bench" --fds "$fds100" --active 100 --rounds "$brounds" --seed "$seed" \
     --csv "$out/backend-100active.csv" | grep -v '^$\|^=='
 
 # strace -c output: "% time seconds usecs/call calls [errors] syscall"; print "name calls".
