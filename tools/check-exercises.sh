@@ -76,7 +76,7 @@ if [ "${1:-}" = --one ]; then   # --one RESULTS BUILD NN KIND TARGET [EXPECT]
         fi
     fi
     if [ "$ok" = 1 ]; then
-        case ${first:-} in "") echo "ok      $nn/$kind" ;; esac
+        [ -n "$first" ] || echo "ok      $nn/$kind"   # (a retry printed its own line)
         echo "$name 1 0" >>"$results"
     else
         echo "FAILED  $nn/$kind: $why"; echo "$name 0 1" >>"$results"
