@@ -61,10 +61,11 @@ $(DOCS_TEST): tests/docs/docs.c $(TEST_OBJS)
 # run-suites.sh only records; check-docs exits non-zero when either docs suite
 # (docs.c, labs.c) failed or died.
 check-docs: docs $(DOCS_TEST)
-	@rm -f $(BUILD)/docs-results.txt $(BUILD)/docs-results.txt.details
+	@rm -f $(BUILD)/docs-results.txt $(BUILD)/docs-results.txt.details $(BUILD)/docs-results.txt.flaky
 	@tools/run-suites.sh $(BUILD)/docs-results.txt $(BUILD) $(DOCS_TEST) $(LABS_TEST)
 	@cat $(BUILD)/docs-results.txt >> $(RESULTS)
 	@if [ -f $(BUILD)/docs-results.txt.details ]; then cat $(BUILD)/docs-results.txt.details >> $(RESULTS).details; fi
+	@if [ -f $(BUILD)/docs-results.txt.flaky ]; then cat $(BUILD)/docs-results.txt.flaky >> $(RESULTS).flaky; fi
 	@awk '$$3 != 0 { bad = 1 } END { exit bad }' $(BUILD)/docs-results.txt
 
 # make check runs the browser tests where pandoc is installed (make deps installs it).
