@@ -4,6 +4,7 @@
  * state file and any added lesson stay in a temporary directory. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,14 @@ Test(runner, doctor_reports_libevent_and_backends)
     cr_assert(strstr(r.out, "backends: epoll, poll, select"), "%s", r.out);
     cr_assert(strstr(r.out, "a default base picks: epoll"), "%s", r.out);
     cr_assert(strstr(r.out, "ok       C compiler"), "%s", r.out);
+    /* Its localhost line says what this machine's resolver says. */
+    struct addrinfo hints = {.ai_family = AF_INET}, *ai = NULL;
+    int gai = getaddrinfo("localhost", NULL, &hints, &ai);
+    if (ai)
+        freeaddrinfo(ai);
+    cr_assert(strstr(r.out, gai == 0 ? "\"localhost\" resolves: yes"
+                                     : "\"localhost\" resolves: NO (is /etc/hosts missing?"),
+              "getaddrinfo(\"localhost\") gave %d here; doctor said:\n%s", gai, r.out);
     evt_run_free(&r);
 }
 
